@@ -1,0 +1,37 @@
+# SPDX-License-Identifier: Apache-2.0
+"""waitbench: what a GPU that reads 100% busy while it waits really costs, and what to do instead.
+
+Importing needs no GPU: the native core is loaded on first use, and every GPU call made without a
+usable GPU raises :class:`waitbench.errors.NoGpuError` with a one-line reason.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+__version__ = "0.1.0"
+
+from .errors import NoGpuError, NvmlError, ResultsError, WaitbenchError, WaitExpired  # noqa: E402
+from .results import SCHEMA_VERSION, load, load_records  # noqa: E402
+from .strategies import strategies  # noqa: E402
+
+# Public names served lazily from their modules (keeps `import waitbench` light and GPU-free).
+_LAZY = {
+    "Waiter": "waiter",
+    "WaitOutcome": "waiter",
+    "wake_latency": "wake",
+    "measure": "runner",
+    "Monitor": "monitor",
+    "diagnose": "diagnose",
+    "register_strategy": "custom",
+}
+
+__all__ = ["__version__", "strategies", "load", "load_records", "SCHEMA_VERSION", "NoGpuError", "NvmlError",
+           "ResultsError", "WaitbenchError", "WaitExpired", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'waitbench' has no attribute {name!r}")

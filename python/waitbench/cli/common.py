@@ -1,0 +1,42 @@
+# SPDX-License-Identifier: Apache-2.0
+"""What every subcommand shares: flags defined once, the consoles, and the error-to-exit mapping.
+
+Progress and messages go to stderr, so ``--json`` output on stdout stays machine-readable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Callable
+
+from rich.console import Console
+
+# Exit codes: 0 ok, 1 a measurement or runtime failure, 2 bad usage or input (argparse's code).
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+err_console = Console(stderr=True, highlight=False)
+out_console = Console(highlight=False)
+
+
+class UsageError(Exception):
+    """Bad input found after argument parsing: printed as one line, exit 2."""
+
+
+def add_output_flags(p: argparse.ArgumentParser) -> None:
+    """--quiet / --json, shared by every subcommand that prints results."""
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bars or notes on stderr")
+    p.add_argument("--json", action="store_true", help="print machine-readable JSON on stdout instead of a table")
+
+
+def add_gpu_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--gpu", type=int, default=0, metavar="INDEX", help="CUDA device index (default: 0)")
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> int:
+    """Print one line on stderr and return the exit code (no traceback)."""
+    err_console.print(f"waitbench: {message}", markup=False, soft_wrap=True)
+    return code
+
+
+Handler = Callable[[argparse.Namespace], int]

@@ -1,0 +1,233 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The one table of wait strategies: names (public API), mechanisms, typed options, presets.
+
+``waitbench.strategies()``, the CLI's ``--help`` and option validation all read this table, so a
+strategy or option exists in exactly one place. Device-dependent limits (threads a block can hold
+with the kernel's registers, blocks that can be resident at once) are checked again when a waiter
+is armed, against the real device.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from .errors import invalid
+
+
+@dataclass(frozen=True)
+class Option:
+    """A typed strategy option with its default, unit and valid range (or choices)."""
+
+    name: str
+    type: type
+    default: Any
+    doc: str
+    unit: str = ""
+    min: float | None = None
+    max: float | None = None
+    choices: tuple[Any, ...] | None = None
+    multiple_of: int | None = None
+
+    def valid_range(self) -> str:
+        if self.choices is not None:
+            return "one of " + ", ".join(map(repr, self.choices))
+        rng = f"{self.type.__name__} in [{self.min}, {self.max}]"
+        if self.multiple_of:
+            rng += f", a multiple of {self.multiple_of}"
+        return rng
+
+    def check(self, value: Any) -> Any:
+        """Return ``value`` converted to the option's type, or raise ValueError naming it."""
+        if self.type is int and isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if self.type is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if self.type is int and isinstance(value, str) and value.lstrip("-").isdigit():
+            value = int(value)
+        if self.type is float and isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                pass
+        if not isinstance(value, self.type) or isinstance(value, bool) and self.type is not bool:
+            raise invalid(self.name, value, self.valid_range())
+        if self.choices is not None and value not in self.choices:
+            raise invalid(self.name, value, self.valid_range())
+        if self.min is not None and value < self.min or self.max is not None and value > self.max:
+            raise invalid(self.name, value, self.valid_range())
+        if self.multiple_of and value % self.multiple_of:
+            raise invalid(self.name, value, self.valid_range())
+        return value
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """A wait strategy: how it waits (``mechanism``), which native waiter runs it, its options."""
+
+    name: str
+    mechanism: str  # "device" (resident on SMs), "front-end" (stream waits, no SM), "host"
+    native: str  # the native waiter kind in waitbench._C
+    doc: str
+    options: tuple[Option, ...]
+    presets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    preset_docs: Mapping[str, str] = field(default_factory=dict)
+    fixed: Mapping[str, Any] = field(default_factory=dict)  # native settings the user does not choose
+
+    def option(self, name: str) -> Option:
+        for opt in self.options:
+            if opt.name == name:
+                return opt
+        raise invalid("option", name, f"an option of {self.name}: {', '.join(o.name for o in self.options)}")
+
+    def defaults(self) -> dict[str, Any]:
+        return {o.name: o.default for o in self.options}
+
+
+TIMEOUT = Option("timeout_s", float, 10.0, "deadline: the wait ends by itself (status 'expired') after this long",
+                 "s", 0.001, 3600.0)
+FLAG = Option("flag", str, "host", "where the release word lives: host-mapped pinned memory (as NCCL over PCIe/SHM) "
+              "or device memory (as a peer writing over NVLink)", choices=("host", "device"))
+
+
+def _shape_options(blocks: int = 1, threads: int = 32, pollers: int = 1, registers: int = 32,
+                   smem_bytes: int = 0) -> tuple[Option, ...]:
+    return (
+        Option("blocks", int, blocks, "waiter blocks (NCCL: one per channel)", "", 1, 65535),
+        Option("threads", int, threads, "threads per block", "", 32, 1024, multiple_of=32),
+        Option("pollers", int, pollers, "threads per block that poll the flag; the rest park at a block barrier",
+               "", 1, 1024),
+        Option("registers", int, registers, "registers each thread holds while waiting (NCCL: up to 96)", "",
+               choices=(32, 64, 96, 128)),
+        Option("smem_bytes", int, smem_bytes, "dynamic shared memory per block (NCCL: per-warp scratch)", "B", 0,
+               232448),
+        Option("check_every", int, 10000, "polls between reads of the abort word and the clock (NCCL >= 2.26: 10000)",
+               "", 1, 1_000_000),
+        FLAG,
+        TIMEOUT,
+    )
+
+
+# NCCL launch shapes (NVIDIA/nccl src/device and src/enqueue.cc, 2.2x): Simple ring kernels launch
+# NCCL_MAX_NTHREADS (512) + one sync warp = 544 threads per channel with one polling thread per
+# peer; LL launches 512 threads that all poll their data lines; LL128 launches 640 threads whose
+# warps poll and vote. Kernels are compiled with -maxrregcount=96. Dynamic shared memory is a
+# per-warp scratch of 8 uint64 per thread (LL128) for 640 threads: 20 warps x 2 KiB = 40 KiB.
+# Channels: ~2 on a PCIe pair, 16 on H100 NVSwitch, 24 on HGX A100, 32 as a high setting.
+_NCCL_SMEM = 40960
+NCCL_PRESETS: dict[str, dict[str, Any]] = {
+    "simple-2ch": dict(blocks=2, threads=544, pollers=1, registers=96, smem_bytes=_NCCL_SMEM),
+    "simple-16ch": dict(blocks=16, threads=544, pollers=1, registers=96, smem_bytes=_NCCL_SMEM),
+    "simple-24ch": dict(blocks=24, threads=544, pollers=1, registers=96, smem_bytes=_NCCL_SMEM),
+    "simple-32ch": dict(blocks=32, threads=544, pollers=1, registers=96, smem_bytes=_NCCL_SMEM),
+    "ll-16ch": dict(blocks=16, threads=512, pollers=512, registers=96, smem_bytes=_NCCL_SMEM),
+    "ll128-16ch": dict(blocks=16, threads=640, pollers=640, registers=96, smem_bytes=_NCCL_SMEM),
+    "tiny": dict(blocks=1, threads=128, pollers=128, registers=96, smem_bytes=_NCCL_SMEM),
+}
+NCCL_PRESET_DOCS: dict[str, str] = {
+    "simple-2ch": "Simple protocol ring, 2 channels: a PCIe pair such as the seed report's 2x RTX 3090",
+    "simple-16ch": "Simple protocol ring, 16 channels: H100 with NVSwitch",
+    "simple-24ch": "Simple protocol ring, 24 channels: HGX A100",
+    "simple-32ch": "Simple protocol ring, 32 channels: a high NCCL_MIN_NCHANNELS setting",
+    "ll-16ch": "LL protocol, 16 channels: every thread polls its data line (small messages)",
+    "ll128-16ch": "LL128 protocol, 16 channels: warps poll and vote (medium messages on NVLink)",
+    "tiny": "one block of 128 threads, all polling: a tiny message such as broadcast_object_list's size tensor",
+}
+
+_TABLE: dict[str, Strategy] = {}
+
+
+def _add(s: Strategy) -> None:
+    _TABLE[s.name] = s
+
+
+_add(Strategy(
+    "spin", "device", "device-spin",
+    "A resident kernel: pollers acquire-load the flag in a hot loop, other threads park at a block barrier.",
+    _shape_options(),
+    fixed={"backoff": "none", "backoff_ns": 0, "backoff_cap_ns": 0},
+))
+_add(Strategy(
+    "spin-backoff", "device", "device-spin",
+    "spin with __nanosleep between polls, fixed or doubling up to a cap (NCCL does not do this).",
+    _shape_options() + (
+        Option("backoff", str, "exp", "fixed sleep, or exponential (doubling) up to backoff_cap_ns",
+               choices=("fixed", "exp")),
+        Option("backoff_ns", int, 100, "first (or fixed) sleep between polls", "ns", 1, 1_000_000),
+        Option("backoff_cap_ns", int, 10_000, "largest sleep for exponential backoff", "ns", 1, 1_000_000),
+    ),
+))
+_add(Strategy(
+    "nccl-shaped", "device", "device-spin",
+    "spin with the launch shape, registers and shared memory of an NCCL kernel waiting for a peer.",
+    (Option("preset", str, "simple-16ch", "which NCCL configuration", choices=tuple(NCCL_PRESETS)),
+     Option("check_every", int, 10000, "polls between reads of the abort word and the clock (NCCL >= 2.26)",
+            "", 1, 1_000_000),
+     FLAG, TIMEOUT),
+    presets=NCCL_PRESETS,
+    preset_docs=NCCL_PRESET_DOCS,
+    fixed={"backoff": "none", "backoff_ns": 0, "backoff_cap_ns": 0},
+))
+_add(Strategy(
+    "stream-wait-value", "front-end", "stream-wait-value",
+    "cuStreamWaitValue32 blocks the stream in the GPU's front end (no SM) until the flag is written; "
+    "then the work kernel runs. NCCL >= 2.28's zero-SM collectives wait this way.",
+    (FLAG, TIMEOUT),
+))
+_add(Strategy(
+    "host-spin", "host", "host-spin",
+    "A host thread spins on an atomic, then enqueues the work (vLLM/SGLang before sleep-on-idle).",
+    (Option("spin_us", int, -1, "spin this long, then block on a futex (-1: spin until released)", "us", -1,
+            10_000_000), TIMEOUT),
+))
+_add(Strategy(
+    "host-yield", "host", "host-yield",
+    "A host thread polls with sched_yield between polls (vLLM's shm_broadcast), then enqueues the work.",
+    (TIMEOUT,),
+))
+_add(Strategy(
+    "host-block", "host", "host-block",
+    "A host thread blocks on a futex until released (a multiprocessing.Barrier: the LMDeploy fix).",
+    (TIMEOUT,),
+))
+_add(Strategy(
+    "event-blocking-sync", "host", "event-sync",
+    "A host thread waits in cudaEventSynchronize for an event behind a stream wait; 'blocking' creates the "
+    "event with cudaEventBlockingSync (the thread sleeps), 'spin' is the runtime's default spin-sync.",
+    (Option("sync", str, "blocking", "how cudaEventSynchronize waits", choices=("blocking", "spin")), TIMEOUT),
+))
+
+
+def strategies() -> list[Strategy]:
+    """Every strategy, in the table's order (the order of reports and of ``waitbench run``)."""
+    return list(_TABLE.values())
+
+
+def get(name: str) -> Strategy:
+    """The strategy called ``name``; ValueError listing the valid names otherwise."""
+    try:
+        return _TABLE[name]
+    except KeyError:
+        raise invalid("strategy", name, "one of " + ", ".join(_TABLE)) from None
+
+
+def resolve(name: str, **options: Any) -> tuple[Strategy, dict[str, Any]]:
+    """Validate ``options`` for strategy ``name``; return it with every option filled in."""
+    spec = get(name)
+    opts = spec.defaults()
+    for key, value in options.items():
+        opts[key] = spec.option(key).check(value)
+    if "pollers" in opts and opts["pollers"] > opts["threads"]:
+        raise invalid("pollers", opts["pollers"], f"at most threads={opts['threads']}")
+    if opts.get("backoff") == "exp" and opts["backoff_cap_ns"] < opts["backoff_ns"]:
+        raise invalid("backoff_cap_ns", opts["backoff_cap_ns"], f">= backoff_ns={opts['backoff_ns']}")
+    return spec, opts
+
+
+def native_config(spec: Strategy, opts: Mapping[str, Any]) -> dict[str, Any]:
+    """The flat settings the native waiter takes: options, preset shape and fixed values merged."""
+    cfg: dict[str, Any] = {"kind": spec.native, **spec.fixed}
+    cfg.update({k: v for k, v in opts.items() if k != "preset"})
+    if spec.presets:
+        cfg.update(spec.presets[opts["preset"]])
+    return cfg
