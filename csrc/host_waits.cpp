@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: Apache-2.0
+// The persistent host waiter thread (see host_waits.hpp). All timing is taken on this thread in
+// C++; Python is never on a wake-up path.
+#include "host_waits.hpp"
+
+#include <linux/futex.h>
+#include <sched.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "clock.hpp"
+#include "common.hpp"
+#include "device_waits.hpp"
+
+namespace wb {
+namespace {
+
+void futex_wait(std::atomic<uint32_t>* word, uint32_t expected, int64_t timeout_ns) {
+  timespec ts{static_cast<time_t>(timeout_ns / 1000000000LL), static_cast<long>(timeout_ns % 1000000000LL)};
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAIT_PRIVATE, expected, &ts, nullptr, 0);
+}
+
+void futex_wake_all(std::atomic<uint32_t>* word) {
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAKE_PRIVATE, 0x7fffffff, nullptr, nullptr, 0);
+}
+
+}  // namespace
+
+HostWaitThread::HostWaitThread(int device, HostWaitMode mode, int64_t spin_ns, cudaStream_t work_stream,
+                               BlockSlot* slot)
+    : device_(device), mode_(mode), spin_ns_(spin_ns), work_stream_(work_stream), slot_(slot),
+      thread_([this] { loop(); }) {}
+
+HostWaitThread::~HostWaitThread() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  interrupt(kAborted);
+  cv_.notify_all();
+  thread_.join();
+}
+
+void HostWaitThread::start(uint32_t gen, int64_t timeout_ns, cudaEvent_t event) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    cmd_gen_ = gen;
+    cmd_timeout_ns_ = timeout_ns;
+    cmd_event_ = event;
+  }
+  cv_.notify_all();
+}
+
+void HostWaitThread::release(uint32_t gen) {
+  release_word_.store(gen, std::memory_order_release);
+  if (mode_ == HostWaitMode::kBlock || mode_ == HostWaitMode::kSpin) futex_wake_all(&release_word_);
+}
+
+void HostWaitThread::interrupt(uint32_t outcome) {
+  uint32_t expected = kPending;
+  interrupt_.compare_exchange_strong(expected, outcome, std::memory_order_acq_rel);
+  futex_wake_all(&release_word_);
+}
+
+bool HostWaitThread::done(uint32_t gen, HostWaitDone* out) const {
+  if (done_gen_.load(std::memory_order_acquire) != gen) return false;
+  *out = done_;
+  return true;
+}
+
+bool HostWaitThread::released(uint32_t gen) const {
+  return static_cast<int32_t>(release_word_.load(std::memory_order_acquire) - gen) >= 0;
+}
+
+uint32_t HostWaitThread::wait_for(uint32_t gen, int64_t deadline_ns, int64_t start_ns, cudaEvent_t event) {
+  if (mode_ == HostWaitMode::kEventSync) {
+    // The deadline and aborts reach this wait through the stream: the owner releases the stream
+    // wait the event sits behind, then says why through interrupt_.
+    const cudaError_t err = cudaEventSynchronize(event);
+    const uint32_t why = interrupt_.load(std::memory_order_acquire);
+    if (why != kPending) return why;
+    return err == cudaSuccess ? kReleased : kAborted;
+  }
+  bool blocking = mode_ == HostWaitMode::kBlock;
+  for (;;) {
+    if (released(gen)) return kReleased;
+    const uint32_t why = interrupt_.load(std::memory_order_acquire);
+    if (why != kPending) return why;
+    const int64_t now = now_ns();
+    if (now >= deadline_ns) return kExpired;
+    if (blocking) {
+      // The word may change between the check and the call; futex returns at once then.
+      const uint32_t seen = release_word_.load(std::memory_order_acquire);
+      if (static_cast<int32_t>(seen - gen) >= 0) return kReleased;
+      futex_wait(&release_word_, seen, std::min<int64_t>(deadline_ns - now, 100000000LL));
+    } else if (mode_ == HostWaitMode::kYield) {
+      sched_yield();
+    } else {
+      cpu_relax();
+      if (spin_ns_ >= 0 && now - start_ns >= spin_ns_) blocking = true;
+    }
+  }
+}
+
+void HostWaitThread::loop() {
+  try {
+    use_device(device_);
+  } catch (...) {
+    // No device: start() is never called in that case (the owner's constructor already failed).
+  }
+  uint32_t handled = 0;
+  std::unique_lock<std::mutex> lock(mu_);
+  while (true) {
+    cv_.wait(lock, [&] { return stop_ || cmd_gen_ != handled; });
+    if (stop_) return;
+    const uint32_t gen = cmd_gen_;
+    const int64_t timeout_ns = cmd_timeout_ns_;
+    cudaEvent_t event = cmd_event_;
+    handled = gen;
+    lock.unlock();
+
+    const int64_t t0 = now_ns();
+    const int64_t c0 = thread_cpu_ns();
+    waiting_gen_.store(gen, std::memory_order_release);
+    const uint32_t outcome = wait_for(gen, t0 + timeout_ns, t0, event);
+    const int64_t t1 = now_ns();
+    const int64_t c1 = thread_cpu_ns();
+    uint32_t final_outcome = outcome;
+    if (outcome == kReleased) {
+      try {
+        launch_ack(slot_, gen, kReleased, work_stream_);  // the work queued after the wait
+      } catch (...) {
+        final_outcome = kAborted;  // the owner sees no ack and reports the wait as aborted
+      }
+    }
+    done_.outcome = final_outcome;
+    done_.observe_ns = t1;
+    done_.cpu_ns = c1 - c0;
+    done_.wall_ns = t1 - t0;
+    done_gen_.store(gen, std::memory_order_release);
+    lock.lock();
+  }
+}
+
+}  // namespace wb

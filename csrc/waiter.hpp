@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: Apache-2.0
+// One wait strategy instance: arm -> (work queued behind it) -> release -> complete. The three
+// mechanisms (device-resident spin, front-end stream wait, host-side wait) share this interface,
+// the host-mapped protocol words, and the rule that every wait ends by its deadline or abort.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "flags.hpp"
+#include "protocol.hpp"
+
+namespace wb {
+
+struct WaiterConfig {
+  std::string kind;  // device-spin, stream-wait-value, host-spin, host-yield, host-block, event-sync
+  int device = 0;
+  int blocks = 1;
+  int threads = 32;
+  int pollers = 1;
+  int registers = 32;
+  int smem_bytes = 0;
+  int check_every = 10000;
+  std::string flag = "host";     // host | device
+  std::string backoff = "none";  // none | fixed | exp
+  int backoff_ns = 0;
+  int backoff_cap_ns = 0;
+  int64_t spin_us = -1;
+  std::string sync = "blocking";  // blocking | spin
+  double timeout_s = 10.0;
+};
+
+struct WaitResult {
+  std::string status;        // released | expired | aborted
+  int64_t release_ns = 0;    // host time of the release (0 if never released)
+  int64_t ack_ns = 0;        // host time the GPU's ack was seen
+  uint64_t wake_gt_ns = 0;   // device %globaltimer of the last block's observation (device waits)
+  int64_t host_observe_ns = 0;  // host waits: when the waiting thread saw the release
+  int64_t wait_cpu_ns = -1;  // host waits: CPU time of the waiting thread
+  int64_t wait_wall_ns = -1;
+};
+
+class Waiter {
+ public:
+  static std::unique_ptr<Waiter> create(const WaiterConfig& cfg);
+  virtual ~Waiter() = default;
+
+  // Starts a new wait and returns once it is resident (device) or waiting (stream, host).
+  // Throws WaitError if it cannot get there before its deadline.
+  void arm();
+  // Releases the wait; returns the host time of the releasing store.
+  int64_t release();
+  // Blocks until the wait has ended (released and acknowledged, expired, or aborted); throws
+  // WaitError if that does not happen within timeout_s.
+  WaitResult wait(double timeout_s);
+  // Ends the wait now (status 'aborted'); safe to call at any time, from any thread.
+  void abort();
+
+  bool armed() const { return armed_; }
+  const WaiterConfig& config() const { return cfg_; }
+  virtual bool device_clock() const = 0;  // is the observation time a %globaltimer reading?
+  virtual std::map<std::string, int64_t> shape() const { return {}; }
+  std::vector<uint32_t> sm_ids() const;
+
+ protected:
+  explicit Waiter(const WaiterConfig& cfg, int slots);
+  virtual void start(uint32_t gen, int64_t timeout_ns) = 0;
+  virtual bool is_armed(uint32_t gen) const;
+  virtual void do_release(uint32_t gen) = 0;
+  virtual void do_abort() = 0;
+  // Fills everything but release_ns; false while the wait is still going.
+  virtual bool poll_done(uint32_t gen, WaitResult* out) = 0;
+  // Aborts and collects a wait still armed (subclass destructors call it: it uses their state).
+  void shutdown() noexcept;
+
+  ControlWords* control() const { return static_cast<ControlWords*>(control_.host()); }
+  ControlWords* control_dev() const { return static_cast<ControlWords*>(control_.device()); }
+  BlockSlot* slots() const { return static_cast<BlockSlot*>(slots_.host()); }
+  BlockSlot* slots_dev() const { return static_cast<BlockSlot*>(slots_.device()); }
+  bool slots_acked(uint32_t gen, int n) const;
+
+  WaiterConfig cfg_;
+  int n_slots_;
+  MappedHostBuffer control_;
+  MappedHostBuffer slots_;
+  Stream stream_;  // the wait and the work queued behind it
+  uint32_t gen_ = 0;
+  bool armed_ = false;
+  int64_t release_ns_ = 0;
+};
+
+}  // namespace wb

@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: Apache-2.0
+// Calibrated concurrent workloads with known work per launch, and timing from enqueue.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "flags.hpp"
+
+namespace wb {
+
+struct WorkloadInfo {
+  std::string name;
+  std::string work_unit;   // "flop" or "byte"
+  double work_per_launch;  // flops or bytes moved (read + written) per launch
+  int grid;
+  int block;
+  int regs_per_thread;
+  int smem_bytes;
+};
+
+// fma:    FP32 FMA-bound kernel, 8 independent chains per thread; `size` = FMA iterations per chain.
+// stream: memory-bound copy (16-byte loads and stores); `size` = bytes per buffer.
+// memcpy: cudaMemcpyAsync device-to-device of `size` bytes: the bandwidth ceiling for `stream`.
+class BuiltinWorkload {
+ public:
+  BuiltinWorkload(const std::string& name, int device, int64_t size);
+  void enqueue(cudaStream_t stream, int launches) const;
+  const WorkloadInfo& info() const { return info_; }
+
+ private:
+  int device_;
+  int64_t size_;
+  WorkloadInfo info_;
+  std::unique_ptr<DeviceBuffer> a_;
+  std::unique_ptr<DeviceBuffer> b_;
+};
+
+struct TimedRun {
+  int64_t enqueue_ns = 0;  // host time just before the first launch was enqueued
+  int64_t done_ns = 0;     // host time the completion was seen (0 if not within the timeout)
+  bool completed = false;
+};
+
+// Times `launches` launches from enqueue: host clock before enqueueing, completion seen by polling
+// an event recorded after them. If they have not completed within timeout_s it returns with
+// completed = false (the caller decides whether that is a stall) and the work stays queued.
+TimedRun time_from_enqueue(const BuiltinWorkload& w, cudaStream_t stream, int launches, double timeout_s);
+
+// Records an event on `stream` and polls it: the host time the stream's queued work finished,
+// or 0 if not within timeout_s. Used for work enqueued by others (torch, cupy, numba).
+int64_t wait_stream_idle(cudaStream_t stream, double timeout_s);
+
+}  // namespace wb
