@@ -1,0 +1,75 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Who, where and with what a record was made: the run-identity fields every record carries."""
+
+from __future__ import annotations
+
+import platform
+import socket
+import subprocess
+import sys
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from ._native import require_gpu
+
+
+def git_sha() -> str | None:
+    """Commit of the source tree waitbench runs from, when it is a git checkout."""
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def _nvml_facts(uuid_str: str) -> dict[str, Any]:
+    """Driver version and max SM clock from NVML (None values where NVML is unavailable)."""
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+    except Exception:  # noqa: BLE001 - any NVML failure simply leaves these unknown
+        return {"driver_version": None, "gpu_sm_clock_max_mhz": None}
+    try:
+        h = pynvml.nvmlDeviceGetHandleByUUID(uuid_str)
+        drv = pynvml.nvmlSystemGetDriverVersion()
+        clk = pynvml.nvmlDeviceGetMaxClockInfo(h, pynvml.NVML_CLOCK_SM)
+        return {"driver_version": drv.decode() if isinstance(drv, bytes) else drv, "gpu_sm_clock_max_mhz": float(clk)}
+    except Exception:  # noqa: BLE001
+        return {"driver_version": None, "gpu_sm_clock_max_mhz": None}
+    finally:
+        pynvml.nvmlShutdown()
+
+
+def run_identity(gpu: int, run_id: str | None = None) -> dict[str, Any]:
+    """The RUN_FIELDS of every record of a run on CUDA device ``gpu``."""
+    native = require_gpu(gpu)
+    info = native.device_info(gpu)
+    torch = sys.modules.get("torch")
+    fields: dict[str, Any] = {
+        "run_id": run_id or uuid.uuid4().hex[:12],
+        "argv": list(sys.argv),
+        "hostname": socket.gethostname(),
+        "waitbench_version": __version__,
+        "git_sha": git_sha(),
+        "python_version": platform.python_version(),
+        "torch_version": getattr(torch, "__version__", None),
+        "gpu_index": gpu,
+        "gpu_name": info["name"],
+        "gpu_uuid": info["uuid"],
+        "gpu_pci_bus_id": info["pci_bus_id"],
+        "gpu_sm_count": info["sm_count"],
+        "gpu_cc": f"{info['cc_major']}.{info['cc_minor']}",
+        "cuda_driver_version": info["driver_version"],
+        "cuda_runtime_version": info["runtime_version"],
+    }
+    fields.update(_nvml_facts(info["uuid"]))
+    return fields
+
+
+def now_utc() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -1,0 +1,300 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The interference benchmark: for each strategy, in one process on one GPU, the waiter alone
+(reported vs real utilization, power, host CPU, verdict), its wake-up latency, and each workload's
+throughput solo vs beside it. Records are written as they are made; measuring never prints.
+
+A :class:`Session` holds what strategies share (the idle baseline, calibrated workloads, the
+bandwidth ceiling, the telemetry sampler); :func:`measure` is the one-strategy convenience.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Sequence
+
+from . import results
+from .machine import now_utc, run_identity
+from .stats import median
+from .strategies import resolve
+from .throughput import PairPolicy, measure_pairs, summarize
+from .waiter import Waiter
+from .wake import DEFAULT_TRIALS, wake_latency
+from .workloads import BUILTIN, TimedWorkload, Workload
+
+Progress = Callable[[str], None]
+FP32_LANES_PER_SM = 128  # FP32 FMA lanes per SM on Ampere (GA100 is 64), Ada and Hopper; see _fp32_lanes
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How long and how often to measure (``quick`` is the ``waitbench run`` default)."""
+
+    window_s: float = 2.0
+    wake_trials: int = DEFAULT_TRIALS
+    pairs: PairPolicy = field(default_factory=PairPolicy)
+
+    @classmethod
+    def quick(cls) -> "Settings":
+        return cls(window_s=1.0, wake_trials=2000, pairs=PairPolicy(min_pairs=5, min_s=0.3, max_s=2.0,
+                                                                     spread_target_pct=1.0, run_s=0.03))
+
+
+def _fp32_lanes(cc: str) -> int:
+    """FP32 lanes per SM: 64 on sm_80 (A100) and 128 on sm_86+ (Ampere GeForce, Ada, Hopper)."""
+    return 64 if cc == "8.0" else FP32_LANES_PER_SM
+
+
+class _Telemetry:
+    """The sampler, or the reason there is none (then every telemetry field is None with it)."""
+
+    def __init__(self, gpu: int) -> None:
+        self.sampler: Any = None
+        self.reason: str | None = None
+        try:
+            from .telemetry import Sampler
+
+            self.sampler = Sampler(gpus=[gpu])
+            self.sampler.start()
+        except Exception as exc:  # noqa: BLE001 - telemetry is optional: its absence is a recorded reason
+            self.reason = f"telemetry unavailable: {exc}"
+
+    def window(self, seconds: float, during: Callable[[], None] | None = None) -> Any:
+        """One window's summary for our GPU (None without telemetry)."""
+        if self.sampler is None:
+            if during:
+                during()
+            else:
+                time.sleep(seconds)
+            return None
+        self.sampler.begin()
+        if during:
+            during()
+        else:
+            time.sleep(seconds)
+        summaries = self.sampler.end()
+        return next(iter(summaries.values()), None)
+
+    def close(self) -> None:
+        if self.sampler is not None:
+            self.sampler.stop()
+
+
+class Session:
+    """One GPU, one run: measure several strategies against the same baseline and workloads."""
+
+    def __init__(self, gpu: int = 0, workloads: Sequence[str | Workload] = BUILTIN, settings: Settings | None = None,
+                 writer: results.ResultsWriter | None = None, progress: Progress | None = None,
+                 run_id: str | None = None) -> None:
+        self.gpu = gpu
+        self.settings = settings or Settings()
+        self.writer = writer
+        self.progress = progress or (lambda _msg: None)
+        self.identity = run_identity(gpu, run_id)
+        self.telemetry = _Telemetry(gpu)
+        self.records: list[dict[str, Any]] = []
+        try:
+            self.progress("idle baseline")
+            self.idle = self.telemetry.window(self.settings.window_s)
+            self.progress("calibrating workloads")
+            self.workloads = [TimedWorkload(w, gpu) for w in workloads]
+            for tw in self.workloads:
+                tw.calibrate(self.settings.pairs.run_s)
+            self.copy_ceiling_tbs = self._copy_ceiling() if any(tw.workload.name == "stream" for tw in self.workloads) \
+                else None
+        except BaseException:
+            self.telemetry.close()
+            raise
+
+    def _copy_ceiling(self) -> float:
+        """Device-to-device cudaMemcpy bandwidth (read + write), median of 5 runs: the stream ceiling."""
+        tw = TimedWorkload("memcpy", self.gpu)
+        tw.calibrate(self.settings.pairs.run_s)
+        return median([tw.throughput(tw.run()) for _ in range(5)])
+
+    def _new(self, **values: Any) -> dict[str, Any]:
+        return results.new_record(time_utc=now_utc(), **self.identity, **values)
+
+    def _emit(self, rec: dict[str, Any]) -> dict[str, Any]:
+        results.validate(rec)
+        self.records.append(rec)
+        if self.writer is not None:
+            self.writer.write(rec)
+        return rec
+
+    def measure(self, strategy: str, repetition: int = 0, **options: Any) -> list[dict[str, Any]]:
+        """Measure one strategy: waiter record first, then one record per workload."""
+        spec, opts = resolve(strategy, **options)
+        subject = {"strategy": spec.name, "preset": opts.get("preset"), "options": opts, "repetition": repetition}
+        out = [self._waiter_record(spec.mechanism, subject, opts)]
+        for tw in self.workloads:
+            self.progress(f"{spec.name}: {tw.workload.name} beside the waiter")
+            out.append(self._workload_record(tw, subject, opts))
+        return out
+
+    # -- the waiter alone, then its wake-up latency ---------------------------------------------
+    def _waiter_record(self, mechanism: str, subject: dict[str, Any], opts: dict[str, Any]) -> dict[str, Any]:
+        name = subject["strategy"]
+        self.progress(f"{name}: waiter alone")
+        with Waiter(name, gpu=self.gpu, **opts) as w:
+            summary = self.telemetry.window(self.settings.window_s)
+            shape = w.shape
+        # __exit__ released and waited; the outcome of that one long wait gives the host CPU.
+        fields: dict[str, Any] = {"record_kind": "waiter", "status": "ok", **subject}
+        fields.update(_shape_fields(shape))
+        self.progress(f"{name}: wake-up latency")
+        wake = wake_latency(name, gpu=self.gpu, trials=self.settings.wake_trials, **opts)
+        fields.update(wake.record_fields())
+        if wake.expired or wake.aborted:
+            fields["status"] = "expired" if wake.expired else "aborted"
+            fields["status_detail"] = f"{wake.expired} expired and {wake.aborted} aborted of the wake-up trials"
+        rec = self._new(**fields)
+        self._fill_telemetry(rec, summary)
+        self._fill_host_cpu(rec, mechanism, wake.host_cpu_pct)
+        if mechanism != "device":
+            results.set_null(rec, "not a device-resident waiter: no launch shape", *_SHAPE_KEYS)
+        return self._emit(rec)
+
+    def _fill_telemetry(self, rec: dict[str, Any], summary: Any) -> None:
+        if summary is None:
+            names = [f.name for f in results.TELEMETRY_FIELDS if f.name != "host_cpu_pct"]
+            results.set_null(rec, self.telemetry.reason or "no telemetry window", *names)
+            return
+        from .telemetry import classify
+
+        rec.update({k: v for k, v in summary.record_fields().items() if k in results.FIELD_NAMES})
+        rec["null_reasons"].update(getattr(summary, "null_reasons", {}) or {})
+        rec["window_s"] = summary.window_s
+        idle_w = getattr(self.idle, "power_w", None)
+        rec["power_idle_w"] = idle_w
+        if idle_w is not None and summary.power_w is not None:
+            rec["power_delta_w"] = summary.power_w - idle_w
+        else:
+            results.set_null(rec, "power or idle baseline unavailable", "power_delta_w")
+        verdict = classify(summary, self.idle)
+        rec["verdict"], rec["verdict_reason"] = verdict.verdict, verdict.reason
+
+    @staticmethod
+    def _fill_host_cpu(rec: dict[str, Any], mechanism: str, pct: float | None) -> None:
+        if mechanism == "host":
+            rec["host_cpu_pct"] = rec["wait_host_cpu_pct"] = pct
+        else:
+            results.set_null(rec, "the wait happens on the GPU: no host thread waits", "host_cpu_pct",
+                             "wait_host_cpu_pct")
+
+    # -- a workload beside the waiter -----------------------------------------------------------
+    def _workload_record(self, tw: TimedWorkload, subject: dict[str, Any], opts: dict[str, Any]) -> dict[str, Any]:
+        policy = self.settings.pairs
+        fields: dict[str, Any] = {"record_kind": "workload", "workload": tw.workload.name, **subject,
+                                  "tput_unit": tw.workload.unit}
+        holder: dict[str, Any] = {}
+        waiter = Waiter(subject["strategy"], gpu=self.gpu, **opts)  # re-armed for each concurrent run
+        try:
+            summary = self.telemetry.window(0.0, during=lambda: holder.update(result=measure_pairs(tw, waiter, policy)))
+            fields.update(_shape_fields(waiter.shape))
+        finally:
+            waiter.close()
+        pr = holder["result"]
+        fields.update(summarize(pr, policy))
+        fields["status"] = "stalled" if pr.stalled else "ok"
+        if pr.stalled:
+            fields["status_detail"] = (f"{tw.workload.name} did not finish within {pr.stall_ms:.0f} ms while the "
+                                       "waiter was resident; it ran once the waiter was released")
+        elif pr.waiter_status != "released":
+            fields["status"], fields["status_detail"] = "error", f"the waiter ended {pr.waiter_status} during a run"
+        victim = tw.workload.victim_shape()
+        if victim:
+            fields.update(victim_grid=victim["grid"], victim_block=victim["block"],
+                          victim_regs_per_thread=victim["regs"], victim_smem_bytes=victim["smem"])
+        rec = self._new(**fields)
+        if not victim:
+            results.set_null(rec, "launch shape of this workload's kernels is not read (library kernel)",
+                             "victim_grid", "victim_block", "victim_regs_per_thread", "victim_smem_bytes")
+        self._fill_ceiling(rec, tw, summary)
+        if not fields.get("waiter_blocks"):
+            results.set_null(rec, "not a device-resident waiter: no launch shape", *_SHAPE_KEYS)
+        return self._emit(rec)
+
+    def _fill_ceiling(self, rec: dict[str, Any], tw: TimedWorkload, summary: Any) -> None:
+        name, solo = tw.workload.name, rec["tput_solo"]
+        ceiling, reason = None, None
+        if name == "fma":
+            clock = getattr(summary, "sm_clock_mhz", None) if summary is not None else None
+            if clock:
+                ident = self.identity
+                ceiling = ident["gpu_sm_count"] * _fp32_lanes(ident["gpu_cc"]) * 2 * clock * 1e6 / 1e12
+            else:
+                reason = "SM clock unavailable (NVML): FP32 peak not computed"
+        elif name == "stream":
+            ceiling = self.copy_ceiling_tbs
+        else:
+            reason = "no measured ceiling for this workload"
+        if ceiling and solo:
+            rec["tput_ceiling"], rec["tput_peak_fraction"] = ceiling, solo / ceiling
+        else:
+            results.set_null(rec, reason or "no solo throughput", "tput_ceiling", "tput_peak_fraction")
+
+    def close(self) -> None:
+        self.telemetry.close()
+
+    def __enter__(self) -> "Session":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+_SHAPE_KEYS = ("waiter_blocks", "waiter_threads", "waiter_pollers", "waiter_regs_per_thread", "waiter_smem_bytes",
+               "waiter_sm_ids", "waiter_distinct_sms")
+
+
+def _shape_fields(shape: dict[str, Any]) -> dict[str, Any]:
+    if not shape:
+        return {}
+    ids = shape.get("sm_ids", [])
+    return {"waiter_blocks": shape["blocks"], "waiter_threads": shape["threads"], "waiter_pollers": shape["pollers"],
+            "waiter_regs_per_thread": shape["regs_per_thread"], "waiter_smem_bytes": shape["smem_bytes"],
+            "waiter_sm_ids": ids, "waiter_distinct_sms": len(set(ids))}
+
+
+def measure(strategy: str, *, workloads: Sequence[str | Workload] = BUILTIN, gpu: int = 0,
+            seconds: float | None = None, repetitions: int = 1, out: str | os.PathLike[str] | None = None,
+            settings: Settings | None = None, **options: Any) -> list[dict[str, Any]]:
+    """Measure one strategy with every metric; returns its records (and appends them to ``out``).
+
+    Args:
+        strategy: a name from :func:`waitbench.strategies`; ``options`` are its options.
+        workloads: concurrent workloads: names ('gemm', 'fma', 'stream') or Workload objects.
+        gpu: CUDA device index.
+        seconds: time cap per workload point (default: the settings' cap).
+        repetitions: how many times to repeat the whole measurement.
+        out: JSON Lines file to append records to as they are made.
+    """
+    from .errors import invalid
+
+    if not isinstance(repetitions, int) or repetitions < 1:
+        raise invalid("repetitions", repetitions, "an int >= 1")
+    settings = settings or Settings()
+    if seconds is not None:
+        if not 0.05 <= seconds <= 3600:
+            raise invalid("seconds", seconds, "a float in [0.05, 3600]")
+        settings = Settings(settings.window_s, settings.wake_trials,
+                            PairPolicy(**{**settings.pairs.__dict__, "max_s": float(seconds)}))
+    resolve(strategy, **options)  # validate before touching the GPU
+    writer = results.ResultsWriter(out) if out is not None else None
+    try:
+        with Session(gpu, workloads, settings, writer) as s:
+            for rep in range(repetitions):
+                s.measure(strategy, rep, **options)
+            return s.records
+    finally:
+        if writer is not None:
+            writer.close()
+
+
+def suite(strategies: Iterable[tuple[str, dict[str, Any]]], session: Session) -> list[dict[str, Any]]:
+    """Measure several (strategy, options) pairs in one session; records in table order."""
+    for name, opts in strategies:
+        session.measure(name, **opts)
+    return session.records
