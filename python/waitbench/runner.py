@@ -130,7 +130,7 @@ class Session:
         out = [self._waiter_record(spec.mechanism, subject, opts)]
         for tw in self.workloads:
             self.progress(f"{spec.name}: {tw.workload.name} beside the waiter")
-            out.append(self._workload_record(tw, subject, opts))
+            out.append(self.workload_record(tw, subject, opts))
         return out
 
     # -- the waiter alone, then its wake-up latency ---------------------------------------------
@@ -184,9 +184,11 @@ class Session:
                              "wait_host_cpu_pct")
 
     # -- a workload beside the waiter -----------------------------------------------------------
-    def _workload_record(self, tw: TimedWorkload, subject: dict[str, Any], opts: dict[str, Any]) -> dict[str, Any]:
+    def workload_record(self, tw: TimedWorkload, subject: dict[str, Any], opts: dict[str, Any],
+                        record_kind: str = "workload") -> dict[str, Any]:
+        """One workload beside the waiter (``record_kind`` 'sweep' for a launch-shape sweep point)."""
         policy = self.settings.pairs
-        fields: dict[str, Any] = {"record_kind": "workload", "workload": tw.workload.name, **subject,
+        fields: dict[str, Any] = {"record_kind": record_kind, "workload": tw.workload.name, **subject,
                                   "tput_unit": tw.workload.unit}
         holder: dict[str, Any] = {}
         waiter = Waiter(subject["strategy"], gpu=self.gpu, **opts)  # re-armed for each concurrent run

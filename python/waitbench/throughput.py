@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 from .stats import median, relative_spread_pct
 from .waiter import Waiter
@@ -68,10 +69,11 @@ def _concurrent_run(tw: TimedWorkload, waiter: Waiter, stall_timeout_s: float, r
     return tw.throughput(t)
 
 
-def measure_pairs(tw: TimedWorkload, waiter: Waiter, policy: PairPolicy) -> PairResult:
+def measure_pairs(tw: TimedWorkload, waiter: Waiter, policy: PairPolicy,
+                  clock: Callable[[], float] = time.monotonic) -> PairResult:
     """Interleave solo and concurrent runs of ``tw`` beside ``waiter`` until ``policy`` says stop."""
     result = PairResult()
-    start = time.monotonic()
+    start = clock()
     solo_s = None
     while True:
         solo = tw.run(timeout_s=60.0)
@@ -85,7 +87,7 @@ def measure_pairs(tw: TimedWorkload, waiter: Waiter, policy: PairPolicy) -> Pair
             result.solo.append(solo_tput)
             result.concurrent.append(conc)
             result.ratios.append(conc / solo_tput)
-        elapsed = time.monotonic() - start
+        elapsed = clock() - start
         enough = len(result.ratios) >= policy.min_pairs and elapsed >= policy.min_s
         if enough and result.spread_pct <= policy.spread_target_pct or elapsed >= policy.max_s:
             return result

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from . import strategies as _strategies
+from .strategies import native_config, resolve
 from ._native import require_gpu
 
 
@@ -56,10 +56,10 @@ class Waiter:
     """
 
     def __init__(self, strategy: str, *, gpu: int = 0, **options: Any) -> None:
-        self.spec, self.options = _strategies.resolve(strategy, **options)
+        self.spec, self.options = resolve(strategy, **options)
         self.gpu = gpu
         native = require_gpu(gpu)
-        cfg = _strategies.native_config(self.spec, self.options)
+        cfg = native_config(self.spec, self.options)
         cfg["device"] = gpu
         self._native = native.Waiter(cfg)
 

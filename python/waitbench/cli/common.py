@@ -40,3 +40,31 @@ def fail(message: str, code: int = EXIT_USAGE) -> int:
 
 
 Handler = Callable[[argparse.Namespace], int]
+
+
+def add_measure_flags(p: argparse.ArgumentParser, default_workloads: str) -> None:
+    """Flags of the measuring subcommands (run, sweep)."""
+    add_gpu_flag(p)
+    p.add_argument("--workloads", default=default_workloads, metavar="LIST",
+                   help=f"concurrent workloads, comma-separated from gemm, fma, stream (default: {default_workloads})")
+    p.add_argument("--out", metavar="FILE", help="JSON Lines file to append to (default: results/<timestamp>.jsonl)")
+    add_output_flags(p)
+
+
+def split_list(text: str, argument: str, valid: tuple[str, ...] | None = None) -> list[str]:
+    """A comma-separated CLI list, each item checked against ``valid`` (ValueError naming the argument)."""
+    from ..errors import invalid
+
+    items = [x.strip() for x in text.split(",") if x.strip()]
+    if not items:
+        raise invalid(argument, text, "a non-empty comma-separated list")
+    for item in items:
+        if valid is not None and item not in valid:
+            raise invalid(argument, item, "one of " + ", ".join(valid))
+    return items
+
+
+def default_results_path() -> str:
+    import time
+
+    return time.strftime("results/%Y%m%d-%H%M%S.jsonl")

@@ -1,0 +1,43 @@
+# SPDX-License-Identifier: Apache-2.0
+"""``waitbench strategies``: every wait strategy with its options, defaults and valid ranges."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from rich.table import Table
+
+from ..strategies import strategies
+from .common import out_console
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("strategies", help="list wait strategies, their options and presets")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    specs = strategies()
+    if args.json:
+        print(json.dumps([{
+            "name": s.name, "mechanism": s.mechanism, "doc": s.doc,
+            "options": [{"name": o.name, "type": o.type.__name__, "default": o.default, "unit": o.unit,
+                         "valid": o.valid_range(), "doc": o.doc} for o in s.options],
+            "presets": {k: dict(v) for k, v in s.presets.items()},
+        } for s in specs], indent=2))
+        return 0
+    table = Table(title="waitbench strategies", show_lines=True)
+    table.add_column("strategy", style="bold", no_wrap=True)
+    table.add_column("waits on")
+    table.add_column("what it is")
+    table.add_column("options (default; valid)")
+    for s in specs:
+        opts = "\n".join(f"{o.name}={o.default!r}{' ' + o.unit if o.unit else ''}; {o.valid_range()}"
+                         for o in s.options)
+        doc = s.doc + ("\n" + "\n".join(f"[dim]{k}[/dim]: {v}" for k, v in s.preset_docs.items())
+                       if s.preset_docs else "")
+        table.add_row(s.name, s.mechanism, doc, opts)
+    out_console.print(table)
+    return 0

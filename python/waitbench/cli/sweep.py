@@ -1,0 +1,56 @@
+# SPDX-License-Identifier: Apache-2.0
+"""``waitbench sweep``: the launch-shape sweep of `spin` — what each resident shape costs concurrent work."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..runner import Settings
+from ..sweep import DEFAULT_THREADS, default_blocks, points
+from ..throughput import PairPolicy
+from .common import add_measure_flags, split_list
+from .measuring import require_gpu_or_explain, session, show, workloads_from
+
+
+def _ints(text: str, argument: str) -> list[int]:
+    items = split_list(text, argument)
+    try:
+        return [int(x) for x in items]
+    except ValueError:
+        raise ValueError(f"{argument}={text!r} is invalid: expected comma-separated integers") from None
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("sweep", help="launch-shape sweep of `spin`: concurrent throughput left per blocks x threads")
+    p.add_argument("--blocks", metavar="LIST", help="waiter blocks (default: 1, 2, 4, ... and the SM count)")
+    p.add_argument("--threads", default=",".join(map(str, DEFAULT_THREADS)), metavar="LIST",
+                   help="threads per block (default: %(default)s)")
+    p.add_argument("--flags", default="host", metavar="LIST", help="flag locations: host, device (default: host)")
+    p.add_argument("--seconds", type=float, default=1.0, metavar="S",
+                   help="time cap per point (default: %(default)s)")
+    add_measure_flags(p, "fma,stream")
+    p.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    if not 0.05 <= args.seconds <= 600:
+        raise ValueError(f"--seconds={args.seconds} is invalid: expected a float in [0.05, 600]")
+    threads = _ints(args.threads, "--threads")
+    flags = split_list(args.flags, "--flags", ("host", "device"))
+    workloads = workloads_from(args)
+    blocks = _ints(args.blocks, "--blocks") if args.blocks else None
+    points(blocks or [1], threads, flags)  # validate options before touching the GPU
+    require_gpu_or_explain(args.gpu)
+    from .._native import native
+    from ..sweep import run_sweep
+
+    if blocks is None:
+        blocks = default_blocks(native().device_info(args.gpu)["sm_count"])
+    n_points = len(points(blocks, threads, flags))
+    settings = Settings(window_s=1.0, wake_trials=0,
+                        pairs=PairPolicy(min_pairs=3, min_s=0.1, max_s=args.seconds, spread_target_pct=1.0,
+                                         run_s=0.02))
+    with session(args, workloads, settings, 2 + n_points * len(workloads)) as (s, _advance):
+        run_sweep(s, blocks, threads, flags)
+    show(s.records, args, ("sweep",))
+    return 0

@@ -1,0 +1,61 @@
+# SPDX-License-Identifier: Apache-2.0
+"""`waitbench run`, `sweep` and `strategies` from the command line: exit codes and one-line errors (CPU)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from waitbench._native import gpu_unavailable_reason
+
+NO_GPU = gpu_unavailable_reason() is not None
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "waitbench", *args], capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["run", "--strategies", "spin,bogus"], "--strategies='bogus' is invalid: expected one of spin"),
+    (["run", "--workloads", "matmul"], "--workloads='matmul' is invalid"),
+    (["run", "--trials", "0"], "--trials=0 is invalid"),
+    (["sweep", "--threads", "33"], "threads=33 is invalid"),
+    (["sweep", "--blocks", "x"], "--blocks='x' is invalid: expected comma-separated integers"),
+    (["sweep", "--flags", "gpu"], "--flags='gpu' is invalid"),
+    (["run", "--no-such-flag"], "unrecognized arguments: --no-such-flag"),
+])
+def test_bad_input_prints_one_line_and_exits_2(args: list[str], needle: str) -> None:
+    r = cli(*args)
+    assert r.returncode == 2, r.stderr
+    assert needle in r.stderr and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+
+
+@pytest.mark.skipif(not NO_GPU, reason="a GPU is present")
+@pytest.mark.parametrize("sub", ["run", "sweep"])
+def test_without_a_gpu_run_says_why_and_points_to_the_reference_results(sub: str) -> None:
+    r = cli(sub, "--workloads", "fma")
+    assert r.returncode == 1
+    line = r.stderr.strip()
+    assert "no usable CUDA GPU" in line and "waitbench report --reference" in line
+    assert len(line.splitlines()) == 1 and "Traceback" not in r.stderr
+
+
+def test_strategies_lists_every_strategy_with_options() -> None:
+    r = cli("strategies", "--json")
+    assert r.returncode == 0
+    data = json.loads(r.stdout)
+    assert [d["name"] for d in data][:3] == ["spin", "spin-backoff", "nccl-shaped"]
+    spin = data[0]
+    assert {o["name"] for o in spin["options"]} >= {"blocks", "threads", "pollers", "registers", "flag", "timeout_s"}
+    nccl = next(d for d in data if d["name"] == "nccl-shaped")
+    assert "simple-16ch" in nccl["presets"]
+
+
+def test_help_lists_every_subcommand() -> None:
+    r = cli("--help")
+    assert r.returncode == 0
+    for sub in ("run", "sweep", "strategies"):
+        assert sub in r.stdout

@@ -1,0 +1,31 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Skips GPU tests, with the reason, where no usable CUDA GPU is present (CI), and multi-GPU tests
+where fewer than two are."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def _gpu_count() -> tuple[int, str | None]:
+    try:
+        from waitbench._native import native
+        from waitbench.errors import NoGpuError
+
+        try:
+            return native().device_count(), None
+        except NoGpuError as exc:
+            return 0, str(exc)
+    except ImportError as exc:
+        return 0, f"waitbench's native core is not built ({exc})"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    count, reason = _gpu_count()
+    skip_gpu = pytest.mark.skip(reason=f"needs a CUDA GPU: {reason or 'none found'}")
+    skip_multi = pytest.mark.skip(reason=f"needs two or more CUDA GPUs (found {count})")
+    for item in items:
+        if "gpu" in item.keywords and count < 1:
+            item.add_marker(skip_gpu)
+        if "multigpu" in item.keywords and count < 2:
+            item.add_marker(skip_multi)

@@ -1,0 +1,75 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The compiled core: build metadata, protocol constants, and the no-GPU error path, which is real
+wherever these tests run without a GPU (CI)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from waitbench._native import gpu_unavailable_reason, native
+from waitbench.errors import NoGpuError
+
+NO_GPU = gpu_unavailable_reason() is not None
+
+
+def test_the_module_lives_inside_the_package() -> None:
+    mod = native()
+    assert mod.__name__ == "waitbench._C"
+    assert Path(mod.__file__).parent.name == "waitbench"
+
+
+def test_the_module_links_neither_libcuda_nor_nvml() -> None:
+    out = subprocess.run(["ldd", native().__file__], capture_output=True, text=True, check=True).stdout
+    assert "libcuda.so" not in out and "libnvidia-ml" not in out and "libcudart" not in out
+
+
+def test_protocol_constants_come_from_the_native_header() -> None:
+    mod = native()
+    assert (mod.OUTCOME_PENDING, mod.OUTCOME_RELEASED, mod.OUTCOME_EXPIRED, mod.OUTCOME_ABORTED) == (0, 1, 2, 3)
+    assert mod.BLOCK_SLOT_BYTES == 64 and mod.CONTROL_WORDS_BYTES == 64
+    assert list(mod.REGISTER_VARIANTS) == [32, 64, 96, 128]
+
+
+def test_register_option_choices_match_the_compiled_variants() -> None:
+    import importlib
+
+    st = importlib.import_module("waitbench.strategies")
+    assert st.get("spin").option("registers").choices == tuple(native().REGISTER_VARIANTS)
+
+
+def test_host_clock_is_monotonic() -> None:
+    mod = native()
+    a = mod.now_ns()
+    b = mod.now_ns()
+    assert 0 < a <= b
+
+
+@pytest.mark.skipif(not NO_GPU, reason="a GPU is present: the no-GPU path cannot be exercised here")
+def test_without_a_gpu_every_gpu_call_raises_one_clear_nogpuerror() -> None:
+    import waitbench
+
+    for call in (lambda: native().device_count(), lambda: waitbench.Waiter("spin"),
+                 lambda: waitbench.wake_latency("host-block", trials=1)):
+        with pytest.raises(NoGpuError) as exc:
+            call()
+        text = str(exc.value)
+        assert text.startswith("no usable CUDA GPU") and "\n" not in text
+
+
+@pytest.mark.skipif(not NO_GPU, reason="a GPU is present")
+def test_bad_options_are_reported_before_the_missing_gpu() -> None:
+    import waitbench
+
+    with pytest.raises(ValueError, match="threads=33 is invalid"):
+        waitbench.Waiter("spin", threads=33)
+
+
+def test_import_needs_no_gpu_and_touches_no_cuda() -> None:
+    code = "import waitbench, waitbench._C; print(waitbench.__version__)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == __import__("waitbench").__version__

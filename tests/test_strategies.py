@@ -1,0 +1,84 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The strategy table: names, options, presets and validation messages (CPU)."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+import waitbench
+st = importlib.import_module("waitbench.strategies")  # the module (waitbench.strategies is the function)
+
+SINGLE_GPU = ["spin", "spin-backoff", "nccl-shaped", "stream-wait-value", "host-spin", "host-yield", "host-block",
+              "event-blocking-sync"]
+
+
+def test_every_single_gpu_strategy_of_the_design_is_listed_in_order() -> None:
+    assert [s.name for s in waitbench.strategies()] == SINGLE_GPU
+
+
+def test_mechanisms_match_where_each_strategy_waits() -> None:
+    mech = {s.name: s.mechanism for s in st.strategies()}
+    assert {k for k, v in mech.items() if v == "device"} == {"spin", "spin-backoff", "nccl-shaped"}
+    assert mech["stream-wait-value"] == "front-end"
+    assert {k for k, v in mech.items() if v == "host"} == {"host-spin", "host-yield", "host-block",
+                                                            "event-blocking-sync"}
+
+
+def test_resolve_fills_defaults_and_converts_types() -> None:
+    spec, opts = st.resolve("spin", blocks="4", timeout_s=2)
+    assert opts["blocks"] == 4 and opts["threads"] == 32 and opts["flag"] == "host"
+    assert isinstance(opts["timeout_s"], float) and opts["timeout_s"] == 2.0
+    assert spec.native == "device-spin"
+
+
+@pytest.mark.parametrize("name,kwargs,needle", [
+    ("spin", {"threads": 48}, "threads=48 is invalid: expected int in [32, 1024], a multiple of 32"),
+    ("spin", {"threads": 2048}, "threads=2048 is invalid"),
+    ("spin", {"blocks": 0}, "blocks=0 is invalid: expected int in [1, 65535]"),
+    ("spin", {"registers": 40}, "registers=40 is invalid: expected one of 32, 64, 96, 128"),
+    ("spin", {"flag": "gpu"}, "flag='gpu' is invalid: expected one of 'host', 'device'"),
+    ("spin", {"pollers": 64, "threads": 32}, "pollers=64 is invalid: expected at most threads=32"),
+    ("spin", {"bogus": 1}, "option='bogus' is invalid: expected an option of spin"),
+    ("spin-backoff", {"backoff_ns": 5000, "backoff_cap_ns": 100}, "backoff_cap_ns=100 is invalid"),
+    ("nccl-shaped", {"preset": "ring-99ch"}, "preset='ring-99ch' is invalid: expected one of 'simple-2ch'"),
+    ("host-spin", {"spin_us": -2}, "spin_us=-2 is invalid: expected int in [-1, 10000000]"),
+    ("event-blocking-sync", {"sync": "yield"}, "sync='yield' is invalid"),
+    ("stream-wait-value", {"timeout_s": 0}, "timeout_s=0.0 is invalid: expected float in [0.001, 3600.0]"),
+    ("nope", {}, "strategy='nope' is invalid: expected one of spin, spin-backoff"),
+])
+def test_bad_options_raise_valueerror_naming_argument_value_and_range(name: str, kwargs: dict, needle: str) -> None:
+    with pytest.raises(ValueError) as exc:
+        st.resolve(name, **kwargs)
+    assert needle in str(exc.value)
+
+
+def test_bool_is_not_accepted_as_int() -> None:
+    with pytest.raises(ValueError, match="blocks=True is invalid"):
+        st.resolve("spin", blocks=True)
+
+
+def test_nccl_presets_carry_ncclish_shapes() -> None:
+    presets = st.get("nccl-shaped").presets
+    assert presets["simple-16ch"]["blocks"] == 16 and presets["simple-16ch"]["threads"] == 544
+    assert presets["simple-16ch"]["pollers"] == 1  # Simple: one polling thread per peer
+    assert presets["ll-16ch"]["pollers"] == presets["ll-16ch"]["threads"] == 512  # LL: every thread polls
+    assert presets["ll128-16ch"]["threads"] == 640
+    assert all(p["registers"] == 96 for p in presets.values())  # NCCL: -maxrregcount=96
+    assert set(presets) == set(st.get("nccl-shaped").preset_docs)
+
+
+def test_native_config_merges_preset_fixed_and_options() -> None:
+    spec, opts = st.resolve("nccl-shaped", preset="simple-2ch", flag="device")
+    cfg = st.native_config(spec, opts)
+    assert cfg["kind"] == "device-spin" and cfg["blocks"] == 2 and cfg["threads"] == 544
+    assert cfg["flag"] == "device" and cfg["backoff"] == "none" and "preset" not in cfg
+
+
+def test_native_config_keys_are_all_known_to_the_native_waiter() -> None:
+    native_keys = {"kind", "device", "blocks", "threads", "pollers", "registers", "smem_bytes", "check_every", "flag",
+                   "backoff", "backoff_ns", "backoff_cap_ns", "spin_us", "sync", "timeout_s"}
+    for spec in st.strategies():
+        _, opts = st.resolve(spec.name)
+        assert set(st.native_config(spec, opts)) <= native_keys, spec.name
