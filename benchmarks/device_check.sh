@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# One device call: build, GPU tests, benchmarks, independent cross-checks. Full logs go to $OUT;
+# a short summary prints last. Usage: bash benchmarks/device_check.sh STAGE...  (stages below)
+set -uo pipefail
+export PYTHONUNBUFFERED=1
+OUT=${OUT:-/tmp/wbout}; LOGS=$(mktemp -d); mkdir -p "$OUT"
+log() { echo "== $* ($(date +%T))"; }
+summary=()
+run() {  # run NAME CMD...: tee to $OUT/NAME.log, remember pass/fail
+  local name=$1; shift
+  log "$name"
+  local t0=$SECONDS
+  "$@" > >(tee "$LOGS/$name.log") 2>&1; local rc=$?
+  summary+=("$name rc=$rc $((SECONDS - t0))s")
+}
+for stage in "$@"; do
+  case $stage in
+    info) run info bash -c 'nvidia-smi; nvidia-smi -q -d CLOCK,POWER | head -60; python3 -c "import torch;print(torch.__version__, torch.cuda.nccl.version())"' ;;
+    build) run build python3 -m pip install --no-build-isolation --no-deps . ;;
+    test-core) run test-core python3 -m pytest -m gpu -q -rs --timeout 300 tests/test_waiter.py tests/test_wake.py tests/test_workloads.py tests/test_runner.py tests/test_native.py ;;
+    test-gpu) run test-gpu python3 -m pytest -m "gpu" -q -rs --timeout 300 tests ;;
+    test-all) run test-all python3 -m pytest -q -rs --timeout 300 tests ;;
+    wake) run wake python3 benchmarks/wake_latency.py --trials 10000 --out "$OUT/wake_latency.json" ;;
+    record) run record python3 benchmarks/record_telemetry.py "$OUT/telemetry.jsonl" ;;
+    overhead) run overhead python3 benchmarks/sampler_overhead.py "$OUT/sampler_overhead.json" ;;
+    run) run suite bash -c "time waitbench run --out $OUT/run.jsonl" ;;
+    sweep) run sweep bash -c "time waitbench sweep --out $OUT/sweep.jsonl" ;;
+    *) echo "unknown stage $stage"; exit 2 ;;
+  esac
+done
+tar czf "$OUT/logs.tgz" -C "$LOGS" .  # the device returns at most 8 files
+echo; echo "== summary"; printf '%s\n' "${summary[@]}"
