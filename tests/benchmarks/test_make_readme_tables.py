@@ -1,0 +1,68 @@
+# SPDX-License-Identifier: Apache-2.0
+"""benchmarks/make_readme_tables.py edits only between the README markers; --check detects staleness.
+
+Inputs are SYNTHETIC records (tests/data/synthetic_records.py) in a temporary results folder and README.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
+import synthetic_records as syn  # noqa: E402
+
+from waitbench.results import ResultsWriter  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "benchmarks" / "make_readme_tables.py"
+README = "# waitbench\n\nWritten by people.\n\n<!-- results:begin -->\nstale\n<!-- results:end -->\n\nAlso by people.\n"
+
+
+def run(tmp: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(SCRIPT), "--readme", str(tmp / "README.md"), "--results-root",
+                           str(tmp / "results"), "--image", str(tmp / "img" / "headline.png"), *args],
+                          capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": ""})
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    (tmp_path / "results" / "h100").mkdir(parents=True)
+    with ResultsWriter(tmp_path / "results" / "h100" / "run.jsonl") as w:
+        for rec in syn.synthetic_run() + syn.synthetic_sweep():
+            w.write(rec)
+    (tmp_path / "README.md").write_text(README)
+    return tmp_path
+
+
+def test_check_fails_on_a_stale_readme_then_passes_after_writing(tree):
+    stale = run(tree, "--check")
+    assert stale.returncode == 1 and "out of date" in stale.stderr
+    assert (tree / "README.md").read_text() == README and not (tree / "img").exists()
+    assert run(tree).returncode == 0
+    assert run(tree, "--check").returncode == 0
+    assert (tree / "img" / "headline.png").stat().st_size > 10_000
+
+
+def test_only_the_marked_section_changes(tree):
+    assert run(tree).returncode == 0
+    text = (tree / "README.md").read_text()
+    before, rest = text.split("<!-- results:begin -->")
+    inside, after = rest.split("<!-- results:end -->")
+    assert before == README.split("<!-- results:begin -->")[0]
+    assert after == README.split("<!-- results:end -->")[1]
+    assert "| nccl-shaped simple-16ch |" in inside and "stale" not in inside
+    assert "Launch-shape sweep" not in inside  # the sweep is a chart, not a README table
+
+
+def test_missing_markers_or_results_exit_2(tree):
+    (tree / "README.md").write_text("# no markers\n")
+    proc = run(tree)
+    assert proc.returncode == 2 and "results:begin" in proc.stderr
+    (tree / "README.md").write_text(README)
+    proc = run(tree, "--gpu", "a100")
+    assert proc.returncode == 2 and "no *.jsonl" in proc.stderr

@@ -1,0 +1,92 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Plots are written with Agg, 1000 px wide, at the size the figure declares, and are not blank.
+
+Inputs are SYNTHETIC records (tests/data/synthetic_records.py) and, when present, the real reference files.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("matplotlib", reason="plots need the report extra (matplotlib)")
+import matplotlib.image  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
+import synthetic_records as syn  # noqa: E402
+from reference_params import reference_params  # noqa: E402
+
+from waitbench.report import pivot, plots, tables  # noqa: E402
+from waitbench.results import load_records  # noqa: E402
+
+MIN_PNG_BYTES = 20_000  # a chart with bars, text and a legend; an empty canvas compresses to a few KB
+
+
+def _check_png(path: Path, fig) -> None:
+    assert path.is_file() and path.stat().st_size > MIN_PNG_BYTES
+    img = matplotlib.image.imread(path)
+    width_in, height_in = fig.get_size_inches()
+    assert img.shape[1] == plots.DPI * plots.WIDTH_IN == 1000
+    assert img.shape[0] == round(height_in * plots.DPI)
+    assert img[..., :3].std() > 0.05, "the image is (nearly) one colour"
+
+
+@pytest.fixture(scope="module")
+def run_records() -> list[dict]:
+    return syn.synthetic_run(repetitions=2)
+
+
+def test_headline_chart(tmp_path, run_records):
+    rows = tables.strategy_rows(run_records)
+    fig = plots.headline_figure(rows, pivot.run_info("synthetic-run", run_records))
+    _check_png(plots.save(fig, tmp_path / "headline.png"), fig)
+    assert fig.get_size_inches()[1] == plots.headline_height_in(len(rows))
+    title = fig.get_suptitle()
+    assert syn.SYNTHETIC_GPU.split(" (")[0] in title and syn.SYNTHETIC_DRIVER in title
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == [r.label for r in rows]
+    assert "stalled" in [t.get_text() for t in ax.texts]
+
+
+def test_tradeoff_chart_places_a_stall_at_full_cost(tmp_path, run_records):
+    rows = tables.strategy_rows(run_records)
+    fig = plots.tradeoff_figure(rows, pivot.run_info("synthetic-run", run_records))
+    _check_png(plots.save(fig, tmp_path / "tradeoff.png"), fig)
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "log"
+    labels = {a.get_text(): a.xy for a in ax.texts if hasattr(a, "xy")}
+    assert labels["spin blocks=132 threads=1024"][0] == pytest.approx(100.0)
+    assert labels["host-block"][1] == pytest.approx(50.0)  # rtt p50 of the synthetic host-block
+
+
+def test_sweep_chart_one_panel_per_workload_one_line_per_threads(tmp_path):
+    sweep = syn.synthetic_sweep()
+    fig = plots.sweep_figure(tables.sweep_rows(sweep), pivot.run_info("synthetic-sweep", sweep))
+    _check_png(plots.save(fig, tmp_path / "sweep.png"), fig)
+    assert [ax.get_title() for ax in fig.axes] == ["fma", "stream"]
+    labelled = [line.get_label() for line in fig.axes[0].get_lines() if not line.get_label().startswith("_")]
+    assert labelled == [f"{t} threads" for t in syn.SWEEP_THREADS]
+
+
+def test_write_all_names_charts_and_prefixes_runs_that_share_a_kind(tmp_path):
+    one = plots.write_all(syn.synthetic_run("r1") + syn.synthetic_sweep(), tmp_path / "one")
+    assert sorted(p.name for p in one) == ["headline.png", "sweep.png", "tradeoff.png"]
+    two = plots.write_all(syn.synthetic_run("r1") + syn.synthetic_run("r/2"), tmp_path / "two")
+    assert sorted(p.name for p in two) == ["r1-headline.png", "r1-tradeoff.png", "r_2-headline.png", "r_2-tradeoff.png"]
+
+
+def test_write_headline_needs_exactly_one_run(tmp_path):
+    with pytest.raises(ValueError, match="exactly one run"):
+        plots.write_headline(syn.synthetic_run("r1") + syn.synthetic_run("r2"), tmp_path / "h.png")
+    with pytest.raises(ValueError, match="these hold 0"):
+        plots.write_headline(syn.synthetic_sweep(), tmp_path / "h.png")
+
+
+@pytest.mark.parametrize("path", reference_params())
+def test_charts_from_the_reference_results(tmp_path, path):
+    written = plots.write_all(load_records(path), tmp_path)
+    assert written, f"{path.name}: no chart"
+    for p in written:
+        assert p.stat().st_size > MIN_PNG_BYTES and matplotlib.image.imread(p).shape[1] == 1000
