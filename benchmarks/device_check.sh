@@ -17,6 +17,7 @@ for stage in "$@"; do
   case $stage in
     info) run info bash -c 'nvidia-smi; nvidia-smi -q -d CLOCK,POWER | head -60; python3 -c "import torch;print(torch.__version__, torch.cuda.nccl.version())"' ;;
     build) run build python3 -m pip install --no-build-isolation --no-deps . ;;
+    kinfo) run kinfo python3 -c "from waitbench._native import native as n; m=n(); [print(r, m.spin_kernel_info(0, r)) for r in m.REGISTER_VARIANTS]; import os; print({k: v for k, v in os.environ.items() if k.startswith(('CUDA', 'NCCL', 'NVIDIA'))})" ;;
     test-core) run test-core python3 -m pytest -m gpu -q -rs --timeout 300 tests/test_waiter.py tests/test_wake.py tests/test_workloads.py tests/test_runner.py tests/test_native.py ;;
     test-gpu) run test-gpu python3 -m pytest -m "gpu" -q -rs --timeout 300 tests ;;
     test-all) run test-all python3 -m pytest -q -rs --timeout 300 tests ;;

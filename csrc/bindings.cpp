@@ -113,6 +113,18 @@ PYBIND11_MODULE(_C, m) {
   m.attr("CONTROL_WORDS_BYTES") = static_cast<int>(sizeof(ControlWords));
   m.attr("REGISTER_VARIANTS") = std::vector<int>(std::begin(kRegisterVariants), std::end(kRegisterVariants));
 
+  m.def("spin_kernel_info",
+        [](int device, int registers) {
+          use_device(device);
+          const KernelInfo k = spin_kernel_info(registers);
+          py::dict r;
+          r["regs_per_thread"] = k.regs_per_thread;
+          r["static_smem_bytes"] = k.static_smem_bytes;
+          r["max_threads_per_block"] = k.max_threads_per_block;
+          return r;
+        },
+        py::arg("device"), py::arg("registers"),
+        "Resources of the spin kernel variant compiled for `registers`, as loaded on `device`.");
   m.def("now_ns", &now_ns, "Host CLOCK_MONOTONIC in ns: the clock of every host timestamp waitbench takes.");
   m.def("thread_cpu_ns", &thread_cpu_ns, "CPU time of the calling thread in ns.");
   m.def("device_count", &device_count, "Number of CUDA devices; raises NoGpuError without a usable driver.");

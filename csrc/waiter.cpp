@@ -2,6 +2,7 @@
 // The three waiter mechanisms behind one interface (see waiter.hpp).
 #include "waiter.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <stdexcept>
 
@@ -80,11 +81,23 @@ class DeviceSpinWaiter final : public Waiter {
 
  private:
   void validate() {
-    info_ = spin_kernel_info(cfg_.registers);
-    if (cfg_.threads < 32 || cfg_.threads % 32 != 0 || cfg_.threads > info_.max_threads_per_block) {
+    // `registers` is a cap, as NCCL's -maxrregcount=96: take the largest compiled variant under it
+    // whose register footprint still lets a block of `threads` threads launch on this device.
+    registers_ = 0;
+    int best_max_threads = 0;
+    for (int variant : kRegisterVariants) {
+      if (variant > cfg_.registers) break;
+      const KernelInfo info = spin_kernel_info(variant);
+      best_max_threads = std::max(best_max_threads, info.max_threads_per_block);
+      if (cfg_.threads <= info.max_threads_per_block) {
+        registers_ = variant;
+        info_ = info;
+      }
+    }
+    if (cfg_.threads < 32 || cfg_.threads % 32 != 0 || registers_ == 0) {
       throw std::invalid_argument(arg_error("threads", cfg_.threads,
-          "expected a multiple of 32 in [32, " + std::to_string(info_.max_threads_per_block) + "] (the most a block of "
-          "this kernel can have with registers=" + std::to_string(cfg_.registers) + ")"));
+          "expected a multiple of 32 in [32, " + std::to_string(best_max_threads) + "] (the most a block of "
+          "this kernel can have on this GPU with registers <= " + std::to_string(cfg_.registers) + ")"));
     }
     if (cfg_.pollers < 1 || cfg_.pollers > cfg_.threads) {
       throw std::invalid_argument(arg_error("pollers", cfg_.pollers, "expected [1, threads=" +
@@ -98,7 +111,7 @@ class DeviceSpinWaiter final : public Waiter {
                                             "expected [0, " + std::to_string(smem_max) + "] on this GPU"));
     }
     WB_CUDA(cudaDeviceGetAttribute(&sm_count_, cudaDevAttrMultiProcessorCount, cfg_.device));
-    blocks_per_sm_ = spin_blocks_per_sm(cfg_.registers, cfg_.threads, cfg_.smem_bytes);
+    blocks_per_sm_ = spin_blocks_per_sm(registers_, cfg_.threads, cfg_.smem_bytes);
     const int64_t max_blocks = static_cast<int64_t>(blocks_per_sm_) * sm_count_;
     if (cfg_.blocks < 1 || cfg_.blocks > max_blocks) {
       throw std::invalid_argument(arg_error("blocks", cfg_.blocks,
@@ -130,7 +143,7 @@ class DeviceSpinWaiter final : public Waiter {
     p.backoff_ns = static_cast<uint32_t>(cfg_.backoff_ns);
     p.backoff_cap_ns = static_cast<uint32_t>(cfg_.backoff_cap_ns);
     p.seed = 1.0f;
-    launch_spin(cfg_.registers, cfg_.blocks, cfg_.threads, cfg_.smem_bytes, p, stream_.get());
+    launch_spin(registers_, cfg_.blocks, cfg_.threads, cfg_.smem_bytes, p, stream_.get());
   }
   void do_release(uint32_t gen) override { flag_.write(gen); }
   void do_abort() override {}  // the kernel reads the abort word itself
@@ -149,6 +162,7 @@ class DeviceSpinWaiter final : public Waiter {
 
   ReleaseFlag flag_;
   KernelInfo info_{};
+  int registers_ = 0;  // the compiled variant in use (<= cfg_.registers)
   int sm_count_ = 0;
   int blocks_per_sm_ = 0;
   uint32_t mode_ = kBackoffNone;

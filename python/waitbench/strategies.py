@@ -97,8 +97,9 @@ def _shape_options(blocks: int = 1, threads: int = 32, pollers: int = 1, registe
         Option("threads", int, threads, "threads per block", "", 32, 1024, multiple_of=32),
         Option("pollers", int, pollers, "threads per block that poll the flag; the rest park at a block barrier",
                "", 1, 1024),
-        Option("registers", int, registers, "registers each thread holds while waiting (NCCL: up to 96)", "",
-               choices=(32, 64, 96, 128)),
+        Option("registers", int, registers, "most registers each thread holds while waiting, as -maxrregcount "
+               "(NCCL: 96); the largest compiled variant under it that fits the block is used, and records "
+               "report the registers really allocated", "", choices=(32, 64, 96, 128)),
         Option("smem_bytes", int, smem_bytes, "dynamic shared memory per block (NCCL: per-warp scratch)", "B", 0,
                232448),
         Option("check_every", int, 10000, "polls between reads of the abort word and the clock (NCCL >= 2.26: 10000)",

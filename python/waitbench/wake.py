@@ -88,6 +88,7 @@ def wake_latency(strategy: str, *, gpu: int = 0, trials: int = DEFAULT_TRIALS, w
     cal0 = native.calibrate_clock(gpu)
     chunks: list[dict[str, np.ndarray]] = []
     waiter = Waiter(strategy, gpu=gpu, **options)
+    device_clock = waiter.device_clock
     try:
         gap_ns = int(gap_us * 1e3)
         if warmup:
@@ -107,7 +108,7 @@ def wake_latency(strategy: str, *, gpu: int = 0, trials: int = DEFAULT_TRIALS, w
     ok = s["outcome"] == native.OUTCOME_RELEASED
     release = s["release_ns"][ok].astype(np.float64)
     rtt_us = (s["ack_ns"][ok] - s["release_ns"][ok]) / 1e3
-    if waiter.device_clock:
+    if device_clock:
         observe_ns = s["wake_gt_ns"][ok] - _offset_at(cal0, cal1, release) - release
     else:
         observe_ns = (s["host_observe_ns"][ok] - s["release_ns"][ok]).astype(np.float64)
