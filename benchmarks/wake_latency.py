@@ -26,6 +26,8 @@ from waitbench.machine import run_identity
 TARGETS_RTT_P50_US = {"spin": 3.0, "stream-wait-value": 15.0, "host-block": 30.0, "host-spin": 10.0}
 CASES = [(s.name, {}) for s in waitbench.strategies()] + [
     ("spin", {"flag": "device"}), ("stream-wait-value", {"flag": "device"}), ("event-blocking-sync", {"sync": "spin"}),
+    # Many pollers on one host-mapped word: does each channel's PCIe read queue behind the others?
+    ("spin", {"blocks": 16}), ("nccl-shaped", {"flag": "device"}),
 ]
 
 

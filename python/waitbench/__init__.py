@@ -23,7 +23,6 @@ _LAZY = {
     "wake_latency": "wake",
     "measure": "runner",
     "Monitor": "monitor",
-    "diagnose": "diagnose",
     "register_strategy": "custom",
 }
 

@@ -100,6 +100,7 @@ TELEMETRY_FIELDS = [
     _f("host_cpu_pct", "float", "CPU time of the waiting thread per wall second, in percent of one core"),
     _f("verdict", "str", "'idle', 'busy', 'busy-waiting', 'shared' or 'unknown' (waitbench.telemetry)"),
     _f("verdict_reason", "str", "why the verdict was reached"),
+    _f("verdict_inputs", "dict", "the numbers and thresholds the verdict used (waitbench.telemetry.verdict)"),
 ]
 
 # Wake-up latency of the waiter.
@@ -159,7 +160,6 @@ _KIND_TYPES: dict[str, tuple[type, ...]] = {
 RECORD_KINDS = ("waiter", "workload", "nccl", "sweep")
 STATUSES = ("ok", "expired", "stalled", "aborted", "error")
 # Keys whose None needs no reason: identity keys that simply do not apply to every record.
-_NO_REASON_NEEDED = {f.name for f in RUN_FIELDS + SUBJECT_FIELDS + EXTRA_FIELDS}
 
 
 def new_record(**values: Any) -> dict[str, Any]:

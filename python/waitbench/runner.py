@@ -163,17 +163,7 @@ class Session:
             return
         from .telemetry import classify
 
-        rec.update({k: v for k, v in summary.record_fields().items() if k in results.FIELD_NAMES})
-        rec["null_reasons"].update(getattr(summary, "null_reasons", {}) or {})
-        rec["window_s"] = summary.window_s
-        idle_w = getattr(self.idle, "power_w", None)
-        rec["power_idle_w"] = idle_w
-        if idle_w is not None and summary.power_w is not None:
-            rec["power_delta_w"] = summary.power_w - idle_w
-        else:
-            results.set_null(rec, "power or idle baseline unavailable", "power_delta_w")
-        verdict = classify(summary, self.idle)
-        rec["verdict"], rec["verdict_reason"] = verdict.verdict, verdict.reason
+        summary.fill_record(rec, idle=self.idle, verdict=classify(summary, self.idle))
 
     @staticmethod
     def _fill_host_cpu(rec: dict[str, Any], mechanism: str, pct: float | None) -> None:
