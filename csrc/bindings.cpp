@@ -183,6 +183,32 @@ PYBIND11_MODULE(_C, m) {
       .def("shape", [](PyWaiter& w) { return w.get().shape(); })
       .def("sm_ids", [](PyWaiter& w) { return w.get().sm_ids(); });
 
+  m.def("external_waiter",
+        [](const py::dict& cfg, py::function launcher) {
+          const WaiterConfig c = config_from(cfg);
+          // The waiter may be destroyed with the GIL released (close()): drop the function under it.
+          std::shared_ptr<py::function> fn(new py::function(launcher), [](py::function* f) {
+            py::gil_scoped_acquire gil;
+            delete f;
+          });
+          // Called from arm() with the GIL released: take it back to run the Python launcher.
+          ExternalLauncher launch = [fn](const ExternalLaunch& l) {
+            py::gil_scoped_acquire gil;
+            py::dict d;
+            d["gen"] = l.gen;
+            d["flag_addr"] = l.flag_addr;
+            d["abort_addr"] = l.abort_addr;
+            d["slots_addr"] = l.slots_addr;
+            d["timeout_ns"] = l.timeout_ns;
+            d["stream"] = l.stream;
+            d["blocks"] = l.blocks;
+            (*fn)(d);
+          };
+          py::gil_scoped_release nogil;
+          return PyWaiter{Waiter::create_external(c, std::move(launch))};
+        },
+        py::arg("config"), py::arg("launcher"),
+        "A device waiter whose kernel `launcher(words: dict)` launches at each arm (research strategies).");
   m.def("run_trials",
         [](PyWaiter& w, int n, int64_t gap_ns) {
           TrialSamples s;

@@ -147,18 +147,7 @@ class DeviceSpinWaiter final : public Waiter {
   }
   void do_release(uint32_t gen) override { flag_.write(gen); }
   void do_abort() override {}  // the kernel reads the abort word itself
-  bool poll_done(uint32_t gen, WaitResult* out) override {
-    if (!slots_acked(gen, n_slots_)) return false;
-    out->ack_ns = now_ns();
-    uint32_t worst = kReleased;
-    for (int i = 0; i < n_slots_; ++i) {
-      const BlockSlot& s = slots()[i];
-      if (s.outcome != kReleased) worst = s.outcome;
-      if (s.wake_gt > out->wake_gt_ns) out->wake_gt_ns = s.wake_gt;
-    }
-    out->status = worst == kReleased ? "released" : worst == kExpired ? "expired" : "aborted";
-    return true;
-  }
+  bool poll_done(uint32_t gen, WaitResult* out) override { return poll_slots(gen, out); }
 
   ReleaseFlag flag_;
   KernelInfo info_{};
@@ -166,6 +155,38 @@ class DeviceSpinWaiter final : public Waiter {
   int sm_count_ = 0;
   int blocks_per_sm_ = 0;
   uint32_t mode_ = kBackoffNone;
+};
+
+// ---- a device waiter launched by the caller (research strategies) -----------------------------
+class ExternalDeviceWaiter final : public Waiter {
+ public:
+  ExternalDeviceWaiter(const WaiterConfig& cfg, ExternalLauncher launch)
+      : Waiter(cfg, cfg.blocks), flag_(cfg.flag == "device", control(), control_dev()), launch_(std::move(launch)) {
+    if (cfg.blocks < 1 || cfg.blocks > 65535) {
+      throw std::invalid_argument(arg_error("blocks", cfg.blocks, "expected [1, 65535]"));
+    }
+  }
+  ~ExternalDeviceWaiter() override { shutdown(); }
+  bool device_clock() const override { return true; }
+  std::map<std::string, int64_t> shape() const override { return {{"blocks", cfg_.blocks}}; }
+
+ private:
+  void start(uint32_t gen, int64_t timeout_ns) override {
+    ExternalLaunch l{gen,
+                     reinterpret_cast<uint64_t>(flag_.device_address()),
+                     reinterpret_cast<uint64_t>(&control_dev()->abort),
+                     reinterpret_cast<uint64_t>(slots_dev()),
+                     static_cast<uint64_t>(timeout_ns),
+                     reinterpret_cast<uint64_t>(stream_.get()),
+                     cfg_.blocks};
+    launch_(l);
+  }
+  void do_release(uint32_t gen) override { flag_.write(gen); }
+  void do_abort() override {}
+  bool poll_done(uint32_t gen, WaitResult* out) override { return poll_slots(gen, out); }
+
+  ReleaseFlag flag_;
+  ExternalLauncher launch_;
 };
 
 // ---- front-end stream wait ------------------------------------------------------------------
@@ -312,10 +333,33 @@ std::unique_ptr<Waiter> Waiter::create(const WaiterConfig& cfg) {
                               "host-block, event-sync");
 }
 
+std::unique_ptr<Waiter> Waiter::create_external(const WaiterConfig& cfg, ExternalLauncher launch) {
+  if (cfg.kind != "external") {
+    throw std::invalid_argument("kind='" + cfg.kind + "' is invalid: create_external takes kind 'external'");
+  }
+  if (cfg.flag != "host" && cfg.flag != "device") {
+    throw std::invalid_argument("flag='" + cfg.flag + "' is invalid: expected one of host, device");
+  }
+  return std::make_unique<ExternalDeviceWaiter>(cfg, std::move(launch));
+}
+
 bool Waiter::is_armed(uint32_t gen) const {
   for (int i = 0; i < n_slots_; ++i) {
     if (load_acquire(&slots()[i].armed) != gen) return false;
   }
+  return true;
+}
+
+bool Waiter::poll_slots(uint32_t gen, WaitResult* out) const {
+  if (!slots_acked(gen, n_slots_)) return false;
+  out->ack_ns = now_ns();
+  uint32_t worst = kReleased;
+  for (int i = 0; i < n_slots_; ++i) {
+    const BlockSlot& s = slots()[i];
+    if (s.outcome != kReleased) worst = s.outcome;
+    if (s.wake_gt > out->wake_gt_ns) out->wake_gt_ns = s.wake_gt;
+  }
+  out->status = worst == kReleased ? "released" : worst == kExpired ? "expired" : "aborted";
   return true;
 }
 

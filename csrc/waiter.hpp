@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -43,9 +44,25 @@ struct WaitResult {
   int64_t wait_wall_ns = -1;
 };
 
+// What a user-supplied device waiter (cupy, numba, NVRTC) is given at each arm: the protocol words
+// (see protocol.hpp) as device addresses, its generation, its deadline and the stream to launch on.
+struct ExternalLaunch {
+  uint32_t gen;
+  uint64_t flag_addr;   // const uint32_t*: released once (int32_t)(*flag - gen) >= 0
+  uint64_t abort_addr;  // const uint32_t*: nonzero = abort
+  uint64_t slots_addr;  // BlockSlot[blocks]: write armed, then (on any exit) wake_gt, outcome, ack
+  uint64_t timeout_ns;  // end by yourself this long after you started (status kExpired)
+  uint64_t stream;      // cudaStream_t to launch on
+  int blocks;
+};
+using ExternalLauncher = std::function<void(const ExternalLaunch&)>;
+
 class Waiter {
  public:
   static std::unique_ptr<Waiter> create(const WaiterConfig& cfg);
+  // A device-resident waiter whose kernel the caller launches (through `launch`) at each arm; the
+  // arming, release, timing and deadline checks are the built-in ones. cfg.kind must be "external".
+  static std::unique_ptr<Waiter> create_external(const WaiterConfig& cfg, ExternalLauncher launch);
   virtual ~Waiter() = default;
 
   // Starts a new wait and returns once it is resident (device) or waiting (stream, host).
@@ -81,6 +98,8 @@ class Waiter {
   BlockSlot* slots() const { return static_cast<BlockSlot*>(slots_.host()); }
   BlockSlot* slots_dev() const { return static_cast<BlockSlot*>(slots_.device()); }
   bool slots_acked(uint32_t gen, int n) const;
+  // Device waiters: done once every block acked; the worst outcome and the last wake time.
+  bool poll_slots(uint32_t gen, WaitResult* out) const;
 
   WaiterConfig cfg_;
   int n_slots_;
