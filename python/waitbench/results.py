@@ -65,7 +65,7 @@ SUBJECT_FIELDS = [
     _f("options", "dict", "every option of the strategy, defaults filled in"),
     _f("workload", "str", "concurrent workload name for 'workload' records, else None"),
     _f("repetition", "int", "repetition index of this (strategy, options, workload)"),
-    _f("status", "str", "'ok', 'expired', 'stalled', 'aborted' or 'error'"),
+    _f("status", "str", "'ok', 'expired', 'stalled', 'aborted', 'error' or 'skipped' (status_detail says why)"),
     _f("status_detail", "str", "human-readable detail for a status other than 'ok'"),
 ]
 
@@ -147,6 +147,10 @@ EXTRA_FIELDS = [
     _f("collective", "str", "all_reduce, broadcast, all_gather, ..."),
     _f("late_rank", "int", "which rank arrived late"),
     _f("late_s", "float", "how late it arrived"),
+    _f("role", "str", "'late' or 'waiting' (real-collective records)"),
+    _f("backend", "str", "collective backend: 'nccl', or 'gloo' for the CPU dry run"),
+    _f("wait_s", "float", "this rank: from reaching the collective to its completion"),
+    _f("host_blocked_s", "float", "this rank: how long the call to the collective held the calling thread"),
     _f("completion_after_late_us", "float", "collective completion after the late rank arrived"),
     _f("extra", "dict", "free-form values that have no field yet (never relied upon by reports)"),
     _f("null_reasons", "dict", "for every None-valued metric: why it could not be measured"),
@@ -158,7 +162,7 @@ _KIND_TYPES: dict[str, tuple[type, ...]] = {
     "str": (str,), "int": (int,), "float": (int, float), "bool": (bool,), "dict": (dict,), "list": (list, tuple),
 }
 RECORD_KINDS = ("waiter", "workload", "nccl", "sweep")
-STATUSES = ("ok", "expired", "stalled", "aborted", "error")
+STATUSES = ("ok", "expired", "stalled", "aborted", "error", "skipped")
 # Keys whose None needs no reason: identity keys that simply do not apply to every record.
 
 

@@ -216,11 +216,16 @@ class TimedWorkload:
         return self.workload.work_per_launch * t.launches / t.elapsed_s / 1e12
 
 
-def run_timed(name: str | Workload, *, gpu: int = 0, seconds: float = 0.2) -> Throughput:
-    """Throughput of one workload run of about ``seconds``, timed from enqueue (a stall is reported)."""
+def run_timed(name: str | Workload, *, gpu: int = 0, seconds: float = 0.2,
+              timeout_s: float | None = None) -> Throughput:
+    """Throughput of one workload run of about ``seconds``, timed from enqueue.
+
+    A run not finished within ``timeout_s`` (default: 10x ``seconds``, at least 5 s) is a stall:
+    ``stalled=True``, value 0, and the call waits for the queued work before returning.
+    """
     r = TimedWorkload(name, gpu)
     r.calibrate(seconds)
-    t = r.run(timeout_s=max(10 * seconds, 5.0))
+    t = r.run(timeout_s=timeout_s if timeout_s is not None else max(10 * seconds, 5.0))
     if not t.completed:
         r.finish()
     return Throughput(r.throughput(t) if t.completed else 0.0, r.workload.unit, t.elapsed_s, not t.completed)
