@@ -24,6 +24,7 @@ for stage in "$@"; do
     wake) run wake python3 benchmarks/wake_latency.py --trials 10000 --out "$OUT/wake_latency.json" ;;
     record) run record python3 benchmarks/record_telemetry.py "$OUT/telemetry.jsonl" ;;
     overhead) run overhead python3 benchmarks/sampler_overhead.py "$OUT/sampler_overhead.json" ;;
+    power) run power python3 benchmarks/power_states.py "$OUT/power_states.json" ;;
     run) run suite bash -c "time waitbench run --out $OUT/run.jsonl" ;;
     sweep) run sweep bash -c "time waitbench sweep --out $OUT/sweep.jsonl" ;;
     *) echo "unknown stage $stage"; exit 2 ;;

@@ -95,14 +95,17 @@ class Session:
         self.telemetry = _Telemetry(gpu)
         self.records: list[dict[str, Any]] = []
         try:
-            self.progress("idle baseline")
-            self.idle = self.telemetry.window(self.settings.window_s)
             self.progress("calibrating workloads")
             self.workloads = [TimedWorkload(w, gpu) for w in workloads]
             for tw in self.workloads:
                 tw.calibrate(self.settings.pairs.run_s)
             self.copy_ceiling_tbs = self._copy_ceiling() if any(tw.workload.name == "stream" for tw in self.workloads) \
                 else None
+            # The idle baseline is taken right after activity, so its clocks match the windows that
+            # follow: an H100 left idle drops to low clocks (~74 W here) that no measured window sees,
+            # and a "power over idle" against that would charge every strategy for the clock state.
+            self.progress("idle baseline")
+            self.idle = self.telemetry.window(self.settings.window_s)
         except BaseException:
             self.telemetry.close()
             raise
