@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: Apache-2.0
 """Does a resident waiter keep the GPU out of its idle power state? A timeline, cross-checked.
 
-Phases: idle (no waiter) -> a 1-warp `spin` armed -> released, idle -> `host-block` armed ->
-released, idle. Every 0.25 s it reads power (nvmlDeviceGetPowerUsage), SM clock and P-state through
+Phases: idle -> a 1-warp `spin` armed in a child process -> idle after the child exited (no CUDA
+context left) -> `spin` armed in this process -> idle with this process's context alive ->
+`host-block` armed -> idle. Every 0.25 s it reads power (nvmlDeviceGetPowerUsage), SM clock and P-state through
 NVML, and, independently of waitbench's own NVML code, `nvidia-smi --query-gpu` runs beside it.
 Prints mean power, clock and P-state per phase and how long the clock took to fall after a release.
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
+import sys
 import threading
 import time
 
@@ -28,7 +30,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("out")
     ap.add_argument("--gpu", type=int, default=0)
-    ap.add_argument("--phase-s", type=float, default=15.0)
+    ap.add_argument("--phase-s", type=float, default=12.0)
     args = ap.parse_args()
     uuid = native().device_info(args.gpu)["uuid"]
     pynvml.nvmlInit()
@@ -52,19 +54,25 @@ def main() -> int:
     th.start()
     marks = {}
 
-    def hold(name: str, strategy: str | None) -> None:
+    def hold(name: str, strategy: str | None, child: bool = False) -> None:
         phase["name"] = name
         marks[name] = time.monotonic()
         if strategy is None:
             time.sleep(args.phase_s)
-            return
-        with waitbench.Waiter(strategy, gpu=args.gpu, timeout_s=args.phase_s + 30):
-            time.sleep(args.phase_s)
+        elif child:
+            code = (f"import time, waitbench\nwith waitbench.Waiter({strategy!r}, gpu={args.gpu}, "
+                    f"timeout_s={args.phase_s + 30}):\n    time.sleep({args.phase_s})")
+            subprocess.run([sys.executable, "-c", code], check=True)
+        else:
+            with waitbench.Waiter(strategy, gpu=args.gpu, timeout_s=args.phase_s + 30):
+                time.sleep(args.phase_s)
 
     try:
         hold("idle-start", None)
+        hold("spin-in-child", "spin", child=True)
+        hold("idle-no-context", None)
         hold("spin-armed", "spin")
-        hold("idle-after-spin", None)
+        hold("idle-with-context", None)
         hold("host-block-armed", "host-block")
         hold("idle-after-host-block", None)
     finally:

@@ -51,6 +51,7 @@ struct SpinParams {
   uint32_t backoff_mode;  // 0 none, 1 fixed, 2 exponential
   uint32_t backoff_ns;
   uint32_t backoff_cap_ns;
+  uint32_t poll_acquire;  // 1: ld.acquire.sys each poll; 0: ld.volatile polls, one acquire fence after
   float seed;  // makes held registers' contents unknown to the compiler
 };
 

@@ -119,6 +119,9 @@ class DeviceSpinWaiter final : public Waiter {
           " block(s) of this shape fit on one SM x " + std::to_string(sm_count_) +
           " SMs; blocks that cannot all be resident at once could never all be waiting"));
     }
+    if (cfg_.poll != "volatile" && cfg_.poll != "acquire") {
+      throw std::invalid_argument("poll='" + cfg_.poll + "' is invalid: expected one of volatile, acquire");
+    }
     if (cfg_.backoff == "none") {
       mode_ = kBackoffNone;
     } else if (cfg_.backoff == "fixed") {
@@ -142,6 +145,7 @@ class DeviceSpinWaiter final : public Waiter {
     p.backoff_mode = mode_;
     p.backoff_ns = static_cast<uint32_t>(cfg_.backoff_ns);
     p.backoff_cap_ns = static_cast<uint32_t>(cfg_.backoff_cap_ns);
+    p.poll_acquire = cfg_.poll == "acquire" ? 1u : 0u;
     p.seed = 1.0f;
     launch_spin(registers_, cfg_.blocks, cfg_.threads, cfg_.smem_bytes, p, stream_.get());
   }

@@ -26,6 +26,7 @@ struct WaiterConfig {
   int smem_bytes = 0;
   int check_every = 10000;
   std::string flag = "host";     // host | device
+  std::string poll = "volatile"; // volatile | acquire (the spin kernel's load)
   std::string backoff = "none";  // none | fixed | exp
   int backoff_ns = 0;
   int backoff_cap_ns = 0;

@@ -24,6 +24,11 @@ from .wake import DEFAULT_TRIALS, wake_latency
 from .workloads import BUILTIN, TimedWorkload, Workload
 
 Progress = Callable[[str], None]
+# A telemetry window must not see what ran before it: NVML's utilization samples cover the ~200 ms
+# before their timestamp and GPM counters refresh every ~100 ms (both measured on the H100), so a
+# waiter-alone window opens this long after arming (first device runs read 15% "utilization" for
+# host-side waits whose windows opened right after the previous workload).
+SETTLE_S = 0.3
 FP32_LANES_PER_SM = 128  # FP32 FMA lanes per SM on Ampere (GA100 is 64), Ada and Hopper; see _fp32_lanes
 
 
@@ -105,6 +110,7 @@ class Session:
             # follow: an H100 left idle drops to low clocks (~74 W here) that no measured window sees,
             # and a "power over idle" against that would charge every strategy for the clock state.
             self.progress("idle baseline")
+            time.sleep(SETTLE_S)
             self.idle = self.telemetry.window(self.settings.window_s)
         except BaseException:
             self.telemetry.close()
@@ -141,6 +147,7 @@ class Session:
         name = subject["strategy"]
         self.progress(f"{name}: waiter alone")
         with Waiter(name, gpu=self.gpu, **opts) as w:
+            time.sleep(SETTLE_S)
             summary = self.telemetry.window(self.settings.window_s)
             shape = w.shape
         # __exit__ released and waited; the outcome of that one long wait gives the host CPU.
@@ -202,6 +209,8 @@ class Session:
         if victim:
             fields.update(victim_grid=victim["grid"], victim_block=victim["block"],
                           victim_regs_per_thread=victim["regs"], victim_smem_bytes=victim["smem"])
+            if victim.get("kernel"):
+                fields["extra"] = {"victim_kernel": victim["kernel"]}
         rec = self._new(**fields)
         if not victim:
             results.set_null(rec, "launch shape of this workload's kernels is not read (library kernel)",

@@ -86,6 +86,8 @@ class Strategy:
 
 TIMEOUT = Option("timeout_s", float, 10.0, "deadline: the wait ends by itself (status 'expired') after this long",
                  "s", 0.001, 3600.0)
+POLL = Option("poll", str, "volatile", "how pollers load the flag: volatile loads then one acquire fence (NCCL's "
+              "Simple protocol), or an acquire load every poll", choices=("volatile", "acquire"))
 FLAG = Option("flag", str, "host", "where the release word lives: host-mapped pinned memory (as NCCL over PCIe/SHM) "
               "or device memory (as a peer writing over NVLink)", choices=("host", "device"))
 
@@ -105,6 +107,7 @@ def _shape_options(blocks: int = 1, threads: int = 32, pollers: int = 1, registe
         Option("check_every", int, 10000, "polls between reads of the abort word and the clock (NCCL >= 2.26: 10000)",
                "", 1, 1_000_000),
         FLAG,
+        POLL,
         TIMEOUT,
     )
 
@@ -164,7 +167,7 @@ _add(Strategy(
     (Option("preset", str, "simple-16ch", "which NCCL configuration", choices=tuple(NCCL_PRESETS)),
      Option("check_every", int, 10000, "polls between reads of the abort word and the clock (NCCL >= 2.26)",
             "", 1, 1_000_000),
-     FLAG, TIMEOUT),
+     FLAG, POLL, TIMEOUT),
     presets=NCCL_PRESETS,
     preset_docs=NCCL_PRESET_DOCS,
     fixed={"backoff": "none", "backoff_ns": 0, "backoff_cap_ns": 0},

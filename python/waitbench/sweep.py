@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """The launch-shape sweep: how much concurrent throughput each resident `spin` shape takes.
 
-Named axes (as nvbench): blocks x threads x flag location x workload, the cartesian product, each
+Named axes (as nvbench): blocks x threads x flag location x poll load x workload, the cartesian product, each
 point measured as interleaved solo/concurrent pairs. Shapes the GPU cannot hold resident all at
 once are skipped with the reason instead of being measured.
 """
@@ -27,23 +27,25 @@ def default_blocks(sm_count: int) -> list[int]:
     return blocks + [sm_count]
 
 
-def points(blocks: Sequence[int], threads: Sequence[int], flags: Sequence[str]) -> list[dict[str, Any]]:
+def points(blocks: Sequence[int], threads: Sequence[int], flags: Sequence[str],
+           polls: Sequence[str] = ("volatile",)) -> list[dict[str, Any]]:
     """The sweep's option sets (validated against the strategy table)."""
     out = []
-    for b, t, f in itertools.product(blocks, threads, flags):
-        _, opts = resolve("spin", blocks=b, threads=t, flag=f)
+    for p, f, t, b in itertools.product(polls, flags, threads, blocks):
+        _, opts = resolve("spin", blocks=b, threads=t, flag=f, poll=p)
         out.append(opts)
     return out
 
 
 def run_sweep(session: Session, blocks: Sequence[int] | None = None, threads: Sequence[int] = DEFAULT_THREADS,
-              flags: Sequence[str] = ("host",)) -> list[dict[str, Any]]:
+              flags: Sequence[str] = ("host",), polls: Sequence[str] = ("volatile",)) -> list[dict[str, Any]]:
     """Measure every point against every workload of the session; returns the 'sweep' records."""
     sm_count = require_gpu(session.gpu).device_info(session.gpu)["sm_count"]
     out = []
-    for opts in points(blocks or default_blocks(sm_count), threads, flags):
+    for opts in points(blocks or default_blocks(sm_count), threads, flags, polls):
         subject = {"strategy": "spin", "preset": None, "options": opts, "repetition": 0}
         for tw in session.workloads:
-            session.progress(f"spin {opts['blocks']}x{opts['threads']} ({opts['flag']}): {tw.workload.name}")
+            session.progress(f"spin {opts['blocks']}x{opts['threads']} ({opts['flag']}, {opts['poll']}): "
+                             f"{tw.workload.name}")
             out.append(session.workload_record(tw, subject, opts, record_kind="sweep"))
     return out

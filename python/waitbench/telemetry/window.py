@@ -74,7 +74,10 @@ class GpuWindow:
         self.series, self.reasons, self.throttle_mask, self.processes = {}, {}, 0, {}
         self.start_time_utc = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
         self._t0, self._wall0_us = time.monotonic(), time.time() * 1e6
-        self._util_ts = dict.fromkeys(self._util_ts, int(self._wall0_us))
+        # A utilization sample covers the driver period before its timestamp: keep only samples whose
+        # period lies inside the window, or the window would report what ran before it.
+        period_us = int((self.periods.util_period_s or 0.0) * 1e6)
+        self._util_ts = dict.fromkeys(self._util_ts, int(self._wall0_us) + period_us)
         self._read_processes()
         energy, why = nvml.optional("nvmlDeviceGetTotalEnergyConsumption", self.dev.handle)
         self._energy0 = self._energy_last = None if energy is None else (self._t0, float(energy))
