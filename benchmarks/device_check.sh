@@ -27,6 +27,9 @@ for stage in "$@"; do
     power) run power python3 benchmarks/power_states.py "$OUT/power_states.json" ;;
     run) run suite bash -c "time waitbench run --out $OUT/run.jsonl" ;;
     sweep) run sweep bash -c "time waitbench sweep --out $OUT/sweep.jsonl" ;;
+    run-ref) run suite bash -c "time waitbench run --trials 10000 --out $OUT/run.jsonl" ;;
+    sweep-ref) run sweep bash -c "time waitbench sweep --polls volatile,acquire --out $OUT/sweep.jsonl" ;;
+    ncu) run ncu ncu --clock-control none --section LaunchStats --section Occupancy -k regex:"gemm|nvjet|cutlass|xmma" --launch-count 1 python3 -c "import torch; a=torch.randn(8192,8192,device='cuda',dtype=torch.bfloat16); b=torch.randn_like(a); [torch.matmul(a,b) for _ in range(2)]; torch.cuda.synchronize()" ;;
     *) echo "unknown stage $stage"; exit 2 ;;
   esac
 done
