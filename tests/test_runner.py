@@ -53,9 +53,10 @@ def test_a_waiter_on_every_sm_is_reported_as_blocking_concurrent_work(session: S
     # The most threads a 64-register block can have fill an SM's register file: no other block fits.
     threads = native().spin_kernel_info(0, 64)["max_threads_per_block"] // 32 * 32
     recs = session.measure("spin", blocks=sms, threads=threads, registers=64)
-    assert recs[0]["waiter_regs_per_thread"] <= 64
+    waiter = recs[0]
+    assert waiter["waiter_regs_per_thread"] <= 64 and waiter["waiter_distinct_sms"] == sms, waiter
     for wl, rec in _by_workload(recs).items():
-        assert rec["status"] == "stalled", (wl, rec["tput_ratio"])
+        assert rec["status"] == "stalled", (wl, rec["tput_ratio"], {k: v for k, v in waiter.items() if "waiter" in k})
         assert rec["tput_ratio"] is None and rec["stall_ms"] >= 1000.0
 
 

@@ -5,6 +5,11 @@
 strategy or option exists in exactly one place. Device-dependent limits (threads a block can hold
 with the kernel's registers, blocks that can be resident at once) are checked again when a waiter
 is armed, against the real device.
+
+Research strategies join the same table at run time (:func:`waitbench.register_strategy`, or a
+package's ``waitbench.strategies`` entry point, discovered once on first use), so every consumer of
+the table (CLI, runner, reports) measures them exactly like the built-ins; built-in names cannot be
+taken.
 """
 
 from __future__ import annotations
@@ -73,6 +78,7 @@ class Strategy:
     presets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     preset_docs: Mapping[str, str] = field(default_factory=dict)
     fixed: Mapping[str, Any] = field(default_factory=dict)  # native settings the user does not choose
+    source: str = "builtin"  # "builtin", "registered" (register_strategy) or "plugin:<distribution>"
 
     def option(self, name: str) -> Option:
         for opt in self.options:
@@ -83,11 +89,30 @@ class Strategy:
     def defaults(self) -> dict[str, Any]:
         return {o.name: o.default for o in self.options}
 
+    def validate(self, opts: dict[str, Any]) -> None:
+        """Checks that involve several options (single options were checked by their Option)."""
+        if "pollers" in opts and "threads" in opts and opts["pollers"] > opts["threads"]:
+            raise invalid("pollers", opts["pollers"], f"at most threads={opts['threads']}")
+        if opts.get("backoff") == "exp" and opts["backoff_cap_ns"] < opts["backoff_ns"]:
+            raise invalid("backoff_cap_ns", opts["backoff_cap_ns"], f">= backoff_ns={opts['backoff_ns']}")
+
+    def native_settings(self, opts: Mapping[str, Any]) -> dict[str, Any]:
+        """The flat settings the native waiter takes: options, preset shape and fixed values merged."""
+        cfg: dict[str, Any] = {"kind": self.native, **self.fixed}
+        cfg.update({k: v for k, v in opts.items() if k != "preset"})
+        if self.presets:
+            cfg.update(self.presets[opts["preset"]])
+        return cfg
+
+    def record_fields(self) -> dict[str, Any]:
+        """What a record says about where the strategy comes from (research strategies are marked)."""
+        return {"strategy_source": self.source, "host_wait_in_python": self.native == "python-host"}
+
 
 TIMEOUT = Option("timeout_s", float, 10.0, "deadline: the wait ends by itself (status 'expired') after this long",
                  "s", 0.001, 3600.0)
-POLL = Option("poll", str, "volatile", "how pollers load the flag: volatile loads then one acquire fence (NCCL's "
-              "Simple protocol), or an acquire load every poll", choices=("volatile", "acquire"))
+POLL = Option("poll", str, "volatile", "how pollers load the flag: volatile loads (NCCL's Simple protocol), or "
+              "a system-scope acquire load every poll", choices=("volatile", "acquire"))
 FLAG = Option("flag", str, "host", "where the release word lives: host-mapped pinned memory (as NCCL over PCIe/SHM) "
               "or device memory (as a peer writing over NVLink)", choices=("host", "device"))
 
@@ -202,13 +227,50 @@ _add(Strategy(
 ))
 
 
+_BUILTIN_NAMES = tuple(_TABLE)
+_plugins_loaded = False
+
+
+def _load_plugins() -> None:
+    """Import the ``waitbench.strategies`` entry points, once per process (first listing or lookup)."""
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True  # set first: a plugin that lists strategies while loading must not recurse
+    from .custom.plugins import load_plugins
+
+    load_plugins()
+
+
+def add(spec: Strategy, *, replace: bool = False) -> None:
+    """Put a research strategy into the table (``waitbench.register_strategy`` is the public way)."""
+    if spec.name in _BUILTIN_NAMES:
+        raise invalid("name", spec.name, "a name no built-in strategy has (built-ins: " + ", ".join(_BUILTIN_NAMES) + ")")
+    if spec.name in _TABLE and not replace:
+        raise invalid("name", spec.name, f"a name not registered yet (it is, {_TABLE[spec.name].source}); pass "
+                      "replace=True to replace it")
+    _TABLE[spec.name] = spec
+
+
+def remove(name: str) -> None:
+    """Take a research strategy out of the table (built-ins stay)."""
+    if name in _BUILTIN_NAMES or name not in _TABLE:
+        registered = [n for n in _TABLE if n not in _BUILTIN_NAMES]
+        raise invalid("name", name, "a registered research strategy: " + (", ".join(registered) or "none is"))
+    del _TABLE[name]
+
+
 def strategies() -> list[Strategy]:
-    """Every strategy, in the table's order (the order of reports and of ``waitbench run``)."""
+    """Every strategy: built-ins in the table's order (the order of reports and ``waitbench run``), then
+    research strategies in the order they were registered."""
+    _load_plugins()
     return list(_TABLE.values())
 
 
 def get(name: str) -> Strategy:
     """The strategy called ``name``; ValueError listing the valid names otherwise."""
+    if name not in _TABLE:
+        _load_plugins()
     try:
         return _TABLE[name]
     except KeyError:
@@ -221,17 +283,10 @@ def resolve(name: str, **options: Any) -> tuple[Strategy, dict[str, Any]]:
     opts = spec.defaults()
     for key, value in options.items():
         opts[key] = spec.option(key).check(value)
-    if "pollers" in opts and opts["pollers"] > opts["threads"]:
-        raise invalid("pollers", opts["pollers"], f"at most threads={opts['threads']}")
-    if opts.get("backoff") == "exp" and opts["backoff_cap_ns"] < opts["backoff_ns"]:
-        raise invalid("backoff_cap_ns", opts["backoff_cap_ns"], f">= backoff_ns={opts['backoff_ns']}")
+    spec.validate(opts)
     return spec, opts
 
 
 def native_config(spec: Strategy, opts: Mapping[str, Any]) -> dict[str, Any]:
     """The flat settings the native waiter takes: options, preset shape and fixed values merged."""
-    cfg: dict[str, Any] = {"kind": spec.native, **spec.fixed}
-    cfg.update({k: v for k, v in opts.items() if k != "preset"})
-    if spec.presets:
-        cfg.update(spec.presets[opts["preset"]])
-    return cfg
+    return spec.native_settings(opts)
