@@ -13,8 +13,8 @@ namespace {
 // Pollers spin on the flag; the other threads park at the block barrier (bar.sync), as NCCL's
 // Simple protocol parks all but one thread per peer. HOLD registers per thread stay live across
 // the wait, so the kernel's register footprint (and what it denies other kernels) is real.
-template <int HOLD>
-__global__ void spin_wait_kernel(SpinParams p) {
+template <int HOLD, int MAXREG>
+__global__ void __maxnreg__(MAXREG) spin_wait_kernel(SpinParams p) {
   extern __shared__ unsigned char scratch[];
   __shared__ uint32_t s_outcome;
   __shared__ uint64_t s_wake_gt;
@@ -131,12 +131,13 @@ using SpinKernel = void (*)(SpinParams);
 
 SpinKernel spin_kernel_for(int registers) {
   switch (registers) {
-    // HOLD sizes chosen so the driver reports exactly 32/64/96/128 registers per thread on the
-    // H100 (it counts 4 more than ptxas -v prints for these kernels); records report the real count.
-    case 32: return spin_wait_kernel<24>;
-    case 64: return spin_wait_kernel<56>;
-    case 96: return spin_wait_kernel<88>;
-    case 128: return spin_wait_kernel<120>;
+    // Each variant holds more live values than its cap and is compiled with __maxnreg__(cap), so
+    // the compiler allocates exactly the cap whatever its version (excess values spill to local
+    // memory, which a waiting kernel never touches in its loop); records report the real count.
+    case 32: return spin_wait_kernel<32, 32>;
+    case 64: return spin_wait_kernel<64, 64>;
+    case 96: return spin_wait_kernel<96, 96>;
+    case 128: return spin_wait_kernel<128, 128>;
     default: throw std::invalid_argument("registers=" + std::to_string(registers) +
                                          " is invalid: expected one of 32, 64, 96, 128");
   }
