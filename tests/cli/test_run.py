@@ -59,3 +59,20 @@ def test_help_lists_every_subcommand() -> None:
     assert r.returncode == 0
     for sub in ("run", "sweep", "strategies"):
         assert sub in r.stdout
+
+
+def test_presets_and_flags_expand_only_where_a_strategy_has_them() -> None:
+    from waitbench.cli.main import build_parser
+    from waitbench.cli.run import cases
+
+    args = build_parser().parse_args(["run", "--strategies", "spin,nccl-shaped,host-block",
+                                      "--presets", "simple-2ch,tiny", "--flags", "host,device"])
+    got = cases(args)
+    assert ("host-block", {}) in got
+    assert [o for n, o in got if n == "spin"] == [{"flag": "host"}, {"flag": "device"}]
+    assert len([1 for n, _ in got if n == "nccl-shaped"]) == 4
+
+
+def test_a_bad_preset_is_one_line_exit_2() -> None:
+    r = cli("run", "--presets", "ring-99")
+    assert r.returncode == 2 and "--presets='ring-99' is invalid" in r.stderr
