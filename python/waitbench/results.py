@@ -63,6 +63,9 @@ SUBJECT_FIELDS = [
     _f("strategy", "str", "wait strategy name (waitbench.strategies())"),
     _f("preset", "str", "preset name for nccl-shaped, else None"),
     _f("options", "dict", "every option of the strategy, defaults filled in"),
+    _f("strategy_source", "str", "'builtin', 'registered' (waitbench.register_strategy) or 'plugin:<distribution>'"),
+    _f("host_wait_in_python", "bool", "True for a research strategy whose host-side wait runs in Python: its timings "
+       "include the interpreter"),
     _f("workload", "str", "concurrent workload name for 'workload' records, else None"),
     _f("repetition", "int", "repetition index of this (strategy, options, workload)"),
     _f("status", "str", "'ok', 'expired', 'stalled', 'aborted', 'error' or 'skipped' (status_detail says why)"),

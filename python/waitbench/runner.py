@@ -135,7 +135,8 @@ class Session:
     def measure(self, strategy: str, repetition: int = 0, **options: Any) -> list[dict[str, Any]]:
         """Measure one strategy: waiter record first, then one record per workload."""
         spec, opts = resolve(strategy, **options)
-        subject = {"strategy": spec.name, "preset": opts.get("preset"), "options": opts, "repetition": repetition}
+        subject = {"strategy": spec.name, "preset": opts.get("preset"), "options": opts, "repetition": repetition,
+                   **spec.record_fields()}
         out = [self._waiter_record(spec.mechanism, subject, opts)]
         for tw in self.workloads:
             self.progress(f"{spec.name}: {tw.workload.name} beside the waiter")

@@ -172,7 +172,7 @@ def _add(s: Strategy) -> None:
 
 _add(Strategy(
     "spin", "device", "device-spin",
-    "A resident kernel: pollers acquire-load the flag in a hot loop, other threads park at a block barrier.",
+    "A resident kernel: pollers load the flag in a hot loop, other threads park at a block barrier.",
     _shape_options(),
     fixed={"backoff": "none", "backoff_ns": 0, "backoff_cap_ns": 0},
 ))
@@ -245,7 +245,7 @@ def _load_plugins() -> None:
 def add(spec: Strategy, *, replace: bool = False) -> None:
     """Put a research strategy into the table (``waitbench.register_strategy`` is the public way)."""
     if spec.name in _BUILTIN_NAMES:
-        raise invalid("name", spec.name, "a name no built-in strategy has (built-ins: " + ", ".join(_BUILTIN_NAMES) + ")")
+        raise invalid("name", spec.name, f"a name no built-in strategy has (built-ins: {', '.join(_BUILTIN_NAMES)})")
     if spec.name in _TABLE and not replace:
         raise invalid("name", spec.name, f"a name not registered yet (it is, {_TABLE[spec.name].source}); pass "
                       "replace=True to replace it")

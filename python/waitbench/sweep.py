@@ -43,7 +43,8 @@ def run_sweep(session: Session, blocks: Sequence[int] | None = None, threads: Se
     sm_count = require_gpu(session.gpu).device_info(session.gpu)["sm_count"]
     out = []
     for opts in points(blocks or default_blocks(sm_count), threads, flags, polls):
-        subject = {"strategy": "spin", "preset": None, "options": opts, "repetition": 0}
+        subject = {"strategy": "spin", "preset": None, "options": opts, "repetition": 0,
+                   "strategy_source": "builtin", "host_wait_in_python": False}
         for tw in session.workloads:
             session.progress(f"spin {opts['blocks']}x{opts['threads']} ({opts['flag']}, {opts['poll']}): "
                              f"{tw.workload.name}")

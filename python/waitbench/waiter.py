@@ -59,13 +59,26 @@ class Waiter:
         self.spec, self.options = resolve(strategy, **options)
         self.gpu = gpu
         native = require_gpu(gpu)
-        cfg = native_config(self.spec, self.options)
-        cfg["device"] = gpu
-        self._native = native.Waiter(cfg)
+        if self.spec.source == "builtin":
+            cfg = native_config(self.spec, self.options)
+            cfg["device"] = gpu
+            self._native = native.Waiter(cfg)
+        else:  # a research strategy (waitbench.custom): same interface, its own kernel or Python wait
+            self._native = self.spec.create_waiter(self.options, gpu)
 
     @property
     def strategy(self) -> str:
         return self.spec.name
+
+    @property
+    def source(self) -> str:
+        """'builtin', 'registered' or 'plugin:<distribution>' (see waitbench.custom)."""
+        return self.spec.source
+
+    @property
+    def host_wait_in_python(self) -> bool:
+        """True for a research strategy that waits in Python on the host: its timings include the interpreter."""
+        return self.spec.native == "python-host"
 
     @property
     def armed(self) -> bool:

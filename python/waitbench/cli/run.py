@@ -14,11 +14,11 @@ from .measuring import require_gpu_or_explain, session, show, workloads_from
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    names = [s.name for s in strategies()]
+    names = [s.name for s in strategies() if s.source == "builtin"]  # plugins run when named
     p = sub.add_parser("run", help="quick suite: every wait strategy side by side (reported vs real "
                        "utilization, concurrent throughput, wake-up latency, power, host CPU)")
     p.add_argument("--strategies", default=",".join(names), metavar="LIST",
-                   help="comma-separated strategies (default: all, default options; see `waitbench strategies`)")
+                   help="comma-separated strategies (default: every built-in one; see `waitbench strategies`)")
     p.add_argument("--presets", metavar="LIST", help="nccl-shaped presets to measure, comma-separated (default: its "
                    "default preset; see `waitbench strategies`)")
     p.add_argument("--flags", metavar="LIST", help="flag locations (host, device) for strategies that have one "

@@ -22,7 +22,7 @@ def handle(args: argparse.Namespace) -> int:
     specs = strategies()
     if args.json:
         print(json.dumps([{
-            "name": s.name, "mechanism": s.mechanism, "doc": s.doc,
+            "name": s.name, "mechanism": s.mechanism, "source": s.source, "doc": s.doc,
             "options": [{"name": o.name, "type": o.type.__name__, "default": o.default, "unit": o.unit,
                          "valid": o.valid_range(), "doc": o.doc} for o in s.options],
             "presets": {k: dict(v) for k, v in s.presets.items()},
@@ -38,6 +38,7 @@ def handle(args: argparse.Namespace) -> int:
                          for o in s.options)
         doc = s.doc + ("\n" + "\n".join(f"[dim]{k}[/dim]: {v}" for k, v in s.preset_docs.items())
                        if s.preset_docs else "")
-        table.add_row(s.name, s.mechanism, doc, opts)
+        name = s.name if s.source == "builtin" else f"{s.name}\n[dim]{s.source}[/dim]"
+        table.add_row(name, s.mechanism, doc, opts)
     out_console.print(table)
     return 0
