@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
-"""diagnose's pure steps: GPU list parsing, verdict rows from windows, and their rendering.
-The windows here are SYNTHETIC (made-up numbers on either side of the thresholds), not measurements."""
+"""diagnose's pure steps: GPU list parsing, verdict rows from windows, their rendering, replays.
+The first windows here are SYNTHETIC (made-up numbers on either side of the thresholds), not measurements;
+the later ones are REAL H100 windows, alone or COMPOSED into a four-GPU host (tests/composed_windows.py)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,14 @@ import io
 import json
 
 import pytest
+from composed_windows import COMPOSED_4GPU, H100, RECORDER_PID, composed_host, real_window
 from rich.console import Console
-
-from waitbench.diagnose import HINTS, parse_gpus, render_notes, render_table, rows_to_json, verdict_rows
+from waitbench.diagnose import (HINTS, judge, parse_gpus, render_notes, render_table, replay_refreshes, rows_to_json,
+                                verdict_rows, without_gpm)
+from waitbench.diagnose_render import refresh_lines
+from waitbench.probe.judge import ProbeReading
 from waitbench.telemetry.gpm import GPM_FIELDS
+from waitbench.telemetry.recording import RecordingWriter, read_windows
 from waitbench.telemetry.summary import WindowSummary
 
 SYNTHETIC_GPU = "SYNTHETIC GPU (test fixture, not a measurement)"
@@ -71,3 +76,72 @@ def test_parse_gpus(text, specs):
 def test_parse_gpus_rejects(text):
     with pytest.raises(ValueError, match="--gpus"):
         parse_gpus(text)
+
+
+# --- REAL windows (one H100) and the COMPOSED four-GPU recording made of them (tests/composed_windows.py) ---
+
+
+def test_replay_of_the_composed_recording_finds_the_late_rank():
+    refreshes = replay_refreshes(COMPOSED_4GPU)
+    assert [ref.index for ref in refreshes] == [0, 1, 2]
+    assert [r.verdict for r in refreshes[0].rows] == ["busy"] * 4 and refreshes[0].late is None
+    assert [r.verdict for r in refreshes[1].rows] == ["busy-waiting", "busy", "busy-waiting", "busy-waiting"]
+    assert refreshes[1].late.late == ["1"] and "busy: tensor pipe" in refreshes[1].late.message
+    last = refreshes[2]
+    assert [r.label for r in last.rows] == ["nccl-simple-16ch", "host-block", "spin-1warp", "spin-every-sm"]
+    assert [r.likely_late for r in last.rows] == [False, True, False, False]
+    assert all(r.late_rank == last.late.message and r.refresh == 2 for r in last.rows)
+    assert last.rows[0].holder == {"pid": RECORDER_PID, "how": "the only compute process on this GPU"}
+
+
+def test_replay_of_the_scenario_recording_uses_its_idle_window_as_power_baseline():
+    (ref,) = replay_refreshes(H100)
+    expected = [meta["expected_verdict"] for _, meta in read_windows(H100)]
+    assert [r.verdict for r in ref.rows] == expected
+    spin = next(r for r in ref.rows if r.label == "spin-1warp")
+    idle = real_window("idle")
+    assert spin.power_idle_w == idle.power_w and spin.power_delta_w == spin.power_w - idle.power_w
+    assert ref.late is None  # one GPU at several times is not a host
+
+
+def test_ignore_gpm_judges_as_a_gpu_without_gpm_and_leaves_the_window_alone():
+    s = real_window("spin-1warp")
+    blind = without_gpm(s)
+    assert s.gpm_sm_util_pct is not None and blind.gpm_sm_util_pct is None
+    assert "--ignore-gpm" in blind.null_reasons["gpm_tensor_util_pct"] and "gpm_tensor_util_pct" not in s.null_reasons
+    verdicts = [r.verdict for r in replay_refreshes(COMPOSED_4GPU, ignore_gpm=True)[2].rows]
+    assert verdicts == ["unknown", "idle", "unknown", "unknown"]
+
+
+def test_record_and_replay_keep_refreshes_and_probe_readings(tmp_path):
+    # REAL windows; the probe reading is SYNTHETIC (no probe has been recorded on a device yet).
+    windows = composed_host("spin-1warp", "host-block")
+    reading = ProbeReading("free", 0.97, "probe ran at 97% of its idle speed (SYNTHETIC)", {}, None)
+    path = tmp_path / "session.jsonl"
+    with RecordingWriter(path) as w:
+        for n in range(2):
+            for s in windows:
+                extra = {"probe": reading.to_dict()} if s.uuid == windows[0].uuid else {}
+                w.window(s, label="diagnose", refresh=n, **extra)
+    refreshes = replay_refreshes(path, ignore_gpm=True)
+    assert len(refreshes) == 2
+    first = refreshes[1].rows[0]
+    assert first.verdict == "busy-waiting" and first.probe["ratio"] == 0.97 and first.refresh == 1
+    assert refreshes[1].late.late == ["1"]
+
+
+def test_notes_name_processes_and_holder_of_waiting_gpus_only():
+    ref = judge(composed_host("nccl-simple-16ch", "gemm"))
+    lines = refresh_lines(ref)
+    assert f"  process: pid {RECORDER_PID} python3 (518 MiB)" in lines[2]
+    assert lines[3] == f"  holder: pid {RECORDER_PID}: the only compute process on this GPU"
+    assert not any(line.startswith("  process") for line in lines[4:])
+    assert lines[-1].startswith("late rank: GPU 0 waits; GPU 1 does not (busy")
+    data = json.loads(json.dumps(rows_to_json(ref.rows), default=str))
+    assert data[1]["likely_late"] is True and data[0]["holder"]["pid"] == RECORDER_PID
+    assert {"probe", "disagreement", "late_rank", "refresh", "label"} <= set(data[0])
+
+
+def test_inside_observer_rows_have_no_holder():
+    (row,) = verdict_rows([real_window("spin-1warp")], observer="inside")
+    assert row.holder is None and not any("holder" in line for line in render_notes([row]))

@@ -1,30 +1,40 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Watch GPUs and say, per GPU, whether "busy" is work or waiting.
+"""Watch GPUs and say, per GPU, whether "busy" is work or waiting, who holds it, and which rank is late.
 
-Three steps kept apart so each can be reused and tested alone: :func:`watch` samples (the only
-step that needs NVML), :func:`verdict_rows` turns window summaries into verdict rows (pure: it
-runs on recorded windows, on any machine), :func:`render_table` / :func:`rows_to_json` show them.
-``diagnose --replay`` skips the first step; later additions (probe, process naming, late-rank
-inference, a metrics endpoint) plug in between the second and third.
+Steps kept apart so each can be reused and tested alone: :func:`windows` samples (the only step that
+needs NVML; it also reads each process's command line and per-process utilization), the optional
+probe (``waitbench.probe``, a child process per GPU), :func:`judge` turns one window per GPU into a
+:class:`Refresh` (verdict rows, the holder of each GPU, the probe folded in, the late rank; pure: it
+runs on recorded windows, on any machine), and diagnose_render.py shows it. ``diagnose --replay``
+skips the sampling; ``--watch`` and ``--serve`` repeat it until stopped.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import threading
 import time
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Literal, Sequence
+from typing import Any, Callable, Generator, Iterable, Literal, Sequence
 
+from . import processes as procs
+from .diagnose_render import render_notes, render_refresh, render_table, rows_to_json
 from .errors import invalid
+from .late_rank import LateRank, late_rank
 from .telemetry import nvml
-from .telemetry.gpm import PIPE_FIELDS
-from .telemetry.recording import RecordingWriter
+from .telemetry.gpm import GPM_FIELDS, PIPE_FIELDS
+from .telemetry.recording import RecordingWriter, read_windows
 from .telemetry.sampler import DEFAULT_PERIOD_S, Sampler
 from .telemetry.summary import WindowSummary
 from .telemetry.verdict import classify
 
+__all__ = ["VerdictRow", "Refresh", "verdict_rows", "judge", "windows", "watch", "diagnose", "live_refreshes",
+           "replay_refreshes", "parse_gpus", "render_table", "render_notes", "render_refresh", "rows_to_json"]
+
 DEFAULT_SECONDS = 3.0
+GPM_IGNORED = "GPM ignored on request, --ignore-gpm"
 HINTS = {
     "busy-waiting": "a resident kernel is waiting; if this is NCCL, a host barrier before the collective frees the GPU",
     "unknown": "the counters cannot tell waiting from work here; see the reason for what is missing",
@@ -55,6 +65,13 @@ class VerdictRow:
     warnings: list[str]
     inputs: dict[str, Any] = field(default_factory=dict)
     summary: WindowSummary | None = None
+    holder: dict[str, Any] | None = None  # {"pid": int | None, "how": str}: who holds the resident kernel
+    probe: dict[str, Any] | None = None  # a ProbeReading as a dict, where --probe ran
+    disagreement: str | None = None  # where probe and counters tell different stories
+    likely_late: bool | None = None  # this GPU looks like the late rank of its host (None: nothing inferred)
+    late_rank: str | None = None  # the host's late-rank finding, the same line on every row of a refresh
+    refresh: int | None = None  # which window of a --watch/--record session
+    label: str | None = None  # a recorded window's scenario, shown on replay
 
     @property
     def busiest_pipe(self) -> tuple[str | None, float | None]:
@@ -76,21 +93,84 @@ def _label(s: WindowSummary) -> str:
     return f"nvml:{s.nvml_index}" if s.nvml_index is not None and s.nvml_index >= 0 else s.uuid
 
 
+def without_gpm(s: WindowSummary, reason: str = GPM_IGNORED) -> WindowSummary:
+    """A copy of ``s`` with every GPM metric None (with ``reason``): as a GPU without GPM reads."""
+    out = dataclasses.replace(s, null_reasons=dict(s.null_reasons))
+    for f in GPM_FIELDS:
+        out.null(f, reason)
+    return out
+
+
+def _outside_verdict(s: WindowSummary, base: WindowSummary | None) -> tuple[Any, dict[str, Any]]:
+    """The verdict from outside, and the holder; a ``shared`` GPU whose holder NVML names is judged on it."""
+    holder = procs.name_holder(s.processes, s.null_reasons)
+    v = classify(s, base, observer="outside")
+    if v.verdict == "shared" and holder.pid is not None:
+        alone = dataclasses.replace(s, processes=[p for p in s.processes if p["pid"] == holder.pid])
+        inner = classify(alone, base, observer="outside")
+        v = dataclasses.replace(inner, reason=f"{len(s.processes)} processes, but only pid {holder.pid} had kernels "
+                                              f"resident ({holder.how}); {inner.reason}")
+    return v, holder.to_dict()
+
+
 def verdict_rows(summaries: Iterable[WindowSummary], idle: dict[str, WindowSummary] | None = None, *,
-                 observer: Literal["inside", "outside"] = "outside") -> list[VerdictRow]:
-    """One verdict row per window summary (``idle``: baseline windows keyed by UUID, optional)."""
+                 observer: Literal["inside", "outside"] = "outside", ignore_gpm: bool = False) -> list[VerdictRow]:
+    """One verdict row per window summary (``idle``: baseline windows keyed by UUID, optional).
+
+    ``observer="outside"`` (diagnose) also names the process holding each GPU's resident kernel;
+    ``ignore_gpm`` judges as if the GPU had no GPM (so that the probe decides, or to compare).
+    """
     rows = []
     for s in summaries:
+        if ignore_gpm:
+            s = without_gpm(s)
         base = (idle or {}).get(s.uuid)
-        v = classify(s, base, observer=observer)
+        if observer == "outside":
+            v, holder = _outside_verdict(s, base)
+        else:
+            v, holder = classify(s, base, observer=observer), None
         rows.append(VerdictRow(
             gpu=_label(s), uuid=s.uuid, name=s.name, verdict=v.verdict, reason=v.reason, hint=HINTS.get(v.verdict),
             window_s=s.window_s, nvml_util_pct=s.nvml_util_pct, gpm_sm_util_pct=s.gpm_sm_util_pct,
             gpm_sm_occupancy_pct=s.gpm_sm_occupancy_pct, pipes_pct={f: getattr(s, f) for f in PIPE_FIELDS},
             gpm_dram_bw_util_pct=s.gpm_dram_bw_util_pct, power_w=s.power_w,
             power_idle_w=v.inputs.get("power_idle_w"), power_delta_w=v.inputs.get("power_delta_w"),
-            processes=list(s.processes), warnings=list(s.warnings), inputs=v.inputs, summary=s))
+            processes=list(s.processes), warnings=list(s.warnings), inputs=v.inputs, summary=s, holder=holder))
     return rows
+
+
+@dataclass
+class Refresh:
+    """One window of every watched GPU, judged: the rows and the host's late-rank finding."""
+
+    index: int
+    rows: list[VerdictRow]
+    late: LateRank | None
+
+
+def judge(summaries: Sequence[WindowSummary], *, index: int = 0, ignore_gpm: bool = False,
+          probes: dict[str, Any] | None = None, idle: dict[str, WindowSummary] | None = None,
+          labels: Sequence[str | None] | None = None) -> Refresh:
+    """Verdict rows for one window per GPU, with probe readings (by UUID) folded in, and the late rank.
+
+    ``idle``: power baselines by UUID; ``labels``: one per summary, shown beside the GPU (replays).
+    """
+    from .probe.judge import ProbeReading, apply_probe
+
+    rows = verdict_rows(summaries, idle, ignore_gpm=ignore_gpm)
+    for r, label in zip(rows, labels or [None] * len(rows)):
+        r.label = label
+    for r in rows:
+        reading = (probes or {}).get(r.uuid)
+        if reading is not None:
+            apply_probe(r, reading if isinstance(reading, ProbeReading) else ProbeReading.from_dict(reading))
+            r.hint = HINTS.get(r.verdict)
+        r.refresh = index
+    late = late_rank(rows)
+    if late is not None:
+        for r in rows:
+            r.likely_late, r.late_rank = r.gpu in late.late, late.message
+    return Refresh(index, rows, late)
 
 
 def parse_gpus(text: str | None) -> list[str] | None:
@@ -108,71 +188,113 @@ def parse_gpus(text: str | None) -> list[str] | None:
     return specs
 
 
+def _check_seconds(seconds: float) -> None:
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 1.0 <= seconds <= 3600.0:
+        raise invalid("seconds", seconds, "a number of seconds in [1, 3600]")
+
+
+def windows(gpus: Sequence[int | str] | None = None, seconds: float = DEFAULT_SECONDS, *,
+            period_s: float = DEFAULT_PERIOD_S, on_start: Callable[[Sequence[Any]], None] | None = None,
+            stop: threading.Event | None = None) -> Generator[list[WindowSummary], None, None]:
+    """Back-to-back windows of ``seconds`` on ``gpus`` (all by default) until ``stop`` is set or the caller stops.
+
+    Each summary's processes carry their command line and, where the driver gives it, their SM
+    utilization over the window. Short-window warnings go into each summary's ``warnings``.
+    """
+    _check_seconds(seconds)
+    with Sampler(gpus, period_s) as sampler:
+        handles = {d.uuid: d.handle for d in sampler.devices}
+        if on_start is not None:
+            on_start(sampler.devices)
+        while stop is None or not stop.is_set():
+            since_us = int(time.time() * 1e6)
+            sampler.begin()
+            if stop is not None:
+                stop.wait(seconds)
+            else:
+                time.sleep(seconds)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                summaries = list(sampler.end().values())
+            if stop is not None and stop.is_set():
+                return  # a window cut short by the stop is not a window
+            for s in summaries:
+                procs.enrich(s.processes, s.null_reasons, handle=handles[s.uuid], since_us=since_us)
+            yield summaries
+
+
 def watch(gpus: Sequence[int | str] | None = None, seconds: float = DEFAULT_SECONDS, *,
           period_s: float = DEFAULT_PERIOD_S, record: str | os.PathLike[str] | None = None,
           on_start: Callable[[Sequence[Any]], None] | None = None) -> list[WindowSummary]:
-    """Sample the GPUs for one window of ``seconds``; NvmlError (one line) if NVML is absent.
-
-    Short-window warnings go into each summary's ``warnings`` instead of Python's warning output.
-    """
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 1.0 <= seconds <= 3600.0:
-        raise invalid("seconds", seconds, "a number of seconds in [1, 3600]")
-    with Sampler(gpus, period_s) as sampler, warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        if on_start is not None:
-            on_start(sampler.devices)
-        sampler.begin()
-        time.sleep(seconds)
-        summaries = list(sampler.end().values())
+    """Sample the GPUs for one window of ``seconds``; NvmlError (one line) if NVML is absent."""
+    gen = windows(gpus, seconds, period_s=period_s, on_start=on_start)
+    try:
+        summaries = next(gen)
+    finally:
+        gen.close()
     if record is not None:
         with RecordingWriter(record) as writer:
             for s in summaries:
-                writer.window(s, label="diagnose")
+                writer.window(s, label="diagnose", refresh=0)
     return summaries
 
 
-def diagnose(gpus: Sequence[int | str] | None = None, seconds: float = DEFAULT_SECONDS) -> list[VerdictRow]:
+def diagnose(gpus: Sequence[int | str] | None = None, seconds: float = DEFAULT_SECONDS, *,
+             ignore_gpm: bool = False) -> list[VerdictRow]:
     """Watch ``gpus`` (all by default) for ``seconds`` and return a verdict row per GPU."""
-    return verdict_rows(watch(gpus, seconds))
+    return judge(watch(gpus, seconds), ignore_gpm=ignore_gpm).rows
 
 
-def _fmt(v: float | None, unit: str = "%", digits: int = 0) -> str:
-    return "—" if v is None else f"{v:.{digits}f}{unit}"
+def live_refreshes(gpus: Sequence[int | str] | None = None, seconds: float = DEFAULT_SECONDS, *,
+                   ignore_gpm: bool = False, probe: bool = False, probe_refresh: bool = False,
+                   record: str | os.PathLike[str] | None = None,
+                   on_start: Callable[[Sequence[Any]], None] | None = None,
+                   stop: threading.Event | None = None) -> Generator[Refresh, None, None]:
+    """Judged windows until stopped; with ``probe``, a probe per GPU after each window (never inside one).
+
+    ``probe_refresh`` re-measures the idle baselines at the first window. ``record`` appends every
+    window, with its probe reading, as JSON Lines that ``replay_refreshes`` reads back.
+    """
+    writer = RecordingWriter(record) if record is not None else None
+    driver = None
+    try:
+        for n, summaries in enumerate(windows(gpus, seconds, on_start=on_start, stop=stop)):
+            readings: dict[str, Any] = {}
+            if probe or probe_refresh:
+                from .probe.run import probe_rows
+
+                first = verdict_rows(summaries, ignore_gpm=ignore_gpm)
+                if driver is None:
+                    with nvml.session():
+                        driver = nvml.driver_version() or "unknown-driver"
+                readings = probe_rows(first, driver, refresh=probe_refresh and n == 0)
+            if writer is not None:
+                for s in summaries:
+                    extra = {"probe": readings[s.uuid].to_dict()} if s.uuid in readings else {}
+                    writer.window(s, label="diagnose", refresh=n, **extra)
+            yield judge(summaries, index=n, ignore_gpm=ignore_gpm, probes=readings)
+    finally:
+        if writer is not None:
+            writer.close()
 
 
-def render_table(rows: Sequence[VerdictRow], title: str | None = None) -> Any:
-    """A rich Table of the rows: reported vs real activity, power, verdict."""
-    from rich.table import Table
+def replay_refreshes(path: str | os.PathLike[str], *, ignore_gpm: bool = False) -> list[Refresh]:
+    """The refreshes of a recording, judged again (with today's thresholds); ResultsError if unreadable.
 
-    style = {"busy-waiting": "bold red", "busy": "green", "idle": "dim", "shared": "yellow", "unknown": "magenta"}
-    table = Table(title=title, title_justify="left")
-    for col, just in (("GPU", "right"), ("name", "left"), ("reported", "right"), ("SM active", "right"),
-                      ("occupancy", "right"), ("busiest pipe", "right"), ("DRAM", "right"), ("power", "right"),
-                      ("procs", "right"), ("verdict", "left")):
-        table.add_column(col, justify=just)  # type: ignore[arg-type]
-    for r in rows:
-        pipe, pct = r.busiest_pipe
-        pipe_text = "—" if pipe is None else f"{pipe.removeprefix('gpm_').removesuffix('_util_pct')} {pct:.1f}%"
-        if r.power_delta_w is not None:
-            power = f"{r.power_w:.0f} W ({r.power_delta_w:+.0f})"
-        else:
-            power = _fmt(r.power_w, " W")
-        table.add_row(r.gpu, r.name, _fmt(r.nvml_util_pct), _fmt(r.gpm_sm_util_pct, digits=1),
-                      _fmt(r.gpm_sm_occupancy_pct, digits=1), pipe_text, _fmt(r.gpm_dram_bw_util_pct, digits=1), power,
-                      str(len(r.processes)), f"[{style.get(r.verdict, '')}]{r.verdict}[/]")
-    return table
-
-
-def render_notes(rows: Sequence[VerdictRow]) -> list[str]:
-    """One line per GPU: the reason, the hint where there is one, and any window warning."""
-    lines = []
-    for r in rows:
-        lines.append(f"GPU {r.gpu}: {r.verdict}: {r.reason}")
-        if r.hint:
-            lines.append(f"  hint: {r.hint}")
-        lines.extend(f"  note: {w}" for w in r.warnings)
-    return lines
-
-
-def rows_to_json(rows: Sequence[VerdictRow]) -> list[dict[str, Any]]:
-    return [r.to_dict() for r in rows]
+    Windows that carry a ``refresh`` number (diagnose --record) are grouped by it; the others (e.g.
+    benchmarks/record_telemetry.py's scenarios, one GPU at different times) form one group, each
+    labelled with its scenario and judged against its ``baseline_scenario`` window for power.
+    """
+    recorded = read_windows(path)
+    by_scenario = {(s.uuid, meta.get("scenario")): s for s, meta in recorded if meta.get("scenario")}
+    groups: dict[Any, list[tuple[WindowSummary, dict[str, Any]]]] = {}
+    for s, meta in recorded:
+        groups.setdefault(meta.get("refresh"), []).append((s, meta))
+    out = []
+    for i, (key, members) in enumerate(groups.items()):
+        probes = {s.uuid: meta["probe"] for s, meta in members if meta.get("probe")}
+        idle = {s.uuid: by_scenario[(s.uuid, meta["baseline_scenario"])] for s, meta in members
+                if (s.uuid, meta.get("baseline_scenario")) in by_scenario}
+        out.append(judge([s for s, _ in members], index=key if isinstance(key, int) else i, ignore_gpm=ignore_gpm,
+                         probes=probes, idle=idle, labels=[meta.get("scenario") for _, meta in members]))
+    return out

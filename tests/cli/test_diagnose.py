@@ -1,26 +1,37 @@
 # SPDX-License-Identifier: Apache-2.0
-"""``waitbench diagnose``: exit codes and one-line messages, run as a user runs it (a subprocess)."""
+"""``waitbench diagnose``: exit codes and one-line messages, run as a user runs it (a subprocess); replays of
+the committed COMPOSED recording (real H100 windows laid out as four GPUs, tests/data/diagnose/make_composed.py);
+on a GPU, a waiter and a GEMM in other processes, with and without the probe."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import select
+import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Iterator
 
 import pytest
+import waitbench
+from composed_windows import COMPOSED_4GPU, RECORDER_PID
 from waitbench.telemetry import nvml
 from waitbench.telemetry.recording import RecordingWriter
 from waitbench.telemetry.summary import WindowSummary
 
 ROOT = Path(__file__).resolve().parents[2]
+# Subprocesses import the waitbench this test imported (a source checkout, or the installed package with
+# its native core on the device), so a waiter and diagnose's probe child find waitbench._C.
+PKG_PATH = str(Path(waitbench.__file__).resolve().parents[1])
 NO_NVML = nvml.unavailable_reason()
 SYNTHETIC_GPU = "SYNTHETIC GPU (test fixture, not a measurement)"
 
 
-def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "python"), COLUMNS="200")
+def run(*args: str, timeout: float = 60, **env_extra: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, PYTHONPATH=PKG_PATH, COLUMNS="200", **env_extra)
     return subprocess.run([sys.executable, "-m", "waitbench", "diagnose", *args], capture_output=True, text=True,
                           env=env, timeout=timeout, cwd=ROOT)
 
@@ -99,6 +110,57 @@ def test_help_mentions_record_and_replay():
     proc = run("--help")
     assert proc.returncode == 0
     assert "--replay" in proc.stdout and "nvidia-smi" in proc.stdout
+    for needle in ("--probe-refresh", "~/.cache/waitbench/", "probe-<uuid>-<driver>.json", "--serve",
+                   "127.0.0.1", "--watch", "--ignore-gpm", "docs/DIAGNOSE.md"):
+        assert needle in proc.stdout, needle
+
+
+def test_replay_of_the_composed_recording_names_holder_and_late_rank():
+    proc = run("--replay", str(COMPOSED_4GPU))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("waitbench diagnose (replay of") == 3
+    assert (f"late rank: GPUs 0,2,3 wait; GPU 1 does not (idle with compute process pid {RECORDER_PID}: nothing "
+            "enqueued, its host side is behind): GPU 1 is likely the late rank") in proc.stdout
+    assert f"holder: pid {RECORDER_PID}: the only compute process on this GPU" in proc.stdout
+    assert "(composed)" in proc.stdout and "idle (late?)" in proc.stdout
+
+
+def test_docs_example_output_is_what_replay_prints():
+    doc = (ROOT / "docs" / "DIAGNOSE.md").read_text()
+    example = doc.split("## Example output", 1)[1].split("```", 2)[1]
+    notes = [line for line in example.splitlines() if line.startswith(("GPU ", "  ", "late rank:"))]
+    assert len(notes) >= 10
+    proc = run("--replay", str(COMPOSED_4GPU))
+    assert proc.returncode == 0, proc.stderr
+    printed = proc.stdout.splitlines()
+    assert all(line in printed for line in notes), [line for line in notes if line not in printed]
+
+
+def test_replay_json_carries_refreshes_and_late_rank():
+    proc = run("--replay", str(COMPOSED_4GPU), "--json")
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(proc.stdout)
+    assert [r["refresh"] for r in rows] == [0] * 4 + [1] * 4 + [2] * 4
+    assert [r["gpu"] for r in rows[-4:] if r["likely_late"]] == ["1"]
+    assert rows[0]["late_rank"] is None and rows[-1]["late_rank"].startswith("GPUs 0,2,3 wait")
+
+
+@pytest.mark.parametrize("args, needle", [
+    (("--probe",), "--probe"), (("--watch",), "--watch"), (("--probe-refresh",), "--probe-refresh"),
+    (("--gpus", "0", "--watch"), "--gpus, --watch"),
+])
+def test_replay_refuses_live_flags(args, needle):
+    proc = run("--replay", str(COMPOSED_4GPU), *args)
+    assert proc.returncode == 2
+    assert f"it takes no {needle}" in one_line_error(proc)
+
+
+@pytest.mark.parametrize("address", ["abc", "70000", "::1:9400", ":9400", "9400:x"])
+def test_bad_serve_address_is_one_line_exit_2_before_any_gpu_work(address):
+    for extra in ((), ("--replay", str(COMPOSED_4GPU))):
+        proc = run("--serve", address, *extra)
+        assert proc.returncode == 2, proc.stderr
+        assert one_line_error(proc).startswith(f"waitbench: --serve={address!r} is invalid: expected [ADDR:]PORT")
 
 
 @pytest.mark.gpu
@@ -109,3 +171,124 @@ def test_live_diagnose_json_on_a_gpu(tmp_path):
     rows = json.loads(proc.stdout)
     assert rows and all(r["verdict"] in ("idle", "busy", "busy-waiting", "shared", "unknown") for r in rows)
     assert rec.read_text().count('"kind":"window"') == len(rows)
+
+
+# --- GPU: processes other than diagnose's own, found from outside (run on the device) ---------------------
+
+WAITER = """
+import sys, waitbench
+with waitbench.Waiter("spin", gpu=0, timeout_s=60.0):
+    print("armed", flush=True)
+    sys.stdin.readline()
+"""
+GEMM = """
+import sys, threading, torch
+a = torch.randn(8192, 8192, device="cuda:0", dtype=torch.bfloat16)
+b = torch.randn_like(a)
+stop = threading.Event()
+def loop():
+    while not stop.is_set():
+        for _ in range(10):
+            torch.matmul(a, b)
+        torch.cuda.synchronize()
+threading.Thread(target=loop, daemon=True).start()
+print("running", flush=True)
+sys.stdin.readline()
+stop.set()
+"""
+
+
+def gpu0_uuid() -> str:
+    from waitbench._native import native
+
+    return str(native().device_info(0)["uuid"])
+
+
+def read_line(proc: subprocess.Popen, timeout_s: float) -> str:
+    ready, _, _ = select.select([proc.stdout], [], [], timeout_s)
+    assert ready, f"no line within {timeout_s} s"
+    return proc.stdout.readline()
+
+
+@contextlib.contextmanager
+def other_process(code: str) -> Iterator[subprocess.Popen]:
+    """``python -c code`` on GPU 0 until the block ends; it prints one line once its GPU work runs."""
+    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                            env=dict(os.environ, PYTHONPATH=PKG_PATH))
+    try:
+        assert read_line(proc, 60).strip() in ("armed", "running")
+        yield proc
+    finally:
+        with contextlib.suppress(BrokenPipeError):
+            proc.stdin.write("\n")
+            proc.stdin.flush()
+        try:
+            proc.wait(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+
+
+def only_row(proc: subprocess.CompletedProcess[str]) -> dict:
+    assert proc.returncode == 0, proc.stderr
+    (row,) = json.loads(proc.stdout)
+    return row
+
+
+@pytest.mark.gpu
+def test_waiter_in_another_process_is_busy_waiting_with_its_pid():
+    uuid = gpu0_uuid()
+    with other_process(WAITER) as waiter:
+        row = only_row(run("--gpus", uuid, "--seconds", "2", "--json"))
+    assert row["verdict"] == "busy-waiting", row["reason"]
+    assert waiter.pid in [p["pid"] for p in row["processes"]]
+    assert row["holder"]["pid"] == waiter.pid, row["holder"]
+
+
+@pytest.mark.gpu
+def test_probe_finds_the_waiter_with_gpm_and_with_gpm_ignored(tmp_path):
+    uuid, cache = gpu0_uuid(), str(tmp_path)
+    first = run("--gpus", uuid, "--seconds", "1", "--probe", "--json", XDG_CACHE_HOME=cache)
+    assert "probing every watched GPU" in first.stderr  # announced before it ran
+    idle = only_row(first)
+    assert idle["verdict"] == "idle" and idle["probe"]["baseline"]["source"] == "measured now", idle["probe"]
+    with other_process(WAITER) as waiter:
+        counted = only_row(run("--gpus", uuid, "--seconds", "1", "--probe", "--json", XDG_CACHE_HOME=cache))
+        blind = only_row(run("--gpus", uuid, "--seconds", "1", "--probe", "--ignore-gpm", "--json",
+                             XDG_CACHE_HOME=cache))
+    assert counted["verdict"] == "busy-waiting" and counted["holder"]["pid"] == waiter.pid
+    assert counted["probe"]["state"] in ("free", "contended", "blocked"), counted["probe"]
+    assert blind["gpm_sm_util_pct"] is None and blind["holder"]["pid"] == waiter.pid
+    # Measured on the H100 (no MPS): the driver time-slices the probe's context against the waiter's,
+    # so the probe gets about half the GPU whether the other kernel waits or works. Without GPM the
+    # probe therefore cannot call it, and diagnose must say "unknown" rather than guess.
+    assert blind["probe"]["state"] == "contended", blind["probe"]
+    assert blind["verdict"] == "unknown", (blind["reason"], blind["probe"])
+
+
+@pytest.mark.gpu
+def test_gemm_in_another_process_reads_busy():
+    pytest.importorskip("torch")
+    uuid = gpu0_uuid()
+    with other_process(GEMM) as gemm:
+        row = only_row(run("--gpus", uuid, "--seconds", "2", "--json"))
+    assert row["verdict"] == "busy", row["reason"]
+    assert gemm.pid in [p["pid"] for p in row["processes"]]
+
+
+@pytest.mark.gpu
+def test_watch_redraws_until_interrupted_and_records(tmp_path):
+    rec = tmp_path / "watch.jsonl"
+    proc = subprocess.Popen([sys.executable, "-m", "waitbench", "diagnose", "--gpus", gpu0_uuid(), "--seconds", "1",
+                             "--watch", "--json", "--record", str(rec)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONPATH=PKG_PATH))
+    try:
+        refreshes = [json.loads(read_line(proc, 30)) for _ in range(2)]
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=15) == 0, proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert [rows[0]["refresh"] for rows in refreshes] == [0, 1]
+    replayed = json.loads(run("--replay", str(rec), "--json").stdout)
+    assert [r["refresh"] for r in replayed][:2] == [0, 1]

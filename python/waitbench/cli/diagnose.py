@@ -1,23 +1,45 @@
 # SPDX-License-Identifier: Apache-2.0
-"""``waitbench diagnose``: watch GPUs for a few seconds and say whether "busy" is work or waiting."""
+"""``waitbench diagnose``: say per GPU whether "busy" is work or waiting, who holds it, which rank is late."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import signal
 import sys
+import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from ..errors import invalid
 from .common import EXIT_OK, UsageError, add_output_flags, err_console, out_console
 
 HELP = "watch GPUs and say per GPU whether it is idle, busy, or busy-waiting (100% reported, nothing works)"
 EPILOG = """\
-Reads NVML utilization, GPM pipe/DRAM activity (Hopper and newer) and the energy counter over one
-window. --gpus takes nvidia-smi indices (NVML order, as `nvidia-smi -i`), UUIDs or PCI bus ids.
---record FILE appends the window (with raw series) as JSON Lines; --replay FILE shows a recording
-on any machine, without a GPU. No GPU or no NVML: one line on stderr, exit 1.
+Reads NVML utilization, GPM pipe/DRAM activity (Hopper and newer) and the energy counter over a
+window, names the compute processes of every GPU that busy-waits (pid, name, command line, memory)
+and the one holding the resident kernel where NVML can tell, and, across the GPUs of this host,
+the GPU that looks like the late rank. --gpus takes nvidia-smi indices (NVML order, as
+`nvidia-smi -i`), UUIDs or PCI bus ids.
+
+--probe (opt-in) runs, after each window and announced on stderr first, a short bounded burst of a
+calibrated FP32 FMA kernel on a concurrent stream of each GPU (under 0.9 s of GPU time and under
+64 MB of device memory, in a child process) and compares it with the same probe on the idle GPU.
+That baseline is measured once per GPU and driver, the first time the probe finds the GPU idle,
+and cached in $XDG_CACHE_HOME/waitbench/probe-<uuid>-<driver>.json (default
+~/.cache/waitbench/...); --probe-refresh re-measures it on the GPUs that are idle now (or delete
+the file). A probe near full speed while utilization reads ~100% means the resident kernel waits;
+one that cannot start means a resident kernel holds every SM. Without MPS the driver time-slices
+processes, so a probe slowed beside another process's kernel cannot tell waiting from work.
+--ignore-gpm judges as a GPU without GPM would (so the probe decides).
+
+--watch redraws the table after every window until Ctrl-C. --record FILE appends every window
+(raw series, processes, probe) as JSON Lines; --replay FILE shows a recording on any machine,
+without a GPU. --serve [ADDR:]PORT serves the latest window as Prometheus metrics at /metrics
+(waitbench_*; 127.0.0.1 unless ADDR is given; port 0 picks a free one; needs
+`pip install 'waitbench[exporter]'`), live or from --replay; docs/DIAGNOSE.md has a scrape config
+and an alert rule. Bad usage: one line, exit 2. No GPU or no NVML: one line, exit 1.
 """
 
 
@@ -27,41 +49,144 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--gpus", default=None, metavar="LIST",
                    help="comma-separated nvidia-smi indices, UUIDs or PCI bus ids (default: every GPU)")
     p.add_argument("--seconds", type=float, default=None, metavar="N",
-                   help="length of the watched window in seconds, 1..3600 (default: 3)")
-    p.add_argument("--record", default=None, metavar="FILE", help="append the watched window(s) to FILE (JSON Lines)")
+                   help="length of each window in seconds, 1..3600 (default: 3)")
+    p.add_argument("--probe", action="store_true",
+                   help="after each window, time a short FMA burst on each GPU against its cached idle baseline")
+    p.add_argument("--probe-refresh", action="store_true",
+                   help="re-measure the probe's idle baseline of the GPUs idle now (implies --probe)")
+    p.add_argument("--ignore-gpm", action="store_true", help="judge without GPM, as on a GPU that has none")
+    p.add_argument("--watch", action="store_true", help="keep watching: redraw after every window until Ctrl-C")
+    p.add_argument("--record", default=None, metavar="FILE", help="append every window to FILE (JSON Lines)")
     p.add_argument("--replay", default=None, metavar="FILE", help="show windows recorded with --record; needs no GPU")
+    p.add_argument("--serve", default=None, metavar="[ADDR:]PORT",
+                   help="serve Prometheus metrics at http://ADDR:PORT/metrics (ADDR default 127.0.0.1)")
     add_output_flags(p)
     p.set_defaults(handler=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from ..diagnose import DEFAULT_SECONDS, parse_gpus, render_notes, render_table, rows_to_json, verdict_rows, watch
-    from ..telemetry.recording import read_windows
-
-    if args.replay and (args.record or args.gpus or args.seconds is not None):
-        raise UsageError("--replay shows a recording: it takes no --record, --gpus or --seconds")
+def _validate(args: argparse.Namespace) -> None:
+    if args.replay:
+        live = [flag for flag, on in (("--record", args.record), ("--gpus", args.gpus),
+                                      ("--seconds", args.seconds is not None), ("--probe", args.probe),
+                                      ("--probe-refresh", args.probe_refresh), ("--watch", args.watch)) if on]
+        if live:
+            raise UsageError(f"--replay shows a recording: it takes no {', '.join(live)}")
     if args.record and not Path(args.record).resolve().parent.is_dir():
         raise UsageError(f"--record={args.record!r} is invalid: its directory does not exist")
-    if args.replay:
-        summaries = [s for s, _ in read_windows(args.replay)]
-        title = f"waitbench diagnose (replay of {args.replay})"
-    else:
-        seconds = DEFAULT_SECONDS if args.seconds is None else args.seconds
-        if not 1.0 <= seconds <= 3600.0:
-            raise invalid("--seconds", seconds, "a number of seconds in [1, 3600]")
-        specs = parse_gpus(args.gpus)
+    if args.seconds is not None and not 1.0 <= args.seconds <= 3600.0:
+        raise invalid("--seconds", args.seconds, "a number of seconds in [1, 3600]")
 
-        def announce(devices: Sequence[Any]) -> None:
-            if not args.quiet:
-                err_console.print(f"watching {len(devices)} GPU(s) for {seconds:g} s ...", markup=False)
 
-        summaries = watch(specs, seconds, record=args.record, on_start=announce)
-        title = f"waitbench diagnose ({seconds:g} s window)"
-    rows = verdict_rows(summaries)
-    if args.json:
-        sys.stdout.write(json.dumps(rows_to_json(rows), indent=2, default=str) + "\n")
-        return EXIT_OK
-    out_console.print(render_table(rows, title=title))
-    for line in render_notes(rows):
+@contextlib.contextmanager
+def _term_as_interrupt() -> Iterator[None]:
+    """SIGTERM ends --watch/--serve as Ctrl-C does (NVML released, recording closed), e.g. in a container."""
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..diagnose import replay_refreshes
+
+    _validate(args)
+    refreshes = replay_refreshes(args.replay, ignore_gpm=args.ignore_gpm) if args.replay else None
+    keep_going = args.watch or args.serve
+    endpoint = store = None
+    try:
+        with _term_as_interrupt() if keep_going else contextlib.nullcontext():
+            if args.serve:
+                from ..exporter import MetricsStore, serve
+
+                store = MetricsStore()
+                for ref in refreshes or []:  # a replay is in the store before the first scrape can come
+                    store.update(ref)
+                endpoint = serve(args.serve, store, argument="--serve")
+                err_console.print(f"serving metrics on {endpoint.url} (Ctrl-C stops)", markup=False, soft_wrap=True)
+            return _replay(args, refreshes, store) if refreshes is not None else _live(args, store)
+    except KeyboardInterrupt:
+        if keep_going:
+            return EXIT_OK  # the way to end watching and serving
+        raise
+    finally:
+        if endpoint is not None:
+            endpoint.close()
+
+
+def _print_refresh(ref: Any, title: str) -> None:
+    from ..diagnose_render import refresh_lines, render_table
+
+    out_console.print(render_table(ref.rows, title=title))
+    for line in refresh_lines(ref):
         out_console.print(line, markup=False, soft_wrap=True)
+
+
+def _replay(args: argparse.Namespace, refreshes: Sequence[Any], store: Any) -> int:
+    from ..diagnose_render import rows_to_json
+
+    if store is not None:
+        while True:  # serve the recording until Ctrl-C / SIGTERM
+            time.sleep(3600)
+    if args.json:
+        rows = [row for ref in refreshes for row in rows_to_json(ref.rows)]
+        sys.stdout.write(json.dumps(rows, indent=2, default=str) + "\n")
+        return EXIT_OK
+    for ref in refreshes:
+        suffix = f", refresh {ref.index}" if len(refreshes) > 1 else ""
+        _print_refresh(ref, f"waitbench diagnose (replay of {args.replay}{suffix})")
+    return EXIT_OK
+
+
+def _live(args: argparse.Namespace, store: Any) -> int:
+    from ..diagnose import DEFAULT_SECONDS, live_refreshes, parse_gpus
+    from ..diagnose_render import render_refresh, rows_to_json
+    from ..probe.baseline import cache_dir
+    from ..probe.measure import PROBE_ALLOC_MAX_BYTES, PROBE_BUDGET_S
+
+    seconds = DEFAULT_SECONDS if args.seconds is None else args.seconds
+    specs = parse_gpus(args.gpus)
+    keep_going = args.watch or args.serve
+    if args.probe or args.probe_refresh:  # said before anything runs, always: the probe puts work on the GPUs
+        err_console.print(f"after each window, probing every watched GPU: an FP32 FMA burst (< {PROBE_BUDGET_S:g} s "
+                          f"of GPU time, < {PROBE_ALLOC_MAX_BYTES >> 20} MB) on a concurrent stream, in a child "
+                          f"process; idle baselines in {cache_dir()}", markup=False, soft_wrap=True)
+
+    def on_start(devices: Sequence[Any]) -> None:
+        if not args.quiet:
+            how = f"a window every {seconds:g} s until Ctrl-C" if keep_going else f"for {seconds:g} s"
+            err_console.print(f"watching {len(devices)} GPU(s), {how} ...", markup=False)
+
+    source = live_refreshes(specs, seconds, ignore_gpm=args.ignore_gpm, probe=args.probe,
+                            probe_refresh=args.probe_refresh, record=args.record, on_start=on_start)
+    title = f"waitbench diagnose ({seconds:g} s window)"
+    if not keep_going:
+        ref = next(source)
+        source.close()
+        if args.json:
+            sys.stdout.write(json.dumps(rows_to_json(ref.rows), indent=2, default=str) + "\n")
+        else:
+            _print_refresh(ref, title)
+        return EXIT_OK
+    if args.watch and not args.json:
+        from rich.live import Live
+        from rich.text import Text
+
+        with Live(Text("waiting for the first window ..."), console=out_console, auto_refresh=False) as live:
+            for ref in source:
+                if store is not None:
+                    store.update(ref)
+                stamp = time.strftime("%H:%M:%S")
+                live.update(render_refresh(ref, f"{title}, refresh {ref.index} at {stamp}; Ctrl-C stops"),
+                            refresh=True)
+        return EXIT_OK
+    for ref in source:  # --serve alone, or --watch --json (one JSON line per window)
+        if store is not None:
+            store.update(ref)
+        if args.watch:
+            sys.stdout.write(json.dumps(rows_to_json(ref.rows), default=str) + "\n")
+            sys.stdout.flush()
     return EXIT_OK
