@@ -64,7 +64,7 @@ def test_the_runner_measures_the_examples_into_marked_records(examples: Any, tmp
     tiny = Settings(window_s=0.5, wake_trials=100,
                     pairs=PairPolicy(min_pairs=2, min_s=0.05, max_s=0.5, spread_target_pct=50.0, run_s=0.01))
     out = tmp_path / "examples.jsonl"
-    with examples.SourceTaggingWriter(out) as writer, Session(0, ("fma",), tiny, writer) as s:
+    with results.ResultsWriter(out) as writer, Session(0, ("fma",), tiny, writer) as s:
         for name in ("numba-exp-backoff", "cupy-warp-pollers"):
             s.measure(name)
     recs = results.load_records(out)
@@ -73,7 +73,7 @@ def test_the_runner_measures_the_examples_into_marked_records(examples: Any, tmp
         ("cupy-warp-pollers", "waiter"), ("cupy-warp-pollers", "workload")]
     for r in recs:
         assert r["status"] == "ok", r["status_detail"]
-        assert r["extra"]["strategy_source"] == "registered" and r["extra"]["host_wait_in_python"] is False
+        assert r["strategy_source"] == "registered" and r["host_wait_in_python"] is False
         assert r["waiter_blocks"] == 1 and r["waiter_regs_per_thread"] > 0 and len(r["waiter_sm_ids"]) == 1
     waiter = recs[0]
     assert waiter["wake_trials"] == 100 and waiter["wake_rtt_p50_us"] > 0

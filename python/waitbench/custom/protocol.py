@@ -55,8 +55,9 @@ def check_native(c: Any = None) -> None:
 def cuda_prelude() -> str:
     """CUDA C++ to put before a custom kernel's source (cupy RawKernel/RawModule, NVRTC).
 
-    It declares ``wb::BlockSlot`` with static_asserts on every offset, the outcome codes, and the
-    same PTX one-liners the built-in kernels use. It needs no header, so NVRTC compiles it as is.
+    It declares ``wb::BlockSlot`` with static_asserts on its size (and, under nvcc, every offset), the
+    outcome codes, and the same PTX one-liners the built-in kernels use. It needs no header, so NVRTC
+    compiles it as is.
     """
     asserts = "\n".join(f"static_assert(offsetof(BlockSlot, {k}) == {v}, \"waitbench protocol: {k}\");"
                         for k, v in SLOT_OFFSETS.items())
@@ -66,9 +67,6 @@ def cuda_prelude() -> str:
 
 
 _PRELUDE = r"""// ---- waitbench waiter protocol (docs/PROTOCOL.md) ----
-#ifndef offsetof
-#define offsetof(type, member) __builtin_offsetof(type, member)
-#endif
 namespace wb {{
 struct __align__(64) BlockSlot {{
   unsigned int armed;            // write gen once this block is resident and about to poll
@@ -80,7 +78,9 @@ struct __align__(64) BlockSlot {{
   unsigned long long pad[4];
 }};
 static_assert(sizeof(BlockSlot) == {slot_bytes}, "waitbench protocol: BlockSlot size");
+#ifndef __CUDACC_RTC__  // NVRTC has no offsetof; nvcc checks every field (tests/custom/test_protocol.py)
 {asserts}
+#endif
 {codes}
 
 __device__ __forceinline__ unsigned long long globaltimer_ns() {{
