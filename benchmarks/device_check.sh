@@ -13,6 +13,11 @@ run() {  # run NAME CMD...: tee to $OUT/NAME.log, remember pass/fail
   "$@" > >(tee "$LOGS/$name.log") 2>&1; local rc=$?
   summary+=("$name rc=$rc $((SECONDS - t0))s")
 }
+# Wheels carried in .whl/ (the device has no registry) shadow what the image has, for this call only.
+if compgen -G ".whl/*.whl" > /dev/null; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
+    && export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
+fi
 for stage in "$@"; do
   case $stage in
     info) run info bash -c 'nvidia-smi; nvidia-smi -q -d CLOCK,POWER | head -60; python3 -c "import torch;print(torch.__version__, torch.cuda.nccl.version())"' ;;
