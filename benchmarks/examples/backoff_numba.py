@@ -21,9 +21,21 @@ from typing import Any
 NAME = "numba-exp-backoff"
 
 
+def numpy_compat_for_numba_cuda() -> None:
+    """numba-cuda (0.30.4, the newest at the time) still refers to ``np.row_stack``, which NumPy 2.5
+    removed; it was an alias of ``np.vstack``. Restore that alias in this process so numba.cuda
+    imports. This example does it explicitly; waitbench itself never patches NumPy."""
+    import numpy as np
+
+    if not hasattr(np, "row_stack"):
+        np.row_stack = np.vstack
+
+
 def build_kernel() -> Any:
     """The kernel, built on first use: numba is imported only when the strategy is measured."""
     import numpy as np
+
+    numpy_compat_for_numba_cuda()
     from numba import cuda
     from waitbench.custom import numba_ops as wb
 

@@ -55,6 +55,7 @@ def test_example_options_are_validated(examples: Any) -> None:
 @pytest.mark.gpu
 def test_the_runner_measures_the_examples_into_marked_records(examples: Any, tmp_path: Path) -> None:
     pytest.importorskip("cupy")
+    sys.modules["backoff_numba"].numpy_compat_for_numba_cuda()  # the device's NumPy 2.5 lacks np.row_stack
     pytest.importorskip("numba.cuda")
     from waitbench.runner import Session, Settings
     from waitbench.throughput import PairPolicy

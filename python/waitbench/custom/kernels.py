@@ -170,7 +170,16 @@ class BoundKernel:
         sig = "void(uint32[::1], uint32[::1], uint32[::1], uint64[::1], uint64, uint32" + \
               "".join(", " + t for t in self.types) + ")"
         with self.cuda.gpus[self.gpu]:
-            compiled = self.kernel.compile(sig)  # compile now, not inside the first arm
+            try:
+                compiled = self.kernel.compile(sig)  # compile now, not inside the first arm
+            except AttributeError as exc:
+                if "row_stack" not in str(exc):
+                    raise
+                raise WaitbenchError(
+                    f"numba-cuda cannot compile {self.strategy!r} with NumPy {np.__version__}: it still refers to "
+                    "np.row_stack, which this NumPy removed; use NumPy < 2.5, a numba-cuda that no longer needs it, "
+                    "or alias np.row_stack = np.vstack before importing numba.cuda "
+                    "(benchmarks/examples/backoff_numba.py shows how)") from None
             return compiled.regs_per_thread, compiled.shared_mem_per_block, compiled.max_threads_per_block
 
     def _array(self, addr: int, words: int, typestr: str) -> Any:
