@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
 from . import results
+from .errors import WaitbenchError
 from .machine import now_utc, run_identity
 from .stats import median
 from .strategies import resolve
@@ -103,7 +104,9 @@ class Session:
             self.progress("calibrating workloads")
             self.workloads = [TimedWorkload(w, gpu) for w in workloads]
             for tw in self.workloads:
-                tw.calibrate(self.settings.pairs.run_s)
+                if not tw.calibrate(self.settings.pairs.run_s):
+                    raise WaitbenchError(f"workload {tw.workload.name} did not finish one launch in 60 s on an idle "
+                                         "GPU: is another process holding every SM?")
             self.copy_ceiling_tbs = self._copy_ceiling() if any(tw.workload.name == "stream" for tw in self.workloads) \
                 else None
             # The idle baseline is taken right after activity, so its clocks match the windows that

@@ -242,12 +242,15 @@ class TimedWorkload:
         """Wait for queued work (after a stall); False if it is still not done."""
         return bool(self.native.wait_stream_idle(self.stream.handle, self.gpu, timeout_s))
 
-    def calibrate(self, target_s: float, max_launches: int = 256) -> int:
-        """Warm up, then choose launches per run so one run takes about ``target_s``."""
-        self.run(1)
-        t = self.run(1).elapsed_s
-        self.launches = max(1, min(max_launches, round(target_s / max(t, 1e-6))))
-        return self.launches
+    def calibrate(self, target_s: float, max_launches: int = 256, timeout_s: float = 60.0) -> bool:
+        """Warm up, then choose launches per run so one run takes about ``target_s``; False (a stall)
+        if a single launch does not finish within ``timeout_s``."""
+        for _ in range(2):  # the first run warms up (module load, clocks); the second is timed
+            t = self.run(1, timeout_s=timeout_s)
+            if not t.completed:
+                return False
+        self.launches = max(1, min(max_launches, round(target_s / max(t.elapsed_s, 1e-6))))
+        return True
 
     def throughput(self, t: Timed) -> float:
         return self.workload.work_per_launch * t.launches / t.elapsed_s / 1e12
@@ -260,9 +263,12 @@ def run_timed(name: str | Workload, *, gpu: int = 0, seconds: float = 0.2,
     A run not finished within ``timeout_s`` (default: 10x ``seconds``, at least 5 s) is a stall:
     ``stalled=True``, value 0, and the call waits for the queued work before returning.
     """
+    limit = timeout_s if timeout_s is not None else max(10 * seconds, 5.0)
     r = TimedWorkload(name, gpu)
-    r.calibrate(seconds)
-    t = r.run(timeout_s=timeout_s if timeout_s is not None else max(10 * seconds, 5.0))
+    if not r.calibrate(seconds, timeout_s=limit):
+        r.finish()
+        return Throughput(0.0, r.workload.unit, limit, True)
+    t = r.run(timeout_s=limit)
     if not t.completed:
         r.finish()
     return Throughput(r.throughput(t) if t.completed else 0.0, r.workload.unit, t.elapsed_s, not t.completed)
