@@ -38,6 +38,8 @@ for stage in "$@"; do
     ncu) run ncu ncu --clock-control none --section LaunchStats --section Occupancy -k regex:"gemm|nvjet|cutlass|xmma" --launch-count 1 python3 -c "import torch; a=torch.randn(8192,8192,device='cuda',dtype=torch.bfloat16); b=torch.randn_like(a); [torch.matmul(a,b) for _ in range(2)]; torch.cuda.synchronize()" ;;
     mech) run mech bash -c "python3 benchmarks/residency.py --threads 1024 --registers 64; python3 benchmarks/residency.py --threads 32 --registers 32 --smem-bytes 232432; waitbench sweep --blocks 16,64,132 --threads 32,1024 --flags host,device --polls volatile,acquire --workloads fma,stream --out $OUT/mech.jsonl" ;;
     examples) run examples bash -c "python3 benchmarks/examples/run_examples.py $OUT/examples.jsonl && waitbench report $OUT/examples.jsonl --format markdown" ;;
+    pollers) run pollers python3 benchmarks/pollers.py --out "$OUT/pollers.json" ;;
+    examples-twice) run examples bash -c "python3 benchmarks/examples/run_examples.py $OUT/examples.jsonl && python3 benchmarks/examples/run_examples.py $OUT/examples-rerun.jsonl && waitbench compare $OUT/examples.jsonl $OUT/examples-rerun.jsonl --format markdown" ;;
     *) echo "unknown stage $stage"; exit 2 ;;
   esac
 done
