@@ -10,6 +10,7 @@ import sys
 from typing import Any
 
 from .common import EXIT_FAILURE, add_output_flags, err_console
+from ..compare import DEFAULT_THRESHOLD_PCT
 from .report import emit, load_results, output_format
 
 ONLY_SHOWN = 6  # combinations named in the "only in A/B" note; the JSON output lists them all
@@ -24,9 +25,9 @@ def register(subparsers: Any) -> None:
                     "and a verdict from the spreads both runs recorded. Warns when GPU, driver or schema differ.")
     p.add_argument("a", metavar="A", help="baseline results: a .jsonl file or a directory of them")
     p.add_argument("b", metavar="B", help="results to compare with A")
-    p.add_argument("--threshold", type=float, default=0.0, metavar="PCT",
+    p.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD_PCT, metavar="PCT",
                    help="changes within PCT percent (percentage points for metrics that are percentages) are SAME "
-                        "(default: 0, only the spreads decide)")
+                        "(default: %(default)s; 0: only the spreads decide)")
     p.add_argument("--format", choices=FORMATS, default=None, help="output format (default: table)")
     p.add_argument("--fail-on-worse", action="store_true", help=f"exit {EXIT_FAILURE} when any metric is WORSE")
     add_output_flags(p)
@@ -47,7 +48,7 @@ def _side(v: Any) -> str:
 
 def compare_table(result: Any) -> Any:
     """The comparison as a TableData, so every output format renders it."""
-    from ..compare import metric
+    from ..compare import DEFAULT_THRESHOLD_PCT, metric
     from ..report.render import Column, TableData
     from ..report.tables import fmt_signed
 
