@@ -48,7 +48,7 @@ def _side(v: Any) -> str:
 
 def compare_table(result: Any) -> Any:
     """The comparison as a TableData, so every output format renders it."""
-    from ..compare import DEFAULT_THRESHOLD_PCT, metric
+    from ..compare import metric
     from ..report.render import Column, TableData
     from ..report.tables import fmt_signed
 
