@@ -66,3 +66,15 @@ def test_missing_markers_or_results_exit_2(tree):
     (tree / "README.md").write_text(README)
     proc = run(tree, "--gpu", "a100")
     assert proc.returncode == 2 and "no *.jsonl" in proc.stderr
+
+
+def test_the_committed_readme_matches_the_committed_results() -> None:
+    """Every generated README section (results, wake-up, pollers, sweep, power) is up to date."""
+    import importlib.util
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    spec = importlib.util.spec_from_file_location("mrt", root / "benchmarks" / "make_readme_tables.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.main(["--check"]) == 0

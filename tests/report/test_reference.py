@@ -52,3 +52,16 @@ def test_reference_files_are_loaded_in_name_order(package_dir):
     assert [f.name for f in reference.reference_files()] == ["a.jsonl", "b.jsonl"]
     records = reference.load_reference()
     assert records[0]["run_id"] == "first" and records[-1]["run_id"] == "second"
+
+
+def test_shipped_reference_files_are_the_committed_results() -> None:
+    """The package's copies must not drift from benchmarks/results/h100 (the files the README quotes)."""
+    from pathlib import Path
+
+    from waitbench.report.reference import reference_files
+
+    committed = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "h100"
+    shipped = reference_files()
+    assert shipped, "no reference results shipped"
+    for f in shipped:
+        assert f.read_bytes() == (committed / f.name).read_bytes(), f.name
