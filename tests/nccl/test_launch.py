@@ -23,9 +23,9 @@ LATE_S = 0.5
 # can overshoot t0 by scheduler jitter while the late rank's arrival is stamped on its own clock read:
 # the measured wait may fall short of LATE_S by that jitter, never by more.
 SCHEDULE_JITTER_S = 0.1
-# PROVISIONAL: to be derived from device recordings (GPU_FACTS: one polling warp reads ~100%).
+# From the single-H100 recordings (tests/data/telemetry): every device waiter read 95.7-100% reported.
 BUSY_NVML_UTIL_PCT = 90.0
-# PROVISIONAL: to be derived from device recordings (a GPU with nothing enqueued reads ~0%).
+# From the same recordings: host-side and front-end waits read 0.0% (the host-barrier mode's waiting rank).
 IDLE_NVML_UTIL_PCT = 10.0
 
 

@@ -18,18 +18,23 @@ from .summary import WindowSummary
 
 VERDICTS = ("idle", "busy", "busy-waiting", "shared", "unknown")
 
-# PROVISIONAL: to be derived from device recordings (benchmarks/record_telemetry.py -> tests/data/telemetry/).
-# Each comment says which recorded scenarios must fall on which side of the threshold.
-IDLE_UTIL_PCT = 5.0  # PROVISIONAL: reported utilization below this = nothing resident (idle and host-block read ~0)
-RESIDENT_UTIL_PCT = 50.0  # PROVISIONAL: at/above = a kernel resident most of the window (1-warp spin reads ~100)
-SM_RESIDENT_PCT = 0.2  # PROVISIONAL: GPM SM activity above this = some warp resident (used only without NVML util);
-#                        must stay below one SM's share (100 / 132 = 0.76% on H100)
-PIPE_WORK_PCT = 2.0  # PROVISIONAL: any pipe at/above this computes (every waiter shape below, GEMM far above)
-DRAM_WORK_PCT = 5.0  # PROVISIONAL: GPM DRAM bandwidth at/above this moves memory (copy loop far above, waiters below)
-MEM_UTIL_WORK_PCT = 5.0  # PROVISIONAL: NVML memory utilization at/above this moves memory (no-GPM fallback)
-POWER_WORK_OVER_IDLE_FRACTION = 0.25  # PROVISIONAL: power over idle >= this share of the power limit is work
-#                                       (a waiter on every SM must stay below it)
-POWER_WORK_FRACTION = 0.5  # PROVISIONAL: without an idle baseline, power >= this share of the limit is work
+# Thresholds, each set from the H100 recordings in tests/data/telemetry/h100-580.159.04.jsonl (made by
+# benchmarks/record_telemetry.py on the lent H100, 2026-11-24) and the reference run in
+# benchmarks/results/h100/run.jsonl. The figures after each constant are what those measured.
+IDLE_UTIL_PCT = 5.0  # below = nothing resident: idle and every host/front-end wait read 0.0% once the window
+#                      opens after the previous work (one recording without that settle read 5.5%)
+RESIDENT_UTIL_PCT = 50.0  # at/above = a kernel resident most of the window: every waiter shape read 95.7-100%
+SM_RESIDENT_PCT = 0.2  # GPM SM activity above this = some warp resident (used only without NVML util): one
+#                        warp on one SM reads 0.7-0.76% (1 of 132 SMs), idle 0.0%
+PIPE_WORK_PCT = 2.0  # any pipe at/above this computes: the busiest pipe of every waiter read 0.0%; the GEMM's
+#                      tensor pipe 92-93%, the copy loop's integer pipe 5.5%
+DRAM_WORK_PCT = 5.0  # GPM DRAM bandwidth at/above this moves memory: waiters 0.0%, GEMM 25%, copy loop 88-89%
+MEM_UTIL_WORK_PCT = 5.0  # NVML memory utilization at/above this moves memory (no-GPM fallback; same split as DRAM)
+POWER_WORK_OVER_IDLE_FRACTION = 0.25  # power over idle >= this share of the limit (175 W of 700) is work:
+#                                       waiters read +44-55 W over a cold idle (the clock state, not the waiter),
+#                                       the copy loop +300 W, the GEMM +631-659 W
+POWER_WORK_FRACTION = 0.5  # without an idle baseline, power >= this share of the limit (350 W) is work: waiters
+#                            read 119-136 W, the copy loop 376 W, the GEMM 733 W
 
 THRESHOLDS = {
     "idle_util_pct": IDLE_UTIL_PCT, "resident_util_pct": RESIDENT_UTIL_PCT, "sm_resident_pct": SM_RESIDENT_PCT,
