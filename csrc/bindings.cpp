@@ -37,7 +37,7 @@ void take(const py::dict& d, const char* key, T* field) {
 
 WaiterConfig config_from(const py::dict& d) {
   static const char* known[] = {"kind", "device", "blocks", "threads", "pollers", "registers", "smem_bytes",
-                                "check_every", "flag", "poll", "backoff", "backoff_ns", "backoff_cap_ns", "spin_us", "sync",
+                                "check_every", "flag", "poll", "flag_lines", "backoff", "backoff_ns", "backoff_cap_ns", "spin_us", "sync",
                                 "timeout_s"};
   for (auto item : d) {
     const auto key = item.first.cast<std::string>();
@@ -56,6 +56,7 @@ WaiterConfig config_from(const py::dict& d) {
   take(d, "check_every", &c.check_every);
   take(d, "flag", &c.flag);
   take(d, "poll", &c.poll);
+  take(d, "flag_lines", &c.flag_lines);
   take(d, "backoff", &c.backoff);
   take(d, "backoff_ns", &c.backoff_ns);
   take(d, "backoff_cap_ns", &c.backoff_cap_ns);

@@ -36,6 +36,7 @@ __global__ void __maxnreg__(MAXREG) spin_wait_kernel(SpinParams p) {
   __syncthreads();
 
   if (t < p.pollers) {
+    const uint32_t* flag = p.flag + (p.flag_stride ? (blockIdx.x * p.pollers + t) * p.flag_stride : 0u);
     const uint64_t deadline = globaltimer_ns() + p.timeout_ns;
     uint32_t sleep_ns = p.backoff_ns;
     uint32_t since_check = p.check_every;  // check abort and clock on the first poll too
@@ -44,7 +45,7 @@ __global__ void __maxnreg__(MAXREG) spin_wait_kernel(SpinParams p) {
       // prims_simple.h; its data loads are volatile too). An acquire load per poll is the stricter
       // alternative, kept as an option to compare. (A fence.acq_rel.sys after the volatile poll cost
       // ~1.2 us of round trip on the H100.)
-      const uint32_t seen = p.poll_acquire ? ld_acquire_sys(p.flag) : ld_volatile(p.flag);
+      const uint32_t seen = p.poll_acquire ? ld_acquire_sys(flag) : ld_volatile(flag);
       if (static_cast<int32_t>(seen - p.gen) >= 0) {
         const uint64_t now = globaltimer_ns();
         if (atomicCAS(&s_outcome, kPending, kReleased) == kPending) s_wake_gt = now;

@@ -2,8 +2,8 @@
 // The waiter protocol: the words every waiter is given and what it writes back. Shared by the
 // kernels, the host side and (through the bindings) Python, so there is one source of truth.
 //
-// - flag:   the release word. A waiter armed with generation `gen` is released once
-//           (int32_t)(flag - gen) >= 0. Host-mapped pinned memory or device memory.
+// - flag:   the release word (or one word per poller's line). A waiter armed with generation `gen`
+//           is released once (int32_t)(flag - gen) >= 0. Host-mapped pinned memory or device memory.
 // - abort:  host-mapped; nonzero aborts every waiter (as ncclCommAbort does).
 // - deadline: a waiter ends by itself `timeout_ns` after it started (read from %globaltimer).
 // - slot:   one per waiter block, host-mapped: `armed` = gen once resident, `ack` = gen once it
@@ -51,7 +51,9 @@ struct SpinParams {
   uint32_t backoff_mode;  // 0 none, 1 fixed, 2 exponential
   uint32_t backoff_ns;
   uint32_t backoff_cap_ns;
-  uint32_t poll_acquire;  // 1: ld.acquire.sys each poll; 0: ld.volatile polls, one acquire fence after
+  uint32_t poll_acquire;  // 1: ld.acquire.sys each poll; 0: ld.volatile polls (NCCL)
+  uint32_t flag_stride;   // 0: every poller polls flag[0]; else poller t of block b polls
+                          // flag[(b * pollers + t) * flag_stride] (its own line, as NCCL LL threads do)
   float seed;  // makes held registers' contents unknown to the compiler
 };
 

@@ -31,40 +31,64 @@ int greatest_priority() {
   return greatest;
 }
 
-// Where the release word lives, and how a release reaches it.
+// Where the release word(s) live, and how a release reaches them. One word, or (per-poller lines)
+// one word every kLineWords for each poller, all written with the generation at a release.
+constexpr size_t kLineWords = 4;        // 16-byte lines, as NCCL LL's
+constexpr size_t kMaxFlagWords = 1u << 22;
+
 class ReleaseFlag {
  public:
-  ReleaseFlag(bool on_device, ControlWords* host_words, ControlWords* dev_words)
-      : host_words_(host_words), dev_words_(dev_words) {
+  ReleaseFlag(bool on_device, size_t words, ControlWords* host_words, ControlWords* dev_words)
+      : words_(words), host_words_(host_words), dev_words_(dev_words) {
+    if (words_ == 0 || words_ > kMaxFlagWords) {
+      throw std::invalid_argument("flag_lines: " + std::to_string(words_) + " flag words are invalid: expected [1, " +
+                                  std::to_string(kMaxFlagWords) + "] (fewer blocks x pollers)");
+    }
+    if (words_ > 1) lines_ = std::make_unique<MappedHostBuffer>(words_ * sizeof(uint32_t));
     if (on_device) {
-      word_ = std::make_unique<DeviceBuffer>(sizeof(uint32_t));
+      word_ = std::make_unique<DeviceBuffer>(words_ * sizeof(uint32_t));
       // A dedicated high-priority stream: its write is not queued behind the waiter's own stream.
       stream_ = std::make_unique<Stream>(greatest_priority());
     }
   }
   const uint32_t* device_address() const {
-    return word_ ? static_cast<const uint32_t*>(word_->get()) : &dev_words_->flag;
+    if (word_) return static_cast<const uint32_t*>(word_->get());
+    return lines_ ? static_cast<const uint32_t*>(lines_->device()) : &dev_words_->flag;
   }
   void write(uint32_t gen) const {
-    if (word_) {
+    if (word_ && words_ == 1) {
       enqueue_write_value(stream_->get(), static_cast<uint32_t*>(word_->get()), gen);
-    } else {
-      store_release(&host_words_->flag, gen);
+      return;
+    }
+    uint32_t* host = lines_ ? static_cast<uint32_t*>(lines_->host()) : &host_words_->flag;
+    for (size_t i = 0; i < words_; ++i) store_release(host + i, gen);
+    if (word_) {  // device lines: one copy of the staged words (the previous copy ended before the ack)
+      WB_CUDA(cudaMemcpyAsync(word_->get(), host, words_ * sizeof(uint32_t), cudaMemcpyHostToDevice, stream_->get()));
     }
   }
 
  private:
+  size_t words_;
   ControlWords* host_words_;
   ControlWords* dev_words_;
+  std::unique_ptr<MappedHostBuffer> lines_;  // per-poller words in host-mapped memory (or the staging copy)
   std::unique_ptr<DeviceBuffer> word_;
   std::unique_ptr<Stream> stream_;
 };
+
+size_t flag_words(const WaiterConfig& cfg) {
+  if (cfg.flag_lines == "shared") return 1;
+  if (cfg.flag_lines != "per-poller") {
+    throw std::invalid_argument("flag_lines='" + cfg.flag_lines + "' is invalid: expected one of shared, per-poller");
+  }
+  return static_cast<size_t>(std::max(cfg.blocks, 1)) * static_cast<size_t>(std::max(cfg.pollers, 1)) * kLineWords;
+}
 
 // ---- device-resident spin -------------------------------------------------------------------
 class DeviceSpinWaiter final : public Waiter {
  public:
   explicit DeviceSpinWaiter(const WaiterConfig& cfg)
-      : Waiter(cfg, cfg.blocks), flag_(cfg.flag == "device", control(), control_dev()) {
+      : Waiter(cfg, cfg.blocks), flag_(cfg.flag == "device", flag_words(cfg), control(), control_dev()) {
     validate();
   }
   ~DeviceSpinWaiter() override { shutdown(); }
@@ -146,6 +170,7 @@ class DeviceSpinWaiter final : public Waiter {
     p.backoff_ns = static_cast<uint32_t>(cfg_.backoff_ns);
     p.backoff_cap_ns = static_cast<uint32_t>(cfg_.backoff_cap_ns);
     p.poll_acquire = cfg_.poll == "acquire" ? 1u : 0u;
+    p.flag_stride = cfg_.flag_lines == "per-poller" ? static_cast<uint32_t>(kLineWords) : 0u;
     p.seed = 1.0f;
     launch_spin(registers_, cfg_.blocks, cfg_.threads, cfg_.smem_bytes, p, stream_.get());
   }
@@ -165,7 +190,7 @@ class DeviceSpinWaiter final : public Waiter {
 class ExternalDeviceWaiter final : public Waiter {
  public:
   ExternalDeviceWaiter(const WaiterConfig& cfg, ExternalLauncher launch)
-      : Waiter(cfg, cfg.blocks), flag_(cfg.flag == "device", control(), control_dev()), launch_(std::move(launch)) {
+      : Waiter(cfg, cfg.blocks), flag_(cfg.flag == "device", 1, control(), control_dev()), launch_(std::move(launch)) {
     if (cfg.blocks < 1 || cfg.blocks > 65535) {
       throw std::invalid_argument(arg_error("blocks", cfg.blocks, "expected [1, 65535]"));
     }
@@ -197,7 +222,7 @@ class ExternalDeviceWaiter final : public Waiter {
 class StreamWaitValueWaiter final : public Waiter {
  public:
   explicit StreamWaitValueWaiter(const WaiterConfig& cfg)
-      : Waiter(cfg, 1), flag_(cfg.flag == "device", control(), control_dev()) {}
+      : Waiter(cfg, 1), flag_(cfg.flag == "device", 1, control(), control_dev()) {}
   ~StreamWaitValueWaiter() override { shutdown(); }
   bool device_clock() const override { return true; }
 

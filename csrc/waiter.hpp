@@ -27,6 +27,7 @@ struct WaiterConfig {
   int check_every = 10000;
   std::string flag = "host";     // host | device
   std::string poll = "volatile"; // volatile | acquire (the spin kernel's load)
+  std::string flag_lines = "shared";  // shared | per-poller (each poller its own 16-byte line)
   std::string backoff = "none";  // none | fixed | exp
   int backoff_ns = 0;
   int backoff_cap_ns = 0;

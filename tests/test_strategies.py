@@ -77,7 +77,7 @@ def test_native_config_merges_preset_fixed_and_options() -> None:
 
 
 def test_native_config_keys_are_all_known_to_the_native_waiter() -> None:
-    native_keys = {"kind", "device", "blocks", "threads", "pollers", "registers", "smem_bytes", "check_every", "flag", "poll",
+    native_keys = {"kind", "device", "blocks", "threads", "pollers", "registers", "smem_bytes", "check_every", "flag", "poll", "flag_lines",
                    "backoff", "backoff_ns", "backoff_cap_ns", "spin_us", "sync", "timeout_s"}
     for spec in st.strategies():
         _, opts = st.resolve(spec.name)

@@ -73,6 +73,9 @@ def test_a_waiter_keeps_waiting_until_released(name: str) -> None:
 
 
 @pytest.mark.parametrize("name,opts", [("spin", {"flag": "device"}), ("stream-wait-value", {"flag": "device"}),
+                                       ("spin", {"blocks": 4, "threads": 256, "pollers": 256, "flag_lines": "per-poller"}),
+                                       ("spin", {"blocks": 4, "threads": 256, "pollers": 256, "flag_lines": "per-poller",
+                                                 "flag": "device"}),
                                        ("spin-backoff", {"backoff": "fixed", "backoff_ns": 1000}),
                                        ("host-spin", {"spin_us": 50}), ("event-blocking-sync", {"sync": "spin"})])
 def test_option_variants_release(name: str, opts: dict) -> None:

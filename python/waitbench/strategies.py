@@ -113,6 +113,8 @@ TIMEOUT = Option("timeout_s", float, 10.0, "deadline: the wait ends by itself (s
                  "s", 0.001, 3600.0)
 POLL = Option("poll", str, "volatile", "how pollers load the flag: volatile loads (NCCL's Simple protocol), or "
               "a system-scope acquire load every poll", choices=("volatile", "acquire"))
+FLAG_LINES = Option("flag_lines", str, "shared", "every poller polls one word, or each poller its own 16-byte line "
+                    "(as NCCL LL threads poll the lines they own)", choices=("shared", "per-poller"))
 FLAG = Option("flag", str, "host", "where the release word lives: host-mapped pinned memory (as NCCL over PCIe/SHM) "
               "or device memory (as a peer writing over NVLink)", choices=("host", "device"))
 
@@ -132,6 +134,7 @@ def _shape_options(blocks: int = 1, threads: int = 32, pollers: int = 1, registe
         Option("check_every", int, 10000, "polls between reads of the abort word and the clock (NCCL >= 2.26: 10000)",
                "", 1, 1_000_000),
         FLAG,
+        FLAG_LINES,
         POLL,
         TIMEOUT,
     )
@@ -142,6 +145,7 @@ def _shape_options(blocks: int = 1, threads: int = 32, pollers: int = 1, registe
 # peer; LL launches 512 threads that all poll their data lines; LL128 launches 640 threads whose
 # warps poll and vote. Kernels are compiled with -maxrregcount=96. Dynamic shared memory is a
 # per-warp scratch of 8 uint64 per thread (LL128) for 640 threads: 20 warps x 2 KiB = 40 KiB.
+# LL and LL128 threads each poll the line they own, so those presets poll per-poller 16-byte lines.
 # Channels: ~2 on a PCIe pair, 16 on H100 NVSwitch, 24 on HGX A100, 32 as a high setting.
 _NCCL_SMEM = 40960
 NCCL_PRESETS: dict[str, dict[str, Any]] = {
@@ -149,9 +153,10 @@ NCCL_PRESETS: dict[str, dict[str, Any]] = {
     "simple-16ch": dict(blocks=16, threads=544, pollers=1, registers=96, smem_bytes=_NCCL_SMEM),
     "simple-24ch": dict(blocks=24, threads=544, pollers=1, registers=96, smem_bytes=_NCCL_SMEM),
     "simple-32ch": dict(blocks=32, threads=544, pollers=1, registers=96, smem_bytes=_NCCL_SMEM),
-    "ll-16ch": dict(blocks=16, threads=512, pollers=512, registers=96, smem_bytes=_NCCL_SMEM),
-    "ll128-16ch": dict(blocks=16, threads=640, pollers=640, registers=96, smem_bytes=_NCCL_SMEM),
-    "tiny": dict(blocks=1, threads=128, pollers=128, registers=96, smem_bytes=_NCCL_SMEM),
+    "ll-16ch": dict(blocks=16, threads=512, pollers=512, registers=96, smem_bytes=_NCCL_SMEM, flag_lines="per-poller"),
+    "ll128-16ch": dict(blocks=16, threads=640, pollers=640, registers=96, smem_bytes=_NCCL_SMEM,
+                       flag_lines="per-poller"),
+    "tiny": dict(blocks=1, threads=128, pollers=128, registers=96, smem_bytes=_NCCL_SMEM, flag_lines="per-poller"),
 }
 NCCL_PRESET_DOCS: dict[str, str] = {
     "simple-2ch": "Simple protocol ring, 2 channels: a PCIe pair such as the seed report's 2x RTX 3090",
