@@ -34,6 +34,7 @@ for stage in "$@"; do
     sweep) run sweep bash -c "time waitbench sweep --out $OUT/sweep.jsonl" ;;
     run-ref) run suite bash -c "time waitbench run --trials 10000 --presets simple-2ch,simple-16ch,ll-16ch,tiny --flags host,device --out $OUT/run.jsonl" ;;
     sweep-ref) run sweep bash -c "time waitbench sweep --flags host,device --out $OUT/sweep.jsonl" ;;
+    sweep-lines) run sweep-lines bash -c "waitbench sweep --blocks 16,64,132 --threads 32 --flag-lines shared,per-poller --flags host --out $OUT/sweep-lines.jsonl" ;;
     test-custom) run test-custom python3 -m pytest -m gpu -q -rs --timeout 300 tests/custom ;;
     ncu) run ncu ncu --clock-control none --section LaunchStats --section Occupancy -k regex:"gemm|nvjet|cutlass|xmma" --launch-count 1 python3 -c "import torch; a=torch.randn(8192,8192,device='cuda',dtype=torch.bfloat16); b=torch.randn_like(a); [torch.matmul(a,b) for _ in range(2)]; torch.cuda.synchronize()" ;;
     mech) run mech bash -c "python3 benchmarks/residency.py --threads 1024 --registers 64; python3 benchmarks/residency.py --threads 32 --registers 32 --smem-bytes 232432; waitbench sweep --blocks 16,64,132 --threads 32,1024 --flags host,device --polls volatile,acquire --workloads fma,stream --out $OUT/mech.jsonl" ;;

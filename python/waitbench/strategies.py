@@ -145,18 +145,21 @@ def _shape_options(blocks: int = 1, threads: int = 32, pollers: int = 1, registe
 # peer; LL launches 512 threads that all poll their data lines; LL128 launches 640 threads whose
 # warps poll and vote. Kernels are compiled with -maxrregcount=96. Dynamic shared memory is a
 # per-warp scratch of 8 uint64 per thread (LL128) for 640 threads: 20 warps x 2 KiB = 40 KiB.
-# LL and LL128 threads each poll the line they own, so those presets poll per-poller 16-byte lines.
+# Every poller polls its own word: a Simple channel its connection's step counter, an LL/LL128 thread
+# the line it owns (flag_lines="per-poller"; on the H100 one shared host word made 16 channels wake
+# ~27 us after release instead of ~4 us, benchmarks/results/h100/pollers.json).
 # Channels: ~2 on a PCIe pair, 16 on H100 NVSwitch, 24 on HGX A100, 32 as a high setting.
 _NCCL_SMEM = 40960
 NCCL_PRESETS: dict[str, dict[str, Any]] = {
-    "simple-2ch": dict(blocks=2, threads=544, pollers=1, registers=96, smem_bytes=_NCCL_SMEM),
-    "simple-16ch": dict(blocks=16, threads=544, pollers=1, registers=96, smem_bytes=_NCCL_SMEM),
-    "simple-24ch": dict(blocks=24, threads=544, pollers=1, registers=96, smem_bytes=_NCCL_SMEM),
-    "simple-32ch": dict(blocks=32, threads=544, pollers=1, registers=96, smem_bytes=_NCCL_SMEM),
-    "ll-16ch": dict(blocks=16, threads=512, pollers=512, registers=96, smem_bytes=_NCCL_SMEM, flag_lines="per-poller"),
-    "ll128-16ch": dict(blocks=16, threads=640, pollers=640, registers=96, smem_bytes=_NCCL_SMEM,
-                       flag_lines="per-poller"),
-    "tiny": dict(blocks=1, threads=128, pollers=128, registers=96, smem_bytes=_NCCL_SMEM, flag_lines="per-poller"),
+    name: dict(shape, registers=96, smem_bytes=_NCCL_SMEM, flag_lines="per-poller") for name, shape in {
+        "simple-2ch": dict(blocks=2, threads=544, pollers=1),
+        "simple-16ch": dict(blocks=16, threads=544, pollers=1),
+        "simple-24ch": dict(blocks=24, threads=544, pollers=1),
+        "simple-32ch": dict(blocks=32, threads=544, pollers=1),
+        "ll-16ch": dict(blocks=16, threads=512, pollers=512),
+        "ll128-16ch": dict(blocks=16, threads=640, pollers=640),
+        "tiny": dict(blocks=1, threads=128, pollers=128),
+    }.items()
 }
 NCCL_PRESET_DOCS: dict[str, str] = {
     "simple-2ch": "Simple protocol ring, 2 channels: a PCIe pair such as the seed report's 2x RTX 3090",

@@ -26,6 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", default=",".join(map(str, DEFAULT_THREADS)), metavar="LIST",
                    help="threads per block (default: %(default)s)")
     p.add_argument("--flags", default="host", metavar="LIST", help="flag locations: host, device (default: host)")
+    p.add_argument("--flag-lines", default="shared", metavar="LIST",
+                   help="shared (one word for every poller), per-poller (each its own line) (default: shared)")
     p.add_argument("--polls", default="volatile", metavar="LIST",
                    help="poll loads: volatile (NCCL), acquire (default: volatile)")
     p.add_argument("--seconds", type=float, default=1.0, metavar="S",
@@ -40,20 +42,21 @@ def handle(args: argparse.Namespace) -> int:
     threads = _ints(args.threads, "--threads")
     flags = split_list(args.flags, "--flags", ("host", "device"))
     polls = split_list(args.polls, "--polls", ("volatile", "acquire"))
+    lines = split_list(args.flag_lines, "--flag-lines", ("shared", "per-poller"))
     workloads = workloads_from(args)
     blocks = _ints(args.blocks, "--blocks") if args.blocks else None
-    points(blocks or [1], threads, flags, polls)  # validate options before touching the GPU
+    points(blocks or [1], threads, flags, polls, lines)  # validate options before touching the GPU
     require_gpu_or_explain(args.gpu)
     from .._native import native
     from ..sweep import run_sweep
 
     if blocks is None:
         blocks = default_blocks(native().device_info(args.gpu)["sm_count"])
-    n_points = len(points(blocks, threads, flags, polls))
+    n_points = len(points(blocks, threads, flags, polls, lines))
     settings = Settings(window_s=1.0, wake_trials=0,
                         pairs=PairPolicy(min_pairs=3, min_s=0.1, max_s=args.seconds, spread_target_pct=1.0,
                                          run_s=0.02))
     with session(args, workloads, settings, 2 + n_points * len(workloads)) as (s, _advance):
-        run_sweep(s, blocks, threads, flags, polls)
+        run_sweep(s, blocks, threads, flags, polls, lines)
     show(s.records, args, ("sweep",))
     return 0
