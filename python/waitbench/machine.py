@@ -28,21 +28,18 @@ def git_sha() -> str | None:
 
 def _nvml_facts(uuid_str: str) -> dict[str, Any]:
     """Driver version and max SM clock from NVML (None values where NVML is unavailable)."""
-    try:
-        import pynvml
+    from .errors import NvmlError
+    from .telemetry import nvml
 
-        pynvml.nvmlInit()
-    except Exception:  # noqa: BLE001 - any NVML failure simply leaves these unknown
-        return {"driver_version": None, "gpu_sm_clock_max_mhz": None}
     try:
-        h = pynvml.nvmlDeviceGetHandleByUUID(uuid_str)
-        drv = pynvml.nvmlSystemGetDriverVersion()
-        clk = pynvml.nvmlDeviceGetMaxClockInfo(h, pynvml.NVML_CLOCK_SM)
-        return {"driver_version": drv.decode() if isinstance(drv, bytes) else drv, "gpu_sm_clock_max_mhz": float(clk)}
-    except Exception:  # noqa: BLE001
+        with nvml.session():
+            handle, _ = nvml.optional("nvmlDeviceGetHandleByUUID", uuid_str)
+            clock, _ = nvml.optional("nvmlDeviceGetMaxClockInfo", handle, nvml.pynvml().NVML_CLOCK_SM) \
+                if handle is not None else (None, None)
+            return {"driver_version": nvml.driver_version(),
+                    "gpu_sm_clock_max_mhz": None if clock is None else float(clock)}
+    except NvmlError:
         return {"driver_version": None, "gpu_sm_clock_max_mhz": None}
-    finally:
-        pynvml.nvmlShutdown()
 
 
 def run_identity(gpu: int, run_id: str | None = None) -> dict[str, Any]:
