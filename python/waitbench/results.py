@@ -213,8 +213,9 @@ def validate(rec: dict[str, Any]) -> None:
         raise ValueError(f"status={rec['status']!r} is invalid: expected one of {STATUSES}")
 
 
-def _json_default(obj: Any) -> Any:
-    if hasattr(obj, "tolist"):  # numpy scalars and arrays
+def json_default(obj: Any) -> Any:
+    """``json.dumps(default=...)`` for numpy scalars and arrays (records and recordings alike)."""
+    if hasattr(obj, "tolist"):
         return obj.tolist()
     raise TypeError(f"cannot write {type(obj).__name__} to JSON")
 
@@ -232,7 +233,7 @@ class ResultsWriter:
     def write(self, rec: dict[str, Any]) -> None:
         validate(rec)
         assert self._fh is not None, "ResultsWriter is closed"
-        self._fh.write(json.dumps(rec, default=_json_default, separators=(",", ":")) + "\n")
+        self._fh.write(json.dumps(rec, default=json_default, separators=(",", ":")) + "\n")
         self._fh.flush()
         os.fsync(self._fh.fileno())
         self.count += 1
@@ -249,28 +250,40 @@ class ResultsWriter:
         self.close()
 
 
+def iter_json_lines(path: str | os.PathLike[str], what: str, item: str = "line") -> Iterator[tuple[int, Any]]:
+    """(line number, parsed object) of each non-blank line of a JSON Lines file written as it goes.
+
+    A torn last line (an interrupted write) is skipped; ResultsError for a missing file or a
+    corrupt line that is not the last one. ``what`` and ``item`` name the file and its lines in those
+    messages.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ResultsError(f"{p}: no such {what}")
+    lines = p.read_text(encoding="utf-8").splitlines()
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError:
+            if i == len(lines) - 1:
+                return  # torn last line of an interrupted run
+            raise ResultsError(f"{p}:{i + 1}: not a JSON {item}") from None
+        yield i + 1, obj
+
+
 def iter_records(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
     """Yield the records of one JSON Lines file; a torn last line (an interrupted write) is skipped.
 
     Raises ResultsError for a missing file, a file of another schema version, or a corrupt line
     that is not the last one.
     """
-    p = Path(path)
-    if not p.is_file():
-        raise ResultsError(f"{p}: no such results file")
-    lines = p.read_text(encoding="utf-8").splitlines()
-    for i, line in enumerate(lines):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError:
-            if i == len(lines) - 1:
-                return  # torn last line of an interrupted run
-            raise ResultsError(f"{p}:{i + 1}: not a JSON record") from None
+    for lineno, rec in iter_json_lines(path, "results file", "record"):
         version = rec.get("schema_version") if isinstance(rec, dict) else None
         if version != SCHEMA_VERSION:
-            raise ResultsError(f"{p}:{i + 1}: schema_version {version!r}, this waitbench reads {SCHEMA_VERSION}")
+            raise ResultsError(f"{Path(path)}:{lineno}: schema_version {version!r}, this waitbench reads "
+                               f"{SCHEMA_VERSION}")
         yield rec
 
 

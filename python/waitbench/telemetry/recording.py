@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import IO, Any, Iterator
 
 from ..errors import ResultsError, invalid
+from ..results import iter_json_lines, json_default
 from .summary import WindowSummary
 
 FORMAT_VERSION = 1
@@ -33,7 +34,7 @@ class RecordingWriter:
     def write(self, kind: str, **fields: Any) -> None:
         assert self._fh is not None, "RecordingWriter is closed"
         line = {"format_version": FORMAT_VERSION, "kind": kind, **fields}
-        self._fh.write(json.dumps(line, separators=(",", ":"), default=_default) + "\n")
+        self._fh.write(json.dumps(line, separators=(",", ":"), default=json_default) + "\n")
         self._fh.flush()
 
     def window(self, summary: WindowSummary, **fields: Any) -> None:
@@ -51,29 +52,11 @@ class RecordingWriter:
         self.close()
 
 
-def _default(obj: Any) -> Any:
-    if hasattr(obj, "tolist"):
-        return obj.tolist()
-    raise TypeError(f"cannot write {type(obj).__name__} to JSON")
-
-
 def read_lines(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
     """Every line of a recording; ResultsError for a missing file or a corrupt line (a torn last line is skipped)."""
-    p = Path(path)
-    if not p.is_file():
-        raise ResultsError(f"{p}: no such recording")
-    lines = p.read_text(encoding="utf-8").splitlines()
-    for i, text in enumerate(lines):
-        if not text.strip():
-            continue
-        try:
-            line = json.loads(text)
-        except json.JSONDecodeError:
-            if i == len(lines) - 1:
-                return
-            raise ResultsError(f"{p}:{i + 1}: not a JSON line") from None
+    for lineno, line in iter_json_lines(path, "recording"):
         if not isinstance(line, dict) or line.get("format_version") != FORMAT_VERSION:
-            raise ResultsError(f"{p}:{i + 1}: not a waitbench telemetry recording of format {FORMAT_VERSION}")
+            raise ResultsError(f"{Path(path)}:{lineno}: not a waitbench telemetry recording of format {FORMAT_VERSION}")
         yield line
 
 
