@@ -1,100 +1,21 @@
 # SPDX-License-Identifier: Apache-2.0
 """Aggregation of one window (means, energy delta, GPM pairs, process union, buffer ownership),
-driven by a FakeNvml: a scripted stand-in for pure aggregation logic, never for a measurement."""
+driven by FakeNvml (tests/telemetry/fake_nvml.py): a scripted stand-in for pure aggregation logic,
+never for a measurement."""
 
 from __future__ import annotations
 
 import os
 import time
-from types import SimpleNamespace
 from typing import Any
 
 import pynvml
 import pytest
+from fake_nvml import FAKE_POWER_W, OTHER_PID, FakeNvml
 from waitbench.telemetry import nvml
 from waitbench.telemetry.gpm import GPM_FIELDS, GpmReader
 from waitbench.telemetry.instrument import Periods
 from waitbench.telemetry.window import GpuWindow, throttle_names
-
-FAKE_POWER_W = 100.0
-FAKE_UTIL_PERIOD_US = 50_000
-OTHER_PID = 999_999_993
-
-
-class FakeNvml:
-    """FAKE NVML (not a measurement): fixed readings, so the summary's arithmetic can be checked exactly."""
-
-    def __init__(self, *, gpm: bool = True) -> None:
-        for name in dir(pynvml):  # constants, structs and the real error classes
-            if name.startswith(("NVML_", "NVMLError", "c_nvml")):
-                setattr(self, name, getattr(pynvml, name))
-        self.gpm = gpm
-        self.t0 = time.monotonic()
-        self.allocated = self.freed = 0
-        self.proc_calls = 0
-        self._fp64 = int(pynvml.NVML_GPM_METRIC_FP64_UTIL)
-        self._values = {int(getattr(pynvml, n)): float(i) for i, n in enumerate((
-            "NVML_GPM_METRIC_GRAPHICS_UTIL", "NVML_GPM_METRIC_SM_UTIL", "NVML_GPM_METRIC_SM_OCCUPANCY",
-            "NVML_GPM_METRIC_ANY_TENSOR_UTIL", "NVML_GPM_METRIC_FP64_UTIL", "NVML_GPM_METRIC_FP32_UTIL",
-            "NVML_GPM_METRIC_FP16_UTIL", "NVML_GPM_METRIC_INTEGER_UTIL", "NVML_GPM_METRIC_DRAM_BW_UTIL",
-            "NVML_GPM_METRIC_PCIE_TX_PER_SEC", "NVML_GPM_METRIC_PCIE_RX_PER_SEC"), start=10)}
-
-    def nvmlDeviceGetEnforcedPowerLimit(self, h: Any) -> int:
-        return 700_000
-
-    def nvmlDeviceGetTotalEnergyConsumption(self, h: Any) -> int:
-        return int(1e9 + FAKE_POWER_W * 1000.0 * (time.monotonic() - self.t0))
-
-    def nvmlDeviceGetPowerUsage(self, h: Any) -> int:
-        return 101_000
-
-    def nvmlDeviceGetSamples(self, h: Any, kind: int, last_ts: int) -> tuple[int, list[Any]]:
-        now_us = int(time.time() * 1e6)
-        first = (last_ts // FAKE_UTIL_PERIOD_US + 1) * FAKE_UTIL_PERIOD_US
-        stamps = range(first, now_us, FAKE_UTIL_PERIOD_US)
-        if not stamps:
-            raise pynvml.NVMLError(pynvml.NVML_ERROR_NOT_FOUND)
-        value = 100 if kind == pynvml.NVML_GPU_UTILIZATION_SAMPLES else 0
-        return 1, [SimpleNamespace(timeStamp=t, sampleValue=SimpleNamespace(uiVal=value)) for t in stamps]
-
-    def nvmlDeviceGetClockInfo(self, h: Any, kind: int) -> int:
-        return 1980
-
-    def nvmlDeviceGetTemperature(self, h: Any, sensor: int) -> int:
-        return 40
-
-    def nvmlDeviceGetCurrentClocksEventReasons(self, h: Any) -> int:
-        return 0x4
-
-    def nvmlDeviceGetComputeRunningProcesses(self, h: Any) -> list[Any]:
-        self.proc_calls += 1
-        procs = [SimpleNamespace(pid=os.getpid(), usedGpuMemory=1 << 20)]
-        if self.proc_calls > 1:  # someone else arrives during the window
-            procs.append(SimpleNamespace(pid=OTHER_PID, usedGpuMemory=None))
-        return procs
-
-    def nvmlGpmQueryDeviceSupport(self, h: Any) -> Any:
-        if not self.gpm:
-            raise pynvml.NVMLError(pynvml.NVML_ERROR_NOT_SUPPORTED)
-        return SimpleNamespace(isSupportedDevice=1)
-
-    def nvmlGpmSampleAlloc(self) -> Any:
-        self.allocated += 1
-        return pynvml.c_nvmlGpmSample_t()  # a NULL pointer of the real type: never dereferenced here
-
-    def nvmlGpmSampleGet(self, h: Any, sample: object) -> object:
-        return sample
-
-    def nvmlGpmSampleFree(self, sample: object) -> None:
-        self.freed += 1
-
-    def nvmlGpmMetricsGet(self, req: Any) -> Any:
-        for i in range(req.numMetrics):
-            m = req.metrics[i]
-            m.nvmlReturn = pynvml.NVML_ERROR_NOT_SUPPORTED if m.metricId == self._fp64 else 0
-            m.value = self._values[m.metricId]
-        return req
-
 
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> FakeNvml:

@@ -3,7 +3,12 @@
 
 Why a module of its own: NVML must be initialised once and shut down exactly once, also when a
 measurement fails or the user presses Ctrl-C; every caller (Sampler, Monitor, diagnose, the
-instrument check) shares the same reference-counted session. A metric NVML cannot give (not
+instrument check) shares the same reference-counted session. And every NVML call of the process goes
+through :func:`call`, which lets one thread at a time into the library: on two H200s (driver
+580.159.04) ``nvmlGpmMetricsGet`` on one GPU while another thread was in ``nvmlGpmSampleGet`` or
+``nvmlDeviceGetTotalEnergyConsumption`` on the other crashed the process with SIGSEGV
+(``benchmarks/nvml_threads.py`` reproduces it; the same calls one at a time never did). A call takes
+microseconds, so serialising them costs the sampler nothing measurable. A metric NVML cannot give (not
 supported, no permission, a driver without the symbol) becomes ``None`` plus a reason through
 :func:`optional`; a failure that leaves nothing to measure raises :class:`NvmlError`.
 CUDA and NVML devices are matched by UUID (never by index: the two orders differ).
@@ -31,7 +36,10 @@ GpuSpec = int | str  # int: CUDA index; str: 'GPU-…'/'MIG-…' UUID, PCI bus i
 _CODE_NOT_SUPPORTED, _CODE_NO_PERMISSION, _CODE_NOT_FOUND = 3, 4, 6
 _CODE_LIBRARY_NOT_FOUND, _CODE_FUNCTION_NOT_FOUND, _CODE_DRIVER_NOT_LOADED = 12, 13, 9
 
-_lock = threading.Lock()
+_lock = threading.Lock()  # guards the session's reference count
+# One NVML call at a time in this process (see the module docstring for the crash it prevents).
+# Held only inside the library: never while Python waits, sleeps or takes another lock.
+_call_lock = threading.Lock()
 _refs = 0
 _missing_logged: set[str] = set()
 
@@ -75,7 +83,8 @@ def to_error(call: str, exc: BaseException) -> NvmlError:
 def _init() -> None:
     nv = pynvml()
     try:
-        nv.nvmlInit()
+        with _call_lock:
+            nv.nvmlInit()
     except nv.NVMLError as exc:
         raise to_error("nvmlInit", exc) from None
 
@@ -83,7 +92,8 @@ def _init() -> None:
 def _shutdown() -> None:
     nv = pynvml()
     try:
-        nv.nvmlShutdown()
+        with _call_lock:
+            nv.nvmlShutdown()
     except nv.NVMLError as exc:  # shutting down must never mask the error that got us here
         log.debug("nvmlShutdown failed: %s", exc)
 
@@ -134,14 +144,18 @@ def session() -> Iterator[ModuleType]:
 
 
 def call(name: str, *args: Any) -> Any:
-    """Call ``pynvml.<name>(*args)``; NvmlError on failure (logs a missing symbol once)."""
+    """Call ``pynvml.<name>(*args)``, alone in the library; NvmlError on failure (logs a missing symbol once).
+
+    The one door to NVML: no other code calls pynvml's functions directly.
+    """
     nv = pynvml()
     fn: Callable[..., Any] | None = getattr(nv, name, None)
     if fn is None:
         _log_missing(name, "this nvidia-ml-py has no such function")
         raise NvmlError(name, _CODE_FUNCTION_NOT_FOUND, f"nvidia-ml-py has no {name} (upgrade nvidia-ml-py)")
     try:
-        return fn(*args)
+        with _call_lock:
+            return fn(*args)
     except nv.NVMLError as exc:
         if getattr(exc, "value", None) == _CODE_FUNCTION_NOT_FOUND:
             _log_missing(name, "the driver's NVML lacks it (driver too old)")

@@ -14,6 +14,7 @@ import os
 import time
 from typing import Any
 
+from ..errors import NvmlError
 from . import nvml
 from .gpm import GPM_FIELDS, GPM_MIN_INTERVAL_S, GpmReader, GpmSample
 from .instrument import Periods
@@ -140,12 +141,11 @@ class GpuWindow:
         self.throttle_mask |= int(mask or 0)
 
     def _read_util(self, name: str, kind: int) -> None:
-        nv = nvml.pynvml()
         try:
-            vtype, samples = nv.nvmlDeviceGetSamples(self.dev.handle, kind, self._util_ts[name])
-        except nv.NVMLError as exc:
-            if getattr(exc, "value", None) != nv.NVML_ERROR_NOT_FOUND:  # NOT_FOUND: no new sample yet
-                self.reasons.setdefault(name, str(nvml.to_error("nvmlDeviceGetSamples", exc)))
+            vtype, samples = nvml.call("nvmlDeviceGetSamples", self.dev.handle, kind, self._util_ts[name])
+        except NvmlError as exc:
+            if exc.code != nvml.pynvml().NVML_ERROR_NOT_FOUND:  # NOT_FOUND: no new sample yet
+                self.reasons.setdefault(name, str(exc))
             return
         attr = _VALUE_FIELDS.get(vtype, "uiVal")
         for s in samples:
