@@ -14,6 +14,7 @@
 #include "device_waits.hpp"
 #include "flags.hpp"
 #include "protocol.hpp"
+#include "side_calls.hpp"
 #include "wake_latency.hpp"
 #include "waiter.hpp"
 #include "workloads.hpp"
@@ -309,4 +310,15 @@ PYBIND11_MODULE(_C, m) {
              return r;
            },
            py::arg("stream"), py::arg("launches"), py::arg("timeout_s"));
+
+  // Common calls made while a collective waits (waitbench nccl --calls): prepare, run once, timed.
+  m.def("side_call_names", &side_call_names, "Names of the calls SideCall can make.");
+  py::class_<SideCall>(m, "SideCall", "One common CUDA call, prepared on construction and made once by run().")
+      .def(py::init([](const std::string& name, int device) {
+             py::gil_scoped_release nogil;
+             return std::make_unique<SideCall>(name, device);
+           }),
+           py::arg("name"), py::arg("device"))
+      .def("run", &SideCall::run, py::call_guard<py::gil_scoped_release>(),
+           "Make the call; returns now_ns() at its return.");
 }

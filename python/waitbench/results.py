@@ -155,6 +155,12 @@ EXTRA_FIELDS = [
     _f("wait_s", "float", "this rank: from reaching the collective to its completion"),
     _f("host_blocked_s", "float", "this rank: how long the call to the collective held the calling thread"),
     _f("completion_after_late_us", "float", "collective completion after the late rank arrived"),
+    _f("protocol", "str", "NCCL_PROTO asked for (LL, LL128, Simple), or None: NCCL's own choice"),
+    _f("message_bytes", "int", "bytes each rank contributes to the collective"),
+    _f("side_call", "str", "the CUDA call a waiting rank made during the wait (waitbench nccl --calls)"),
+    _f("side_call_ms", "float", "how long that call took, from its start to its return"),
+    _f("side_call_after_late_ms", "float", "its return minus the late rank's arrival: > 0 means it waited for the "
+       "late rank, < 0 that it returned during the wait"),
     _f("extra", "dict", "free-form values that have no field yet (never relied upon by reports)"),
     _f("null_reasons", "dict", "for every None-valued metric: why it could not be measured"),
 ]

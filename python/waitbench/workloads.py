@@ -123,35 +123,18 @@ class GemmWorkload(TorchWorkload):
 
 
 def _kernel_launch_shape(torch: Any, stream: Any, fn: Callable[[], Any]) -> dict[str, Any] | None:
-    """Launch shape of the longest kernel ``fn`` runs, as CUPTI reports it through torch's profiler
-    (grid and block sizes, registers per thread, shared memory per block). Profiled once, at setup,
-    before anything is timed; None where the profiler gives no kernel."""
-    import json
-    import math
-    import os
-    import tempfile
-
-    from torch.profiler import ProfilerActivity, profile
+    """Launch shape of the longest kernel ``fn`` runs (CUPTI through torch's profiler: grid and block
+    sizes, registers per thread, shared memory per block). Profiled once, at setup, before anything is
+    timed; None where the profiler gives no kernel."""
+    from .kernel_profile import profiled_kernels
 
     with torch.cuda.stream(stream):
         fn()  # warm-up: the first call may pick a different kernel (heuristics, autotuning)
-        with profile(activities=[ProfilerActivity.CUDA]) as prof:
-            fn()
-            torch.cuda.synchronize()
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "trace.json")
-        prof.export_chrome_trace(path)
-        with open(path, encoding="utf-8") as fh:
-            events = json.load(fh).get("traceEvents", [])
-    kernels = [e for e in events if e.get("cat") == "kernel"]
+        kernels = profiled_kernels(torch, fn)
     if not kernels:
         return None
-    k = max(kernels, key=lambda e: e.get("dur", 0))
-    a = k.get("args", {})
-    if not a.get("grid") or not a.get("block"):
-        return None
-    return {"grid": math.prod(a["grid"]), "block": math.prod(a["block"]), "regs": a.get("registers per thread"),
-            "smem": a.get("shared memory"), "kernel": k.get("name")}
+    k = max(kernels, key=lambda e: e["dur_us"] or 0)
+    return {"grid": k["grid"], "block": k["block"], "regs": k["regs"], "smem": k["smem"], "kernel": k["kernel"]}
 
 
 class CupyWorkload(Workload):

@@ -37,8 +37,8 @@ def gloo_run(tmp_path_factory):
     return out, records
 
 
-def _by(records, mode, rank):
-    (rec,) = [r for r in records if r["strategy"] == mode and r["rank"] == rank]
+def _by(records, mode, rank, workload=None):
+    (rec,) = [r for r in records if r["strategy"] == mode and r["rank"] == rank and r["workload"] == workload]
     return rec
 
 
@@ -111,7 +111,8 @@ def test_under_torchrun_needs_its_whole_environment(monkeypatch):
 
 @pytest.mark.parametrize("kwargs, argument", [
     ({"late_rank": 2}, "--late-rank"), ({"late_s": 0.0}, "--late-s"), ({"nproc": 1}, "world_size"),
-    ({"nproc": None}, "--nproc"), ({"collective": "scatter"}, "--collective"), ({"backend": "mpi"}, "--backend"),
+    ({"nproc": None}, "--nproc"), ({"collectives": ("scatter",)}, "--collective"), ({"backend": "mpi"}, "--backend"),
+    ({"numels": (0,)}, "--numel"), ({"protocols": ("LL64",)}, "--protocols"),
 ])
 def test_bad_arguments_raise_before_anything_starts(tmp_path, kwargs, argument):
     args = {"out": tmp_path / "x.jsonl", "nproc": 2, "backend": "gloo", **kwargs}
@@ -142,15 +143,59 @@ def _cuda_gpus() -> int:
         return 0
 
 
+def test_four_gloo_ranks_two_cells_and_wake_trials(tmp_path):
+    records = launch.run(["nccl"], out=tmp_path / "four.jsonl", nproc=4, backend="gloo", late_s=LATE_S, late_rank=2,
+                         collectives=("all_reduce", "broadcast"), wake_trials=3, record=tmp_path / "rec.jsonl")
+    assert [(r["rank"], r["collective"]) for r in records] == [  # by rank, then cell
+        (rank, c) for rank in range(4) for c in ("all_reduce", "broadcast")]
+    for rec in records:
+        assert rec["status"] == "ok", rec["status_detail"]
+        if rec["role"] == "late":
+            assert rec["wake_trials"] is None and "late rank" in rec["null_reasons"]["wake_trials"]
+        else:  # gloo on CPUs: a real late rank, a real completion after it
+            assert rec["wake_trials"] == 3 and rec["wake_rtt_p50_us"] > 0 and rec["wake_floor_rtt_p50_us"] > 0
+            assert rec["wait_s"] >= LATE_S - SCHEDULE_JITTER_S
+    assert not (tmp_path / "rec.jsonl").read_text()  # gloo has no telemetry windows to record
+
+
+def _cuda_gpus() -> int:
+    try:
+        return torch.cuda.device_count()
+    except Exception:  # noqa: BLE001
+        return 0
+
+
 @pytest.mark.multigpu
 @pytest.mark.skipif(_cuda_gpus() < 2, reason=f"needs two or more CUDA GPUs (torch sees {_cuda_gpus()})")
 def test_plain_nccl_reads_busy_and_the_host_barrier_idle(tmp_path):
     records = launch.run(["nccl", "nccl+host-barrier"], out=tmp_path / "gpu.jsonl", nproc=2, backend="nccl",
-                         late_s=3.0, late_rank=0)
-    plain, fixed = _by(records, "nccl", 1), _by(records, "nccl+host-barrier", 1)
-    for rec in (plain, fixed):
-        assert rec["status"] == "ok", rec["status_detail"]
-        assert rec["nvml_util_pct"] is not None, rec["null_reasons"].get("nvml_util_pct")
-    assert plain["nvml_util_pct"] >= BUSY_NVML_UTIL_PCT
-    assert fixed["nvml_util_pct"] <= IDLE_NVML_UTIL_PCT
+                         late_s=2.5, late_rank=0, wake_trials=10, record=tmp_path / "rec.jsonl")
+    for mode in ("nccl", "nccl+host-barrier"):
+        for w in ("fma", "gemm"):
+            rec = _by(records, mode, 1, w)
+            # measured during the wait, not held up by it (the workloads are built before the wait)
+            assert rec["status"] == "ok", rec["status_detail"]
+            assert 0.3 < rec["tput_ratio"] <= 1.1, (mode, w, rec["tput_ratio"])
+            assert rec["nvml_util_pct"] is not None, rec["null_reasons"].get("nvml_util_pct")
+            assert rec["wake_trials"] == 10 and rec["wake_rtt_p50_us"] > 0
+    plain, fixed = _by(records, "nccl", 1, "fma"), _by(records, "nccl+host-barrier", 1, "fma")
+    assert plain["nvml_util_pct"] >= BUSY_NVML_UTIL_PCT and plain["verdict"] == "busy-waiting", plain["verdict_reason"]
+    assert fixed["nvml_util_pct"] <= IDLE_NVML_UTIL_PCT and fixed["verdict"] == "idle", fixed["verdict_reason"]
+    assert "nccl" in plain["extra"]["nccl_kernel"].lower() and plain["waiter_blocks"] >= 1
     assert plain["nccl_version"] and plain["gpu_uuid"].startswith("GPU-")
+    # the power baseline is warm and settled: a host wait reads within noise of it, never tens of W below
+    assert abs(fixed["power_delta_w"]) < 20.0, fixed["power_delta_w"]
+    labels = [json.loads(line)["scenario"] for line in (tmp_path / "rec.jsonl").read_text().splitlines()]
+    assert "nccl:nccl/auto/all_reduce/4B/waiting" in labels and "nccl:nccl+host-barrier/idle-warm/rank1" in labels
+
+
+@pytest.mark.multigpu
+@pytest.mark.skipif(_cuda_gpus() < 2, reason=f"needs two or more CUDA GPUs (torch sees {_cuda_gpus()})")
+def test_side_calls_say_which_calls_wait_for_the_late_rank(tmp_path):
+    records = launch.run(["nccl"], out=tmp_path / "calls.jsonl", nproc=2, backend="nccl", late_s=1.5, late_rank=0,
+                         calls=("cudaMalloc", "cudaDeviceSynchronize"))
+    by = {r["side_call"]: r for r in records}
+    assert set(by) == {"cudaMalloc", "cudaDeviceSynchronize"}, [r["status_detail"] for r in records]
+    # a device-wide synchronize must wait for the spinning collective: it returns only after the arrival
+    assert by["cudaDeviceSynchronize"]["side_call_after_late_ms"] > 0
+    assert all(r["status"] == "ok" for r in records)

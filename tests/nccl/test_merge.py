@@ -25,12 +25,17 @@ def _rec(rank: int) -> dict:
     return skip_record(CFG, rank, 3, "a stand-in record for the merge test")
 
 
+def _payload(rank: int, windows: int = 0) -> dict:
+    return {"records": [_rec(rank)], "windows": [{"scenario": f"w{i}", "summary": {}} for i in range(windows)]}
+
+
 def test_collect_orders_by_rank_and_fills_missing_ranks():
     store = dist.HashStore()
-    merge.publish(store, 2, _rec(2))
-    merge.publish(store, 0, _rec(0))
-    got = merge.collect(store, 3, timeout_s=0.2, missing=lambda r, why: error_record(CFG, r, 3, why))
+    merge.publish(store, 2, _payload(2, windows=1))
+    merge.publish(store, 0, _payload(0, windows=2))
+    got, windows = merge.collect(store, 3, timeout_s=0.2, missing=lambda r, why: error_record(CFG, r, 3, why))
     assert [r["rank"] for r in got] == [0, 1, 2]
+    assert [(w["scenario"], w["rank"]) for w in windows] == [("w0", 0), ("w1", 0), ("w0", 2)]
     assert got[1]["status"] == "error" and got[1]["status_detail"].startswith("DistStoreError:")
     assert got[0]["status"] == got[2]["status"] == "skipped"
     assert got[0]["status_detail"] == "a stand-in record for the merge test"
@@ -38,15 +43,15 @@ def test_collect_orders_by_rank_and_fills_missing_ranks():
 
 def test_collect_replaces_a_corrupt_record():
     store = dist.HashStore()
-    store.set(merge.record_key(0), "{not json")
-    merge.publish(store, 1, _rec(1))
-    got = merge.collect(store, 2, timeout_s=0.2, missing=lambda r, why: error_record(CFG, r, 2, why))
+    store.set(merge.payload_key(0), "{not json")
+    merge.publish(store, 1, _payload(1))
+    got, _ = merge.collect(store, 2, timeout_s=0.2, missing=lambda r, why: error_record(CFG, r, 2, why))
     assert got[0]["status_detail"].startswith("JSONDecodeError:") and got[1]["rank"] == 1
 
 
 def test_publish_refuses_an_invalid_record():
-    bad = _rec(0)
-    del bad["late_s"]
+    bad = _payload(0)
+    del bad["records"][0]["late_s"]
     with pytest.raises(ValueError, match="late_s"):
         merge.publish(dist.HashStore(), 0, bad)
 

@@ -14,12 +14,10 @@ import os
 import sys
 from typing import Any
 
-from rich import box
 from rich.console import Console
-from rich.table import Table
 
 from ..errors import invalid
-from ..nccl.config import ScenarioConfig, validate_config
+from ..nccl.config import CALLS, PROTOCOLS, WORKLOADS, ScenarioConfig, validate_config
 from ..nccl.modes import BACKENDS, COLLECTIVES, MODES, parse_modes
 from .common import (
     EXIT_FAILURE,
@@ -34,7 +32,7 @@ from .common import (
 from .progress import steps
 
 MAX_GLOO_NPROC = 64
-TABLE_WIDTH = 112
+TABLE_WIDTH = 132
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -48,13 +46,35 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--nproc", type=int, default=None, metavar="N",
                    help="ranks to spawn (default: every GPU; 2 with --backend gloo); under torchrun its world size")
     p.add_argument("--modes", default="all", metavar="A,B", help="comma-separated modes, or 'all' (default)")
-    p.add_argument("--collective", choices=COLLECTIVES, default="all_reduce", help="default: all_reduce")
+    p.add_argument("--collective", default="all_reduce", metavar="A,B",
+                   help=f"comma-separated from {', '.join(COLLECTIVES)}, or 'all' (default: all_reduce)")
+    p.add_argument("--numel", default="1", metavar="N,M",
+                   help="float32 elements each rank contributes, comma-separated; suffixes Ki, Mi allowed "
+                        "(default: 1, what an idle server's broadcast moves; 64Mi is a large message)")
+    p.add_argument("--protocols", default="auto", metavar="P,Q",
+                   help=f"NCCL_PROTO values, comma-separated from auto (NCCL's choice), {', '.join(PROTOCOLS)}, "
+                        "or 'all' (default: auto); each gets a communicator of its own")
+    p.add_argument("--workloads", default="fma,gemm", metavar="A,B",
+                   help="concurrent workloads each waiting rank runs during the wait: fma, gemm, or none "
+                        "(default: fma,gemm)")
+    p.add_argument("--wake-trials", type=int, default=20, metavar="N",
+                   help="short late-arrival episodes per cell for the wake-up latency, and as many aligned "
+                        "ones (default: 20)")
+    p.add_argument("--calls", default=None, metavar="A,B",
+                   help=f"instead of the cells: make one common call per episode during the wait and say which "
+                        f"return and which wait for the late rank; comma-separated from {', '.join(CALLS)}, or all")
+    p.add_argument("--emulate", action="store_true",
+                   help="afterwards, measure the emulated stand-in of each real wait on a waiting rank's GPU "
+                        "and print reality beside emulation")
     p.add_argument("--late-s", type=float, default=3.0, metavar="D",
                    help="how late the late rank arrives, seconds (default: 3; telemetry needs >= ~2)")
     p.add_argument("--late-rank", type=int, default=0, metavar="R",
                    help="which rank arrives late; it is also the broadcast root (default: 0)")
     p.add_argument("--backend", choices=BACKENDS, default="nccl",
                    help="nccl (GPUs) or gloo (the same orchestration on CPUs, GPU metrics null)")
+    p.add_argument("--record", metavar="FILE",
+                   help="also append every telemetry window (waiting and late ranks, idle baselines) to this "
+                        "recording, for diagnose --replay and the verdict's tests")
     p.add_argument("--out", metavar="FILE", help="JSON Lines file to append to (default: results/<timestamp>.jsonl)")
     add_output_flags(p)
     p.set_defaults(handler=handle)
@@ -69,6 +89,41 @@ def _gpu_count() -> int:
         return 0
 
 
+_SUFFIX = {"": 1, "ki": 1 << 10, "mi": 1 << 20, "gi": 1 << 30}
+
+
+def _numels(text: str) -> tuple[int, ...]:
+    out = []
+    for item in (t.strip() for t in text.split(",")):
+        digits = item.rstrip("KkMmGgIi")
+        suffix = item[len(digits):].lower()
+        if not digits.isascii() or not digits.isdigit() or suffix not in _SUFFIX:
+            raise invalid("--numel", text, "comma-separated element counts such as 1,64Mi")
+        out.append(int(digits) * _SUFFIX[suffix])
+    return tuple(out)
+
+
+def _list(text: str, argument: str, valid: tuple[str, ...], every: tuple[str, ...] | None = None) -> tuple[str, ...]:
+    if text.strip() == "all":
+        return every or valid
+    items = tuple(dict.fromkeys(t.strip() for t in text.split(",")))
+    if not all(items) or any(i not in valid for i in items):
+        raise invalid(argument, text, f"a comma-separated list of {', '.join(valid)}, or all")
+    return items
+
+
+def _config(args: argparse.Namespace, modes: list[Any]) -> ScenarioConfig:
+    """The run's settings as the launcher will take them (validated here too, before anything starts)."""
+    protocols = _list(args.protocols, "--protocols", ("auto", *PROTOCOLS), PROTOCOLS)
+    workloads = () if args.workloads.strip() == "none" else _list(args.workloads, "--workloads", WORKLOADS)
+    calls = () if args.calls is None else _list(args.calls, "--calls", CALLS)
+    return ScenarioConfig(mode=modes[0].name, backend=args.backend,
+                          collectives=_list(args.collective, "--collective", COLLECTIVES),
+                          numels=_numels(args.numel), protocols=tuple(None if p == "auto" else p for p in protocols),
+                          workloads=workloads, wake_trials=args.wake_trials, calls=calls, late_s=args.late_s,
+                          late_rank=args.late_rank)
+
+
 def handle(args: argparse.Namespace) -> int:
     modes = parse_modes(args.modes)
     try:
@@ -78,9 +133,9 @@ def handle(args: argparse.Namespace) -> int:
     from ..nccl.launch import run, under_torchrun
 
     nproc = args.nproc
+    cfg = _config(args, modes)
     # Values first, so a bad flag is named even on a machine without GPUs.
-    validate_config(ScenarioConfig(mode=modes[0].name, backend=args.backend, collective=args.collective,
-                                   late_s=args.late_s, late_rank=args.late_rank), max(nproc or 2, 2))
+    validate_config(cfg, max(nproc or 2, 2))
     if not under_torchrun():
         if args.backend == "nccl":
             n = _gpu_count()
@@ -96,7 +151,7 @@ def handle(args: argparse.Namespace) -> int:
             nproc = nproc or 2
     quiet = args.quiet or (under_torchrun() and os.environ.get("RANK") != "0")  # rank 0 speaks for the job
     out = args.out or default_results_path()
-    with steps(len(modes), quiet) as advance:
+    with steps(len(modes) + int(args.emulate), quiet) as advance:
         advance(f"mode {modes[0].name}")
         names = [m.name for m in modes]
 
@@ -104,48 +159,35 @@ def handle(args: argparse.Namespace) -> int:
             i = names.index(name)
             if i + 1 < len(names):
                 advance(f"mode {names[i + 1]}")
+            elif args.emulate:
+                advance("emulated stand-ins")
 
-        records = run(names, out=out, nproc=nproc, backend=args.backend, collective=args.collective,
-                      late_s=args.late_s, late_rank=args.late_rank, argv=sys.argv, on_mode=on_mode)
+        records = run(names, out=out, nproc=nproc, backend=args.backend, collectives=cfg.collectives,
+                      numels=cfg.numels, protocols=cfg.protocols, workloads=cfg.workloads,
+                      wake_trials=cfg.wake_trials, calls=cfg.calls, late_s=args.late_s, late_rank=args.late_rank,
+                      argv=sys.argv, record=args.record, emulate=args.emulate, on_mode=on_mode)
     if records is None:  # a torchrun rank other than 0: rank 0 writes and prints
         return EXIT_OK
     if args.json:
         print(json.dumps(records))
     else:
-        table, notes = _table(records)
-        # Wider than 80 columns: cut cells would hide the numbers; a narrow terminal wraps lines instead.
-        Console(highlight=False, width=max(out_console.width, TABLE_WIDTH)).print(table)
-        for note in notes:
-            out_console.print(note, markup=False, soft_wrap=True)
+        show(records)
     if not quiet:
         err_console.print(f"wrote {len(records)} records to {out}", markup=False)
     return EXIT_FAILURE if any(r["status"] == "error" for r in records) else EXIT_OK
 
 
-def _fmt(value: Any, spec: str) -> str:
-    return "-" if value is None else format(value, spec)
+def show(records: list[dict[str, Any]]) -> None:
+    """Print the run's tables (episodes, side calls, emulation beside reality) and their notes."""
+    from ..report.nccl_tables import calls_table, emulation_table, episode_table
 
-
-def _table(records: list[dict[str, Any]]) -> tuple[Table, list[str]]:
-    """The per-rank table, and the notes (skips, errors) that would not fit in a cell."""
-    first = records[0]
-    table = Table(title=f"waitbench nccl: {first['collective']}, rank {first['late_rank']} arrives "
-                  f"{first['late_s']:g} s late", box=box.SIMPLE_HEAD, padding=(0, 1))
-    for col in ("mode", "rank", "status", "wait s", "blocked s", "done us", "NVML%", "SM%", "FMA x", "W", "CPU%"):
-        table.add_column(col, no_wrap=True, justify="left" if col in ("mode", "rank", "status") else "right")
+    # Wider than 80 columns: cut cells would hide the numbers; a narrow terminal wraps lines instead.
+    console = Console(highlight=False, width=max(out_console.width, TABLE_WIDTH))
     notes: list[str] = []
-    for r in records:
-        detail = r["status_detail"]
-        if r["status"] == "skipped":
-            if r["rank"] == 0:
-                notes.append(f"{r['strategy']}: skipped: {detail}")
-            continue
-        if detail:
-            notes.append(f"{r['strategy']} rank {r['rank']}: {r['status']}: {detail}")
-        rank = f"{r['rank']} late" if r["role"] == "late" else str(r["rank"])
-        table.add_row(
-            r["strategy"], rank, r["status"], _fmt(r["wait_s"], ".3f"), _fmt(r["host_blocked_s"], ".3f"),
-            _fmt(r["completion_after_late_us"], ".0f"), _fmt(r["nvml_util_pct"], ".0f"),
-            _fmt(r["gpm_sm_util_pct"], ".1f"), _fmt(r["tput_ratio"], ".3f"), _fmt(r["power_w"], ".0f"),
-            _fmt(r["host_cpu_pct"], ".1f"))
-    return table, notes
+    for make in (episode_table, calls_table, emulation_table):
+        table, more = make(records)
+        notes += more
+        if table is not None:
+            console.print(table)
+    for note in notes:
+        out_console.print(note, markup=False, soft_wrap=True)

@@ -10,30 +10,50 @@ result is right (``check``). Expected results: rank r contributes r + 1 everywhe
 The NCCL collective runs on a stream of its own, created non-blocking: torch makes the *current*
 stream wait for the NCCL stream, and if that were the legacy default stream, every blocking stream
 (a concurrent workload's, say) would queue behind the waiting collective and read as stalled.
+
+Protocols: NCCL reads ``NCCL_PROTO`` when a communicator is created (``ncclGetEnv`` in
+src/graph/tuning.cc, not a cached ``NCCL_PARAM``), so each protocol of a run gets a communicator of
+its own, created with the variable set; the kernel names the profiler sees (``..._RING_LL``) confirm it.
 """
 
 from __future__ import annotations
 
-import json
+import os
+from contextlib import contextmanager
 from datetime import timedelta
-from typing import Any
+from typing import Any, Iterator
 
+from .config import Cell
 from .modes import Mode
 
-# Elements of the float32 buffer each rank contributes: small, as in the seed report (a broadcast of
-# a pickled object), so NCCL picks its small-message launch and the wait dominates.
-DEFAULT_NUMEL = 1 << 16
+
+@contextmanager
+def protocol_env(protocol: str | None) -> Iterator[None]:
+    """``NCCL_PROTO`` set to ``protocol`` (unset for None: NCCL's choice) while a communicator is made."""
+    saved = os.environ.get("NCCL_PROTO")
+    if protocol is None:
+        os.environ.pop("NCCL_PROTO", None)
+    else:
+        os.environ["NCCL_PROTO"] = protocol
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("NCCL_PROTO", None)
+        else:
+            os.environ["NCCL_PROTO"] = saved
 
 
 class Client:
     """What the scenario needs from a library; barriers go through torch.distributed's gloo."""
 
-    def __init__(self, mode: Mode, *, collective: str, rank: int, world_size: int, root: int) -> None:
+    def __init__(self, mode: Mode, *, rank: int, world_size: int, root: int, collective: str = "all_reduce") -> None:
         import torch.distributed as dist
 
         self._dist = dist
         self._gloo: Any = None  # the gloo group of host barriers (None: the default group is gloo)
         self.mode, self.collective, self.rank, self.world_size, self.root = mode, collective, rank, world_size, root
+        self.cell: Cell | None = None
 
     def host_barrier(self) -> None:
         """A barrier that never touches the GPU (gloo), to line the ranks up before a measurement."""
@@ -53,6 +73,11 @@ class Client:
 
     def bind_thread(self) -> None:
         """Make this rank's GPU current in the calling thread (CUDA's current device is per thread)."""
+
+    def set_cell(self, cell: Cell) -> None:
+        """Use ``cell``'s protocol (a communicator per protocol, made on first use; every rank must call
+        this in the same order) and its collective and message size."""
+        self.cell, self.collective = cell, cell.collective
 
     def prepare(self) -> None:
         """Fill the input with this rank's value and wait for it, outside any timed window."""
@@ -75,9 +100,9 @@ class Client:
 class TorchClient(Client):
     """torch.distributed: the collective on ``backend`` ('nccl' on GPU ``gpu``, or 'gloo' on CPU)."""
 
-    def __init__(self, mode: Mode, *, backend: str, collective: str, store: Any, rank: int, world_size: int,
-                 gpu: int | None, root: int, timeout_s: float, numel: int = DEFAULT_NUMEL) -> None:
-        super().__init__(mode, collective=collective, rank=rank, world_size=world_size, root=root)
+    def __init__(self, mode: Mode, *, backend: str, store: Any, rank: int, world_size: int,
+                 gpu: int | None, root: int, timeout_s: float) -> None:
+        super().__init__(mode, rank=rank, world_size=world_size, root=root)
         import torch
 
         dist, self._torch = self._dist, torch
@@ -93,9 +118,24 @@ class TorchClient(Client):
                                 timeout=timedelta(seconds=timeout_s), **kwargs)
         self._gloo = dist.new_group(backend="gloo") if backend != "gloo" else None
         self._stream = torch.cuda.Stream(self.device) if on_gpu else None
+        self._groups: dict[str | None, Any] = {}  # a communicator per protocol (NCCL only)
+        self._group: Any = None  # the current cell's; None: the default group
         self._event: Any = None
-        self._buf = torch.empty(numel, dtype=torch.float32, device=self.device)
-        self._out = torch.empty(numel * world_size, dtype=torch.float32, device=self.device)
+        self._buf = self._out = torch.empty(0)
+
+    def set_cell(self, cell: Cell) -> None:
+        super().set_cell(cell)
+        torch = self._torch
+        if self._stream is not None:
+            if cell.protocol not in self._groups:
+                with protocol_env(cell.protocol):
+                    group = self._dist.new_group(backend="nccl")
+                    self._dist.all_reduce(torch.zeros(1, device=self.device), group=group)  # the communicator exists now
+                    torch.cuda.synchronize(self.device)
+                self._groups[cell.protocol] = group
+            self._group = self._groups[cell.protocol]
+        self._buf = torch.empty(cell.numel, dtype=torch.float32, device=self.device)
+        self._out = torch.empty(cell.numel * self.world_size, dtype=torch.float32, device=self.device)
 
     def nccl_version(self) -> str | None:
         if self._stream is None:
@@ -124,14 +164,14 @@ class TorchClient(Client):
             self._event.record(self._stream)
 
     def _call(self) -> None:
-        dist = self._dist
+        dist, group = self._dist, self._group
         if self.collective == "all_reduce":
-            dist.all_reduce(self._buf)
+            dist.all_reduce(self._buf, group=group)
         elif self.collective == "broadcast":
-            dist.broadcast(self._buf, src=self.root)
+            dist.broadcast(self._buf, src=self.root, group=group)
         else:  # all_gather; all_gather_single replaces all_gather_into_tensor in newer torch
             gather = getattr(dist, "all_gather_single", None) or dist.all_gather_into_tensor
-            gather(self._out, self._buf)
+            gather(self._out, self._buf, group=group)
 
     def complete(self) -> None:
         if self._event is not None:
@@ -150,25 +190,49 @@ class TorchClient(Client):
 class CupyClient(Client):
     """cupy.cuda.nccl issues the collective; torch.distributed (gloo) carries only barriers."""
 
-    def __init__(self, mode: Mode, *, backend: str, collective: str, store: Any, rank: int, world_size: int,
-                 gpu: int | None, root: int, timeout_s: float, numel: int = DEFAULT_NUMEL) -> None:
-        super().__init__(mode, collective=collective, rank=rank, world_size=world_size, root=root)
+    def __init__(self, mode: Mode, *, backend: str, store: Any, rank: int, world_size: int,
+                 gpu: int | None, root: int, timeout_s: float) -> None:
+        super().__init__(mode, rank=rank, world_size=world_size, root=root)
         if backend != "nccl" or gpu is None:
             raise ValueError(f"backend={backend!r} is invalid: expected 'nccl' and a GPU for cupy-nccl")
         import cupy
         from cupy.cuda import nccl
 
         self._cp, self._nccl, self._gpu = cupy, nccl, gpu
+        self._store, self._timeout_s = store, timeout_s
         cupy.cuda.Device(gpu).use()
         self._dist.init_process_group("gloo", store=self._dist.PrefixStore("pg/", store), rank=rank,
                                       world_size=world_size, timeout=timedelta(seconds=timeout_s))
-        if rank == 0:  # NCCL's unique id travels through the store, as torch's own does
-            store.set("cupy_uid", json.dumps(list(nccl.get_unique_id())))
-        store.wait(["cupy_uid"], timedelta(seconds=timeout_s))
-        self._comm = nccl.NcclCommunicator(world_size, tuple(json.loads(store.get("cupy_uid"))), rank)
+        self._comms: dict[str | None, Any] = {}  # a communicator per protocol
+        self._comm: Any = None
         self._stream = cupy.cuda.Stream(non_blocking=True)
-        self._buf = cupy.empty(numel, dtype=cupy.float32)
-        self._out = cupy.empty(numel * world_size, dtype=cupy.float32)
+        self._buf = self._out = cupy.empty(0, dtype=cupy.float32)
+
+    def _new_comm(self, protocol: str | None) -> Any:
+        """A communicator; NCCL's unique id travels through the store as hex (cupy 13+ takes bytes)."""
+        key = f"cupy_uid/{protocol or 'auto'}"
+        if self.rank == 0:
+            uid = self._nccl.get_unique_id()
+            raw = bytes(uid) if isinstance(uid, (bytes, bytearray)) else bytes(int(b) & 0xFF for b in uid)
+            self._store.set(key, raw.hex())
+        self._store.wait([key], timedelta(seconds=self._timeout_s))
+        value = self._store.get(key)
+        raw = bytes.fromhex(value.decode() if isinstance(value, bytes) else value)
+        with protocol_env(protocol):
+            try:
+                return self._nccl.NcclCommunicator(self.world_size, raw, self.rank)
+            except TypeError:  # cupy before 13 takes the id as a tuple of signed chars
+                signed = tuple(b - 256 if b > 127 else b for b in raw)
+                return self._nccl.NcclCommunicator(self.world_size, signed, self.rank)
+
+    def set_cell(self, cell: Cell) -> None:
+        super().set_cell(cell)
+        cp = self._cp
+        if cell.protocol not in self._comms:
+            self._comms[cell.protocol] = self._new_comm(cell.protocol)
+        self._comm = self._comms[cell.protocol]
+        self._buf = cp.empty(cell.numel, dtype=cp.float32)
+        self._out = cp.empty(cell.numel * self.world_size, dtype=cp.float32)
 
     def nccl_version(self) -> str | None:
         code = int(self._nccl.get_version())  # 2.9+: major*10000 + minor*100 + patch
@@ -204,7 +268,8 @@ class CupyClient(Client):
         return bool(cp.array_equal(self._out, expected))
 
     def close(self) -> None:
-        self._comm.destroy()
+        for comm in self._comms.values():
+            comm.destroy()
         super().close()
 
 

@@ -12,7 +12,11 @@ spawning parent, or rank 0.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
+import signal
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -21,9 +25,11 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from ..errors import invalid
-from . import merge
-from .config import ScenarioConfig, validate_config
+from ..errors import WaitbenchError, invalid
+from ..results import load_records
+from ..telemetry.recording import RecordingWriter
+from . import emulate, merge
+from .config import WORKLOADS, ScenarioConfig, validate_config
 from .modes import get_mode, skip_reason
 from .records import error_record, skip_record
 from .scenario import run_rank
@@ -33,6 +39,7 @@ from .scenario import run_rank
 REQUIRED_ENV = {"NCCL_NVLS_ENABLE": "0", "TORCH_SYMM_MEM_DISABLE_MULTICAST": "1"}
 TORCHRUN_ENV = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR")
 SPAWN_OVERHEAD_S = 120.0  # process start, torch import and NCCL init, on top of a mode's own timeout
+EMULATE_TIMEOUT_S = 900.0  # every stand-in: a waiter window, 2000 wake-ups and two workloads beside it
 
 OnMode = Callable[[str, list[dict[str, Any]]], None]
 
@@ -52,12 +59,18 @@ def new_run_id() -> str:
 
 
 def run(modes: Sequence[str], *, out: str | os.PathLike[str], nproc: int | None = None, backend: str = "nccl",
-        collective: str = "all_reduce", late_s: float = 3.0, late_rank: int = 0, argv: Sequence[str] = (),
+        collectives: Sequence[str] = ("all_reduce",), numels: Sequence[int] = (1,),
+        protocols: Sequence[str | None] = (None,), workloads: Sequence[str] = WORKLOADS, wake_trials: int = 20,
+        calls: Sequence[str] = (), late_s: float = 3.0, late_rank: int = 0, argv: Sequence[str] = (),
+        record: str | os.PathLike[str] | None = None, emulate: bool = False,
         on_mode: OnMode | None = None) -> list[dict[str, Any]] | None:
-    """Run every mode and append its records (world_size per mode) to ``out``.
+    """Run every mode and append its records to ``out`` (and its telemetry windows to ``record``).
 
-    Returns the records in the process that wrote them (the parent, or rank 0 under torchrun) and
-    None in the other ranks. Raises ValueError for bad arguments before anything starts.
+    Each mode runs every protocol x collective x size (its cells); with ``calls``, one side-call
+    episode per call instead. With ``emulate``, the emulated stand-in of each real wait is measured
+    afterwards on a waiting rank's GPU (waitbench.nccl.emulate) and appended too. Returns the records
+    in the process that wrote them (the parent, or rank 0 under torchrun) and None in the other ranks.
+    Raises ValueError for bad arguments before anything starts.
     """
     set_required_env()
     if under_torchrun():
@@ -68,15 +81,52 @@ def run(modes: Sequence[str], *, out: str | os.PathLike[str], nproc: int | None 
     if nproc is None:
         raise invalid("--nproc", nproc, "a number of ranks >= 2")
     run_id = new_run_id()
-    cfgs = [ScenarioConfig(mode=get_mode(m).name, backend=backend, collective=collective, late_s=late_s,
-                           late_rank=late_rank, run_id=run_id, argv=tuple(argv)) for m in modes]
+    cfgs = [ScenarioConfig(mode=get_mode(m).name, backend=backend, collectives=tuple(collectives),
+                           numels=tuple(numels), protocols=tuple(protocols), workloads=tuple(workloads),
+                           wake_trials=wake_trials, calls=tuple(calls), late_s=late_s, late_rank=late_rank,
+                           run_id=run_id, argv=tuple(argv)) for m in modes]
     if not cfgs:
         raise invalid("--modes", "", "at least one mode")
     for cfg in cfgs:
         validate_config(cfg, nproc)
-    if under_torchrun():
-        return _run_torchrun(cfgs, out, on_mode)
-    return _run_spawn(cfgs, nproc, out, on_mode)
+    writer = RecordingWriter(record) if record is not None else None
+    try:
+        if under_torchrun():
+            records = _run_torchrun(cfgs, out, writer, on_mode)
+        else:
+            records = _run_spawn(cfgs, nproc, out, writer, on_mode)
+    finally:
+        if writer is not None:
+            writer.close()
+    if emulate and records is not None and backend == "nccl":
+        records += _emulate(records, out, run_id)
+    return records
+
+
+def _emulate(records: list[dict[str, Any]], out: Any, run_id: str) -> list[dict[str, Any]]:
+    """Measure the stand-ins of the real waits on the first waiting rank's GPU, in a child process."""
+    cells = emulate.plan(records)
+    waiting = [r for r in records if r.get("role") == "waiting" and r.get("gpu_index") is not None]
+    if not cells or not waiting:
+        return []
+    before = len(load_records(out))
+    cmd = [sys.executable, "-m", "waitbench.nccl.emulate", "--gpu", str(waiting[0]["gpu_index"]), "--out", str(out),
+           "--cells", json.dumps(cells), "--run-id", run_id]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=EMULATE_TIMEOUT_S)
+    if proc.returncode != 0:
+        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise WaitbenchError(f"the emulation process failed (exit {proc.returncode}): {tail}")
+    return load_records(out)[before:]
+
+
+def _write(cfg: ScenarioConfig, out: Any, writer: RecordingWriter | None, recs: list[dict[str, Any]],
+           windows: list[dict[str, Any]]) -> None:
+    """The mode's records to the results file, its windows to the recording (labelled by scenario)."""
+    merge.write(out, recs)
+    if writer is None:
+        return
+    for w in windows:
+        writer.write("window", run_id=cfg.run_id, mode=cfg.mode, **w)
 
 
 def _nccl_version(backend: str) -> tuple[int, ...] | None:
@@ -98,7 +148,8 @@ def _mode_prefix(cfg: ScenarioConfig) -> str:
     return f"waitbench/{cfg.run_id}/{cfg.mode}/"
 
 
-def _run_spawn(cfgs: list[ScenarioConfig], nproc: int, out: Any, on_mode: OnMode | None) -> list[dict[str, Any]]:
+def _run_spawn(cfgs: list[ScenarioConfig], nproc: int, out: Any, writer: RecordingWriter | None,
+               on_mode: OnMode | None) -> list[dict[str, Any]]:
     import torch.distributed as dist
 
     timeout = timedelta(seconds=max(c.timeout_s for c in cfgs))
@@ -107,28 +158,30 @@ def _run_spawn(cfgs: list[ScenarioConfig], nproc: int, out: Any, on_mode: OnMode
     records: list[dict[str, Any]] = []
     for cfg in cfgs:
         reason = skip_reason(get_mode(cfg.mode), backend=cfg.backend, nccl_version=version, cupy_available=cupy_ok)
+        windows: list[dict[str, Any]] = []
         if reason:
             recs = [skip_record(cfg, r, nproc, reason) for r in range(nproc)]
         else:
-            recs = _spawn_mode(cfg, nproc, store)
-        merge.write(out, recs)
+            recs, windows = _spawn_mode(cfg, nproc, store)
+        _write(cfg, out, writer, recs, windows)
         records.extend(recs)
         if on_mode is not None:
             on_mode(cfg.mode, recs)
     return records
 
 
-def _spawn_mode(cfg: ScenarioConfig, nproc: int, store: Any) -> list[dict[str, Any]]:
+def _spawn_mode(cfg: ScenarioConfig, nproc: int, store: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     import torch.distributed as dist
     import torch.multiprocessing as mp
 
     ctx = mp.start_processes(_child, args=(cfg, nproc, store.port), nprocs=nproc, join=False, start_method="spawn")
-    deadline = time.monotonic() + cfg.timeout_s + SPAWN_OVERHEAD_S
+    budget_s = cfg.budget_s() + SPAWN_OVERHEAD_S
+    deadline = time.monotonic() + budget_s
     failure: str | None = None
     try:
         while not ctx.join(timeout=0.1):
             if time.monotonic() > deadline:
-                failure = f"mode {cfg.mode} ran past {cfg.timeout_s + SPAWN_OVERHEAD_S:g} s; its processes were killed"
+                failure = f"mode {cfg.mode} ran past {budget_s:g} s; its processes were killed"
                 break
     except Exception as exc:  # noqa: BLE001 - a rank raised or died: its record is missing, the others are kept
         lines = str(exc).strip().splitlines()
@@ -148,15 +201,20 @@ def _missing(cfg: ScenarioConfig, world_size: int, detail: str) -> Callable[[int
 
 
 def _child(local_rank: int, cfg: ScenarioConfig, nproc: int, port: int) -> None:
-    """Entry of a spawned rank: the mode's environment first, before any process group exists."""
+    """Entry of a spawned rank: the mode's environment first, before any process group exists.
+
+    Ctrl-C is the parent's to handle (it kills the ranks and keeps the modes already written), so a
+    rank ignores SIGINT instead of printing a traceback of its own.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     set_required_env()
     os.environ.update(get_mode(cfg.mode).env)
     import torch.distributed as dist
 
     client = dist.TCPStore("127.0.0.1", port, is_master=False, timeout=timedelta(seconds=cfg.timeout_s))
     store = dist.PrefixStore(_mode_prefix(cfg), client)
-    rec = run_rank(cfg, store, rank=local_rank, world_size=nproc, local_rank=local_rank)
-    merge.publish(store, local_rank, rec)
+    payload = run_rank(cfg, store, rank=local_rank, world_size=nproc, local_rank=local_rank)
+    merge.publish(store, local_rank, payload)
 
 
 @contextmanager
@@ -174,7 +232,8 @@ def _mode_env(env: dict[str, str]) -> Iterator[None]:
                 os.environ[k] = v
 
 
-def _run_torchrun(cfgs: list[ScenarioConfig], out: Any, on_mode: OnMode | None) -> list[dict[str, Any]] | None:
+def _run_torchrun(cfgs: list[ScenarioConfig], out: Any, writer: RecordingWriter | None,
+                  on_mode: OnMode | None) -> list[dict[str, Any]] | None:
     import torch.distributed as dist
 
     rank, world, local_rank = (int(os.environ[k]) for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK"))
@@ -196,16 +255,17 @@ def _run_torchrun(cfgs: list[ScenarioConfig], out: Any, on_mode: OnMode | None) 
         reason = merge.store_get(mstore, "skip", timeout.total_seconds())
         if not reason:
             with _mode_env(dict(get_mode(cfg.mode).env)):
-                rec = run_rank(cfg, mstore, rank=rank, world_size=world, local_rank=local_rank)
-            merge.publish(mstore, rank, rec)
+                payload = run_rank(cfg, mstore, rank=rank, world_size=world, local_rank=local_rank)
+            merge.publish(mstore, rank, payload)
         if rank != 0:
             continue
+        windows: list[dict[str, Any]] = []
         if reason:
             recs = [skip_record(cfg, r, world, reason) for r in range(world)]
         else:
-            recs = merge.collect(mstore, world, timeout_s=cfg.timeout_s,
-                                 missing=_missing(cfg, world, "the rank returned no record"))
-        merge.write(out, recs)
+            recs, windows = merge.collect(mstore, world, timeout_s=cfg.budget_s(),
+                                          missing=_missing(cfg, world, "the rank returned no record"))
+        _write(cfg, out, writer, recs, windows)
         records.extend(recs)
         if on_mode is not None:
             on_mode(cfg.mode, recs)

@@ -4,8 +4,8 @@
 Why through the store and not a collective: the store outlives the process groups (which are
 destroyed after every mode, and may be broken after a failed one), it is shared by the spawning
 parent and its children alike, and under torchrun it is the rendezvous store every rank already has.
-A rank whose record never arrives is written as an 'error' record, so a file always holds
-world_size records per mode.
+Each rank publishes one payload: its records and the telemetry windows it kept for a recording. A
+rank whose payload never arrives is written as an 'error' record, so every rank of a mode is accounted for.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import Any
 
-from ..results import ResultsWriter, validate
+from ..results import ResultsWriter, json_default, validate
 
 
 def store_get(store: Any, key: str, timeout_s: float) -> str:
@@ -26,35 +26,39 @@ def store_get(store: Any, key: str, timeout_s: float) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def record_key(rank: int) -> str:
-    return f"record/{rank}"
+def payload_key(rank: int) -> str:
+    return f"payload/{rank}"
 
 
-def publish(store: Any, rank: int, record: dict[str, Any]) -> None:
-    """Put this rank's record in the store (the mode's PrefixStore)."""
-    validate(record)
-    store.set(record_key(rank), json.dumps(record, separators=(",", ":")))
+def publish(store: Any, rank: int, payload: dict[str, Any]) -> None:
+    """Put this rank's payload (``{"records": [...], "windows": [...]}``) in the store (the mode's PrefixStore)."""
+    for rec in payload["records"]:
+        validate(rec)
+    store.set(payload_key(rank), json.dumps(payload, separators=(",", ":"), default=json_default))
 
 
 def collect(store: Any, world_size: int, *, timeout_s: float,
-            missing: Callable[[int, str], dict[str, Any]]) -> list[dict[str, Any]]:
-    """Every rank's record, ordered by rank; ``missing(rank, why)`` stands in for a record that never
-    came or could not be read (``why`` names the exception).
+            missing: Callable[[int, str], dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Every rank's records, ordered by rank, and the windows they kept; ``missing(rank, why)`` stands in
+    for a rank whose payload never came or could not be read (``why`` names the exception).
 
-    Waits up to ``timeout_s`` in all for the records.
+    Waits up to ``timeout_s`` in all for the payloads.
     """
     records: list[dict[str, Any]] = []
+    windows: list[dict[str, Any]] = []
     for rank in range(world_size):
         try:
-            store.wait([record_key(rank)], timedelta(seconds=max(timeout_s, 0.001)))
-            raw = store.get(record_key(rank))
-            rec = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
-            validate(rec)
-        except Exception as exc:  # noqa: BLE001 - timed out, or a corrupt record: reported in the rank's record
-            rec = missing(rank, f"{type(exc).__name__}: {exc}".splitlines()[0])
+            store.wait([payload_key(rank)], timedelta(seconds=max(timeout_s, 0.001)))
+            raw = store.get(payload_key(rank))
+            payload = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+            for rec in payload["records"]:
+                validate(rec)
+            records.extend(payload["records"])
+            windows.extend(dict(w, rank=rank) for w in payload.get("windows", []))
+        except Exception as exc:  # noqa: BLE001 - timed out, or a corrupt payload: reported in the rank's record
+            records.append(missing(rank, f"{type(exc).__name__}: {exc}".splitlines()[0]))
             timeout_s = 0.001  # the others had the same time to arrive; do not wait again
-        records.append(rec)
-    return records
+    return records, windows
 
 
 def write(path: str | os.PathLike[str], records: Iterable[dict[str, Any]]) -> int:

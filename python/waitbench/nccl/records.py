@@ -1,9 +1,17 @@
 # SPDX-License-Identifier: Apache-2.0
-"""How one rank's measurements become one 'nccl' record of the shared schema.
+"""How one rank's measurements become 'nccl' records of the shared schema.
 
-Why separate from the scenario: a record is built in four places (a measured rank, a rank that
-failed, a mode skipped before it started, a rank that never reported), and each must carry every
-field, with None plus a reason wherever there is no number.
+Why separate from the scenario: a record is built in several places (a measured rank, a side call, a
+rank that failed, a mode skipped before it started, a rank that never reported), and each must carry
+every field, with None plus a reason wherever there is no number.
+
+One measured episode gives one record per concurrent workload (``workload`` 'fma' or 'gemm'; one
+record with ``workload`` None when none ran): the episode's telemetry, wake-up and NCCL kernel shape
+are repeated in each, as a 'workload' record of the single-GPU suite carries its strategy's subject.
+Field meanings for NCCL (docs/METRICS.md): ``waiter_*`` is the NCCL kernel's launch shape as the
+profiler saw it; ``wake_rtt_*`` the time from the late rank's call to this rank seeing the
+collective complete, over short late episodes; ``wake_floor_rtt_p50_us`` the same with both ranks
+arriving together.
 """
 
 from __future__ import annotations
@@ -12,32 +20,40 @@ import os
 import platform
 import socket
 import statistics
-from typing import Any
+from typing import Any, Sequence
+
+import numpy as np
 
 from .. import __version__
 from ..machine import git_sha, now_utc
 from ..results import SHAPE_FIELDS, TELEMETRY_FIELDS, WAKE_FIELDS, WORKLOAD_FIELDS, new_record, set_null
-from .config import ScenarioConfig
+from .config import Cell, ScenarioConfig
+from .instruments import Throughput, Window, classify
 from .modes import get_mode
-from .probes import WORKLOAD, Throughput, Window, classify
 
 _ENV_PREFIXES = ("NCCL_", "TORCH_NCCL_", "TORCH_SYMM_MEM_", "CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_MAX_CONNECTIONS")
-# The concurrent workload's figures (one fma run during the wait against the median of the solo runs
-# before and after it) go in the shared workload fields, so reports read them like any throughput.
-_TPUT_FIELDS = ("tput_unit", "tput_solo", "tput_concurrent", "tput_ratio", "stall_ms")
-_TPUT_UNIT = "TFLOP/s"
+_TPUT_FIELDS = ("tput_unit", "tput_solo", "tput_concurrent", "tput_ratio", "stall_ms", "tput_pairs")
+_SHAPE = {"waiter_blocks": "grid", "waiter_threads": "block", "waiter_regs_per_thread": "regs",
+          "waiter_smem_bytes": "smem"}
+_WAKE = ("wake_trials", "wake_rtt_min_us", "wake_rtt_p50_us", "wake_rtt_p99_us", "wake_rtt_p999_us",
+         "wake_rtt_max_us", "wake_floor_rtt_p50_us")
 _NOT_APPLICABLE = {
-    "not observed: the waiter is NCCL's own kernel": [f.name for f in SHAPE_FIELDS],
-    "not an nccl metric: see completion_after_late_us": [f.name for f in WAKE_FIELDS],
-    "not measured: one concurrent fma run per rank (no pairs, spread or victim shape)":
+    "not observable: NCCL's kernel has no per-poller count, SM ids or release timestamp":
+        ["waiter_pollers", "waiter_sm_ids", "waiter_distinct_sms", "wake_observe_min_us", "wake_observe_p50_us",
+         "wake_observe_p99_us", "wake_observe_p999_us", "wake_observe_max_us", "clock_offset_uncertainty_us",
+         "globaltimer_resolution_ns", "wait_host_cpu_pct"],
+    "not measured: one concurrent run per workload and episode (no spread or victim shape)":
         [f.name for f in WORKLOAD_FIELDS if f.name not in _TPUT_FIELDS],
 }
+_SIDE_CALL = ("side_call", "side_call_ms", "side_call_after_late_ms")
 # What a rank that took part measures; None with the reason in every other record.
-_METRICS = [f.name for f in TELEMETRY_FIELDS] + list(_TPUT_FIELDS) + [
+_METRICS = [f.name for f in TELEMETRY_FIELDS] + list(_TPUT_FIELDS) + list(_SHAPE) + list(_WAKE) + list(_SIDE_CALL) + [
     "wait_s", "host_blocked_s", "completion_after_late_us"]
+# Percentiles need enough trials: p99 from fewer than 100 is the maximum under another name.
+_MIN_TRIALS = {"wake_rtt_p99_us": 100, "wake_rtt_p999_us": 1000}
 
 
-def base_fields(cfg: ScenarioConfig, rank: int, world_size: int) -> dict[str, Any]:
+def base_fields(cfg: ScenarioConfig, rank: int, world_size: int, cell: Cell) -> dict[str, Any]:
     """Identity and subject of a record of this run (the GPU's identity comes from gpu_fields)."""
     mode = get_mode(cfg.mode)
     try:
@@ -51,11 +67,12 @@ def base_fields(cfg: ScenarioConfig, rank: int, world_size: int) -> dict[str, An
         "hostname": socket.gethostname(), "waitbench_version": __version__, "git_sha": git_sha(),
         "python_version": platform.python_version(), "torch_version": torch_version,
         "strategy": mode.name, "repetition": 0, "rank": rank, "world_size": world_size,
-        "collective": cfg.collective, "late_rank": cfg.late_rank, "late_s": cfg.late_s,
+        "collective": cell.collective, "protocol": cell.protocol, "message_bytes": cell.message_bytes,
+        "late_rank": cfg.late_rank, "late_s": cfg.late_s,
         "role": "late" if rank == cfg.late_rank else "waiting", "backend": cfg.backend,
-        "options": {"backend": cfg.backend, "collective": cfg.collective, "late_s": cfg.late_s,
-                    "late_rank": cfg.late_rank, "numel": cfg.numel, "dtype": "float32", "entry": mode.entry,
-                    "client": mode.client, "env": dict(mode.env)},
+        "options": {"backend": cfg.backend, "collective": cell.collective, "protocol": cell.protocol,
+                    "numel": cell.numel, "late_s": cfg.late_s, "late_rank": cfg.late_rank, "dtype": "float32",
+                    "entry": mode.entry, "client": mode.client, "env": dict(mode.env)},
         "extra": {"env": {k: v for k, v in sorted(os.environ.items()) if k.startswith(_ENV_PREFIXES)}},
     }
 
@@ -100,29 +117,28 @@ def finish_record(base: dict[str, Any], *, status: str, detail: str | None, reas
 
 def skip_record(cfg: ScenarioConfig, rank: int, world_size: int, reason: str) -> dict[str, Any]:
     """The record of a rank of a mode that cannot run here: status 'skipped', the reason as detail."""
-    return finish_record(base_fields(cfg, rank, world_size), status="skipped", detail=reason,
+    return finish_record(base_fields(cfg, rank, world_size, cfg.cells()[0]), status="skipped", detail=reason,
                          reason=f"skipped: {reason}")
 
 
-def error_record(cfg: ScenarioConfig, rank: int, world_size: int, detail: str) -> dict[str, Any]:
+def error_record(cfg: ScenarioConfig, rank: int, world_size: int, detail: str, cell: Cell | None = None) -> dict[str, Any]:
     """The record of a rank whose process failed or never reported (written by the collector)."""
-    return finish_record(base_fields(cfg, rank, world_size), status="error", detail=detail,
+    return finish_record(base_fields(cfg, rank, world_size, cell or cfg.cells()[0]), status="error", detail=detail,
                          reason="the rank failed")
 
 
-def fill_throughput(rec: dict[str, Any], solo: list[Throughput], conc: Throughput) -> None:
-    """The tput_* fields from the solo runs and the concurrent run during the wait (a stall: stall_ms,
-    and no concurrent throughput); each solo run's TFLOP/s goes in extra['solo_fma_tflops']."""
-    solos = [t.value for t in solo if t.value is not None and t.unit == _TPUT_UNIT]
-    rec["extra"]["solo_fma_tflops"] = solos
-    if conc.unit is not None and conc.unit != _TPUT_UNIT:
-        set_null(rec, f"the {WORKLOAD} workload reported {conc.unit}, expected {_TPUT_UNIT}", *_TPUT_FIELDS)
-        return
+def fill_throughput(rec: dict[str, Any], solo: Sequence[Throughput], conc: Throughput) -> None:
+    """The tput_* fields of ``conc``'s workload from the solo runs around it (their median) and the run
+    during the wait (a stall: stall_ms, and no concurrent throughput)."""
+    unit = conc.unit or next((t.unit for t in solo if t.unit), None)
+    solos = [t.value for t in solo if t.value is not None and t.unit == unit]
+    rec["extra"][f"solo_{conc.workload}"] = solos
     if conc.value is None and not conc.stalled and not solos:
         set_null(rec, conc.reason or "not measured", *_TPUT_FIELDS)
         return
-    rec["workload"] = WORKLOAD
-    _put(rec, "tput_unit", _TPUT_UNIT)
+    rec["workload"] = conc.workload
+    _put(rec, "tput_unit", unit)
+    _put(rec, "tput_pairs", 1)
     if solos:
         _put(rec, "tput_solo", statistics.median(solos))
     else:
@@ -141,43 +157,104 @@ def fill_throughput(rec: dict[str, Any], solo: list[Throughput], conc: Throughpu
         set_null(rec, rec["null_reasons"]["tput_solo"], "tput_ratio")
 
 
-def measured_record(base: dict[str, Any], *, wait_s: float, host_blocked_s: float,
+def fill_shape(rec: dict[str, Any], shape: dict[str, Any] | None, reason: str | None) -> None:
+    """The NCCL kernel's launch shape in the waiter_* fields, its name in extra['nccl_kernel']."""
+    if shape is None:
+        set_null(rec, reason or "not profiled", *_SHAPE)
+        return
+    rec["extra"]["nccl_kernel"] = shape.get("kernel")
+    rec["extra"]["nccl_kernel_dur_us"] = shape.get("dur_us")
+    for name, key in _SHAPE.items():
+        if shape.get(key) is None:
+            set_null(rec, f"the profiler gave no {key}", name)
+        else:
+            _put(rec, name, int(shape[key]))
+
+
+def fill_wake(rec: dict[str, Any], late_us: Sequence[float], aligned_us: Sequence[float], reason: str | None) -> None:
+    """wake_rtt_* from the late-arrival trials (late rank's call -> this rank sees completion), and
+    the aligned trials' median as the floor."""
+    if not late_us:
+        set_null(rec, reason or "no wake-up trials", *_WAKE)
+        return
+    v = np.asarray(late_us, dtype=float)
+    _put(rec, "wake_trials", int(v.size))
+    _put(rec, "wake_rtt_min_us", float(v.min()))
+    _put(rec, "wake_rtt_max_us", float(v.max()))
+    _put(rec, "wake_rtt_p50_us", float(np.percentile(v, 50)))
+    for name, q in (("wake_rtt_p99_us", 99), ("wake_rtt_p999_us", 99.9)):
+        if v.size >= _MIN_TRIALS[name]:
+            _put(rec, name, float(np.percentile(v, q)))
+        else:
+            set_null(rec, f"{v.size} trials: the {q}th percentile needs {_MIN_TRIALS[name]}", name)
+    if aligned_us:
+        _put(rec, "wake_floor_rtt_p50_us", float(np.percentile(np.asarray(aligned_us, dtype=float), 50)))
+    else:
+        set_null(rec, reason or "no aligned trials", "wake_floor_rtt_p50_us")
+
+
+def episode_records(base: dict[str, Any], *, wait_s: float, host_blocked_s: float,
                     completion_after_late_us: float | None, completion_reason: str | None, idle: Window,
-                    window: Window, solo: list[Throughput], conc: Throughput, result_ok: bool) -> dict[str, Any]:
-    """The record of a rank that took part in the collective (status 'stalled' when the concurrent
-    workload was held up by the wait, 'error' when the collective's result was wrong)."""
-    extra: dict[str, Any] = {
-        "host_cpu_idle_pct": idle.host_cpu_pct,
-        # the NVML sampler thread's own share of host_cpu_pct (the cost of measuring), when known
-        "sampler_cpu_pct": getattr(window.summary, "sampler_cpu_pct", None),
-    }
-    status, detail = "ok", None
-    if not result_ok:
-        status, detail = "error", "the collective returned wrong values"
-    elif conc.stalled:
-        status, detail = "stalled", conc.reason
-    rec = finish_record(base, status=status, detail=detail, extra=extra, reason=window.reason,
-                        summary=window.summary)
-    fill_throughput(rec, solo, conc)
+                    window: Window, solo: dict[str, list[Throughput]], conc: dict[str, Throughput], result_ok: bool,
+                    shape: dict[str, Any] | None, shape_reason: str | None, wake: tuple[list[float], list[float]],
+                    wake_reason: str | None, no_work_reason: str) -> list[dict[str, Any]]:
+    """The records of a rank that took part in an episode: one per concurrent workload (status 'stalled'
+    when the workload was held up by the wait, 'error' when the collective's result was wrong)."""
+    out = []
+    for name in conc or [None]:
+        c = conc.get(name) if name else None
+        extra: dict[str, Any] = {
+            "host_cpu_idle_pct": idle.host_cpu_pct,
+            # the NVML sampler thread's own share of host_cpu_pct (the cost of measuring), when known
+            "sampler_cpu_pct": getattr(window.summary, "sampler_cpu_pct", None),
+        }
+        status, detail = "ok", None
+        if not result_ok:
+            status, detail = "error", "the collective returned wrong values"
+        elif c is not None and c.stalled:
+            status, detail = "stalled", c.reason
+        rec = finish_record(base, status=status, detail=detail, extra=extra, reason=window.reason,
+                            summary=window.summary)
+        if c is not None:
+            fill_throughput(rec, solo.get(name, []), c)
+        else:
+            set_null(rec, no_work_reason, *_TPUT_FIELDS)
+        fill_shape(rec, shape, shape_reason)
+        fill_wake(rec, *wake, wake_reason)
+        set_null(rec, "not a side-call run (--calls)", *_SIDE_CALL)
+        _put(rec, "wait_s", wait_s)
+        _put(rec, "host_blocked_s", host_blocked_s)
+        _put(rec, "host_cpu_pct", window.host_cpu_pct)
+        if rec["window_s"] is None:
+            _put(rec, "window_s", window.wall_s)
+        idle_w = getattr(idle.summary, "power_w", None)
+        if idle_w is not None and rec["power_w"] is not None:
+            _put(rec, "power_idle_w", idle_w)
+            _put(rec, "power_delta_w", rec["power_w"] - idle_w)
+        verdict, why = classify(window.summary, idle.summary)
+        if verdict is None:
+            set_null(rec, why or "no verdict", "verdict", "verdict_reason")
+        else:
+            _put(rec, "verdict", verdict)
+            _put(rec, "verdict_reason", why)
+        if completion_after_late_us is None:
+            set_null(rec, completion_reason or "not measured", "completion_after_late_us")
+        else:
+            _put(rec, "completion_after_late_us", completion_after_late_us)
+        out.append(rec)
+    return out
+
+
+def side_call_record(base: dict[str, Any], *, call: str, start_ns: int, return_ns: int, arrival_ns: int,
+                     wait_s: float, result_ok: bool) -> dict[str, Any]:
+    """The record of one call a waiting rank made during the wait: how long it took, and whether it
+    returned during the wait or only after the late rank arrived."""
+    status, detail = ("ok", None) if result_ok else ("error", "the collective returned wrong values")
+    rec = finish_record(base, status=status, detail=detail, reason="not measured in a side-call run")
+    _put(rec, "side_call", call)
+    _put(rec, "side_call_ms", (return_ns - start_ns) / 1e6)
+    _put(rec, "side_call_after_late_ms", (return_ns - arrival_ns) / 1e6)
     _put(rec, "wait_s", wait_s)
-    _put(rec, "host_blocked_s", host_blocked_s)
-    _put(rec, "host_cpu_pct", window.host_cpu_pct)
-    if rec["window_s"] is None:
-        _put(rec, "window_s", window.wall_s)
-    idle_w = getattr(idle.summary, "power_w", None)
-    if idle_w is not None and rec["power_w"] is not None:
-        _put(rec, "power_idle_w", idle_w)
-        _put(rec, "power_delta_w", rec["power_w"] - idle_w)
-    verdict, why = classify(window.summary, idle.summary)
-    if verdict is None:
-        set_null(rec, why or "no verdict", "verdict", "verdict_reason")
-    else:
-        _put(rec, "verdict", verdict)
-        _put(rec, "verdict_reason", why)
-    if completion_after_late_us is None:
-        set_null(rec, completion_reason or "not measured", "completion_after_late_us")
-    else:
-        _put(rec, "completion_after_late_us", completion_after_late_us)
     return rec
 
 
