@@ -1,64 +1,65 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Reference run of `waitbench nccl` on a 2-GPU machine, after `pip install --no-build-isolation --no-deps .`:
-#   1. the multi-GPU tests (pytest -m multigpu tests/nccl), log in $OUT/nccl-pytest.log;
-#   2. every mode, all_reduce, rank 0 arriving 3 s late: JSON Lines to OUT_JSONL (replaced: a reference
-#      file holds one run), console in $OUT/nccl-run.log, NCCL's INIT/ENV/TUNING log of every rank process
-#      (does each mode's NCCL_* knob apply?) in $OUT/nccl-logs.tgz;
-#   3. a short table: one line per mode and rank.
-# Usage, from anywhere: bash benchmarks/nccl_reference.sh [OUT_JSONL]
-#   OUT_JSONL defaults to benchmarks/results/h200-x2/nccl-all_reduce-late3s.jsonl; $OUT to /tmp/wbout.
-# Expected duration (estimated, not yet timed on a GPU): about 3 minutes (2 + 7 modes, each in fresh
-# processes); capped at 270 s in all, and an interrupted run keeps the modes it finished.
-# Exit status: nonzero if the tests or the run failed.
+# Reference run of `waitbench nccl` on a 2-GPU machine, after `pip install --no-build-isolation --no-deps .`.
+# Stages (all by default; STAGES="cells modes calls" picks some):
+#   tests  pytest -m multigpu tests/nccl                                   -> $OUT/nccl-pytest.log
+#   cells  modes nccl and nccl-1ch, every protocol x collective x {1, 64Mi} floats, rank 0 2.5 s late,
+#          then the emulated stand-in of each real wait (--emulate)      -> DIR/nccl-cells.jsonl
+#   modes  the other modes, one small all_reduce each                      -> DIR/nccl-modes.jsonl
+#   calls  which common CUDA calls wait for a late rank                    -> DIR/nccl-calls.jsonl
+# Every stage's telemetry windows go to tests/data/telemetry/h200x2-<driver>-nccl<version>.jsonl (replaced),
+# NCCL's INIT/ENV log of every rank process (channels, the NCCL_* values it read) to DIR/logs/; the
+# protocol and algorithm NCCL launched are in each record's kernel name (profiled). TUNING logs a line
+# per collective on the caller's thread, inside the late rank's wake-up path, so it stays off.
+# Usage, from anywhere: bash benchmarks/nccl_reference.sh [DIR]   (DIR: benchmarks/results/h200-x2)
+# Expected duration: cells about 6 minutes, modes 1.5, calls 0.5, tests 1.5; each stage is capped.
+# Exit status: nonzero if a stage failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/wbout}
-out=${1:-benchmarks/results/h200-x2/nccl-all_reduce-late3s.jsonl}
-logs=$(mktemp -d)
-mkdir -p "$OUT" "$(dirname "$out")" "$logs/pytest" "$logs/run"
-rm -f "$out"
+dir=${1:-benchmarks/results/h200-x2}
+stages=${STAGES:-tests cells modes calls}
+mkdir -p "$OUT" "$dir/logs"
 # NVLink multicast stays off on the project's GPU machines (it can take a shared host's GPUs out of
 # service): forced here, not defaulted; waitbench also sets the first two in every rank it starts.
 export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
-export NCCL_DEBUG=INFO NCCL_DEBUG_SUBSYS=INIT,ENV,TUNING PYTHONUNBUFFERED=1
-
-echo "== pytest -m multigpu tests/nccl ($(date +%T))"
-NCCL_DEBUG_FILE="$logs/pytest/nccl.%h.%p.log" timeout --signal=INT 90 \
-  python3 -m pytest -m multigpu tests/nccl -rs -q -p no:cacheprovider 2>&1 | tee "$OUT/nccl-pytest.log"
-test_rc=${PIPESTATUS[0]}
-
-echo "== waitbench nccl, every mode ($(date +%T))"
-t0=$SECONDS
-NCCL_DEBUG_FILE="$logs/run/nccl.%h.%p.log" timeout --signal=INT 180 \
-  python3 -m waitbench nccl --backend nccl --nproc 2 --modes all --collective all_reduce --late-s 3 \
-  --late-rank 0 --out "$out" 2>&1 | tee "$OUT/nccl-run.log"
-run_rc=${PIPESTATUS[0]}
-echo "run took $((SECONDS - t0)) s"
-tar czf "$OUT/nccl-logs.tgz" -C "$logs" .  # the device returns at most 8 files
-
-echo "== $out"
-python3 - "$out" <<'EOF'
-import json
-import sys
-
-
-def cell(value, spec):
-    return "-" if value is None else format(value, spec)
-
-
-print(f"{'mode':<20} {'rank':<10} {'status':<8} {'nvml_util_pct':>13} {'sm_activity_pct':>15} "
-      f"{'fma_ratio':>9} {'completion_after_late_us':>24}")
-try:
-    lines = open(sys.argv[1], encoding="utf-8").read().splitlines()
-except OSError as exc:
-    sys.exit(f"no results: {exc}")
-for line in lines:
-    r = json.loads(line)
-    rank = f"{r['rank']} {r['role']}"
-    print(f"{r['strategy']:<20} {rank:<10} {r['status']:<8} {cell(r['nvml_util_pct'], '.0f'):>13} "
-          f"{cell(r['gpm_sm_util_pct'], '.1f'):>15} {cell(r['tput_ratio'], '.3f'):>9} "
-          f"{cell(r['completion_after_late_us'], '.0f'):>24}")
+export NCCL_DEBUG=INFO NCCL_DEBUG_SUBSYS=INIT,ENV PYTHONUNBUFFERED=1
+ident=$(python3 - <<'EOF'
+import pynvml, torch
+pynvml.nvmlInit()
+print(f"h200x2-{pynvml.nvmlSystemGetDriverVersion()}-nccl{'.'.join(map(str, torch.cuda.nccl.version()[:3]))}")
 EOF
-echo "tests rc=$test_rc run rc=$run_rc"
-[ "$test_rc" -eq 0 ] && [ "$run_rc" -eq 0 ]
+)
+recording=tests/data/telemetry/${ident:-h200x2}.jsonl
+rc=0
+common=(--backend nccl --nproc 2 --late-rank 0 --record "$recording")
+
+stage() {  # stage NAME SECONDS COMMAND...: run, log to $OUT/nccl-NAME.log, remember a failure
+  local name=$1 limit=$2
+  shift 2
+  echo "== $name ($(date +%T))"
+  local t0=$SECONDS
+  NCCL_DEBUG_FILE="$dir/logs/nccl-$name.%h.%p.log" timeout --signal=INT "$limit" "$@" 2>&1 | tee "$OUT/nccl-$name.log"
+  local s=${PIPESTATUS[0]}
+  echo "$name took $((SECONDS - t0)) s, exit $s"
+  [ "$s" -eq 0 ] || rc=1
+}
+
+for s in $stages; do
+  case $s in
+    tests) stage tests 150 python3 -m pytest -m multigpu tests/nccl -rs -q -p no:cacheprovider ;;
+    cells) rm -f "$dir/nccl-cells.jsonl" "$recording"
+           stage cells 560 python3 -m waitbench nccl "${common[@]}" --modes nccl,nccl-1ch --protocols all \
+             --collective all --numel 1,64Mi --late-s 2.5 --emulate --out "$dir/nccl-cells.jsonl" ;;
+    modes) rm -f "$dir/nccl-modes.jsonl"
+           stage modes 240 python3 -m waitbench nccl "${common[@]}" --late-s 2.5 \
+             --modes nccl+host-barrier,nccl+dist-barrier,nccl+blocking-wait,nccl-zero-cta,cupy-nccl \
+             --out "$dir/nccl-modes.jsonl" ;;
+    calls) rm -f "$dir/nccl-calls.jsonl"
+           stage calls 120 python3 -m waitbench nccl --backend nccl --nproc 2 --late-rank 0 --modes nccl \
+             --calls all --late-s 1.5 --out "$dir/nccl-calls.jsonl" ;;
+    *) echo "unknown stage $s"; rc=1 ;;
+  esac
+done
+echo "nccl_reference: exit $rc"
+exit $rc

@@ -7,13 +7,15 @@ Run on a GPU machine (after building waitbench there)::
 
 Scenarios, one window each (the scenario runs for the whole window): ``idle`` (nothing: also the
 power baseline), ``gemm`` (torch bf16 matmul loop), ``copy`` (torch device-to-device copy loop),
+``decode-gemv`` (batch-1 GEMVs and small element-wise kernels), ``tiny-kernels`` (a launch-bound stream
+of one-block kernels), ``int-hash`` (an integer-heavy cupy kernel),
 ``spin-1warp`` (Waiter('spin', blocks=1, threads=32)), ``nccl-simple-16ch`` (nccl-shaped preset
 simple-16ch), ``spin-every-sm`` (a 1-warp spin block per SM), ``host-block`` (a host-side wait:
 nothing on the GPU). Without torch the gemm and copy scenarios are skipped with a note.
 Each line of the output is JSON: ``kind`` "note" (machine, versions), "instrument" (measured
 periods, plus the GPM refresh seen under load), or "window" (``scenario``, ``expected_verdict``,
 ``summary`` with the raw series, ``verdict`` with the PROVISIONAL thresholds of this run, and the
-waiter's shape). Total runtime about 25 s.
+waiter's shape). Total runtime about 40 s.
 """
 
 from __future__ import annotations
@@ -84,6 +86,68 @@ def copy(torch: Any, gpu: int) -> contextlib.AbstractContextManager[None]:
     return torch_loop(lambda: dst.copy_(src), torch)
 
 
+def decode(torch: Any, gpu: int) -> contextlib.AbstractContextManager[None]:
+    """A batch-1 decode step: GEMVs through 8 bf16 4096x4096 weights (256 MB, beyond the L2) and small
+    element-wise kernels on 4096-wide vectors: few blocks each, memory-bound, as an LLM idling on one request."""
+    dev = f"cuda:{gpu}"
+    weights = [torch.randn(4096, 4096, device=dev, dtype=torch.bfloat16) for _ in range(8)]
+    x = torch.randn(1, 4096, device=dev, dtype=torch.bfloat16)
+
+    def step() -> None:
+        h = x
+        for w in weights:
+            h = torch.nn.functional.silu(h @ w) * 0.5
+    return torch_loop(step, torch)
+
+
+def tiny(torch: Any, gpu: int) -> contextlib.AbstractContextManager[None]:
+    """A stream of tiny element-wise kernels (1024 elements, one block each): launch-bound work that
+    keeps a kernel resident only part of the time and touches almost no memory."""
+    v = torch.randn(1024, device=f"cuda:{gpu}")
+
+    def step() -> None:
+        for _ in range(20):
+            v.mul_(0.999).add_(0.001)
+    return torch_loop(step, torch)
+
+
+INT_HASH_SRC = r"""
+extern "C" __global__ void int_hash(unsigned int* out, int rounds) {
+  unsigned int h = blockIdx.x * blockDim.x + threadIdx.x;
+  for (int i = 0; i < rounds; ++i) {  // murmur3's finaliser: multiplies, shifts and xors, all integer
+    h ^= h >> 16; h *= 0x85ebca6bu; h ^= h >> 13; h *= 0xc2b2ae35u; h ^= h >> 16;
+  }
+  if (h == 0x12345678u) out[0] = h;  // keeps the loop live; almost never true
+}
+"""
+
+
+def int_hash(gpu: int) -> contextlib.AbstractContextManager[None] | None:
+    """An integer-heavy kernel (hash rounds in registers, every SM full): the integer pipe works, DRAM rests.
+    None without cupy."""
+    try:
+        import cupy
+    except ImportError:
+        return None
+    with cupy.cuda.Device(gpu):
+        kernel = cupy.RawKernel(INT_HASH_SRC, "int_hash")
+        out = cupy.zeros(1, dtype=cupy.uint32)
+        blocks = cupy.cuda.runtime.getDeviceProperties(gpu)["multiProcessorCount"] * 8
+
+    class _Sync:
+        @staticmethod
+        def synchronize() -> None:
+            cupy.cuda.Device(gpu).synchronize()
+
+    class _Torchish:  # torch_loop only calls .cuda.synchronize()
+        cuda = _Sync
+
+    def step() -> None:
+        with cupy.cuda.Device(gpu):
+            kernel((blocks,), (256,), (out, 20000))
+    return torch_loop(step, _Torchish)
+
+
 @contextlib.contextmanager
 def waiter(strategy: str, gpu: int, seconds: float, shape: dict[str, Any], **options: Any) -> Iterator[None]:
     with Waiter(strategy, gpu=gpu, timeout_s=seconds + 10.0, **options) as w:
@@ -122,10 +186,18 @@ def main(argv: list[str] | None = None) -> int:
         ]
         if torch is not None:
             scenarios += [("gemm", "busy", lambda: gemm(torch, args.gpu)),
-                          ("copy", "busy", lambda: copy(torch, args.gpu))]
+                          ("copy", "busy", lambda: copy(torch, args.gpu)),
+                          ("decode-gemv", "busy", lambda: decode(torch, args.gpu)),
+                          ("tiny-kernels", "busy", lambda: tiny(torch, args.gpu))]
         else:
-            out.write("note", text="torch is not importable (or sees no GPU): gemm and copy scenarios skipped")
-            print("note: torch absent, gemm and copy skipped", file=sys.stderr)
+            out.write("note", text="torch is not importable (or sees no GPU): gemm, copy, decode and tiny-kernel "
+                                   "scenarios skipped")
+            print("note: torch absent, gemm, copy, decode and tiny-kernel scenarios skipped", file=sys.stderr)
+        hashing = int_hash(args.gpu)
+        if hashing is not None:
+            scenarios.append(("int-hash", "busy", lambda: hashing))
+        else:
+            out.write("note", text="cupy is not importable: the int-hash scenario skipped")
         idle = None
         for name, expected, make in scenarios:
             shape.clear()

@@ -99,6 +99,8 @@ def validate_config(cfg: ScenarioConfig, world_size: int) -> None:
         raise invalid("--wake-trials", cfg.wake_trials, f"an integer in [0, {MAX_WAKE_TRIALS}]")
     if any(c not in CALLS for c in cfg.calls):
         raise invalid("--calls", ",".join(cfg.calls), f"a comma-separated list of {', '.join(CALLS)}, or all")
+    if cfg.calls and cfg.backend != "nccl":
+        raise invalid("--calls", ",".join(cfg.calls), "nothing with --backend gloo: the calls are CUDA calls")
     if not (isinstance(cfg.late_s, (int, float)) and 0 < cfg.late_s <= MAX_LATE_S):  # NaN fails both tests
         raise invalid("--late-s", cfg.late_s, f"seconds in (0, {MAX_LATE_S:g}]")
     if world_size < 2:

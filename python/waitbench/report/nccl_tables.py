@@ -40,9 +40,10 @@ def episode_table(records: Sequence[dict[str, Any]]) -> tuple[Table | None, list
     if not recs:
         return None, []
     first = recs[0]
-    t = _table(f"waitbench nccl: rank {first['late_rank']} arrives {first['late_s']:g} s late",
-               ("mode", "proto", "collective", "size", "rank", "status", "NVML%", "SM%", "FMA x", "GEMM x",
-                "wake p50 us", "aligned us", "W over idle", "CPU%", "verdict"), 6)
+    t = _table(f"waitbench nccl: rank {first['late_rank']} arrives {first['late_s']:g} s late (wake: late rank's "
+               "call -> completion seen, us; aligned: both arrive together)",
+               ("mode", "cell", "rank", "status", "NVML%", "SM%", "FMA x", "GEMM x", "wake", "aligned", "W+",
+                "CPU%", "verdict"), 4)
     notes: list[str] = []
     seen: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for r in recs:
@@ -61,7 +62,7 @@ def episode_table(records: Sequence[dict[str, Any]]) -> tuple[Table | None, list
             continue
         ratio = {g["workload"]: g["tput_ratio"] for g in group if g["workload"]}
         status = next((g["status"] for g in group if g["status"] != "ok"), "ok")
-        t.add_row(mode, proto or "auto", coll, _size(size), f"{rank} late" if r["role"] == "late" else str(rank),
+        t.add_row(mode, f"{proto or 'auto'} {coll} {_size(size)}", f"{rank}L" if r["role"] == "late" else str(rank),
                   status, _fmt(r["nvml_util_pct"], ".0f"), _fmt(r["gpm_sm_util_pct"], ".1f"),
                   _fmt(ratio.get("fma"), ".2f"), _fmt(ratio.get("gemm"), ".2f"), _fmt(r["wake_rtt_p50_us"], ".0f"),
                   _fmt(r["wake_floor_rtt_p50_us"], ".0f"), _fmt(r["power_delta_w"], "+.0f"),

@@ -50,6 +50,9 @@ class WindowSummary:
     gpm_dram_bw_util_pct: float | None = None
     gpm_pcie_tx_mib_s: float | None = None
     gpm_pcie_rx_mib_s: float | None = None
+    # PCIe traffic as NVML reports it without GPM (nvmlDeviceGetPcieThroughput, a 20 ms sample, mean of reads).
+    pcie_tx_mib_s: float | None = None
+    pcie_rx_mib_s: float | None = None
     power_w: float | None = None  # energy counter delta / window
     power_instant_w: float | None = None  # mean of nvmlDeviceGetPowerUsage readings (a trailing average)
     power_limit_w: float | None = None

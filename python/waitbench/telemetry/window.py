@@ -139,6 +139,11 @@ class GpuWindow:
             mask, why = nvml.optional("nvmlDeviceGetCurrentClocksThrottleReasons", h)
         self._add("throttle_reasons", now, mask, why)
         self.throttle_mask |= int(mask or 0)
+        # PCIe throughput (nvmlDeviceGetPcieThroughput, KB/s over a 20 ms sample; every GPU, no GPM needed;
+        # nvidia-smi dmon -s t). A waiter polling host-mapped memory reads the bus even when nothing works.
+        for name, counter in (("pcie_tx_mib_s", nv.NVML_PCIE_UTIL_TX_BYTES), ("pcie_rx_mib_s", nv.NVML_PCIE_UTIL_RX_BYTES)):
+            kb, why = nvml.optional("nvmlDeviceGetPcieThroughput", h, counter)
+            self._add(name, now, None if kb is None else kb / 1024.0, why)
 
     def _read_util(self, name: str, kind: int) -> None:
         try:
@@ -185,7 +190,8 @@ class GpuWindow:
         self._summarize_util(s)
         self._summarize_gpm(s)
         self._summarize_power(s, t1)
-        for name, how in (("sm_clock_mhz", "mean"), ("temperature_c", "max")):
+        for name, how in (("sm_clock_mhz", "mean"), ("temperature_c", "max"), ("pcie_tx_mib_s", "mean"),
+                          ("pcie_rx_mib_s", "mean")):
             st = series_stats(self.series.get(name, []), percentiles=False)
             if st:
                 s.stats[name] = st
