@@ -176,7 +176,8 @@ def med(rows: list[dict], key: str) -> float | None:
 
 
 def fmt(x: float | None, spec: str) -> str:
-    return format(x, spec) if x is not None else "-"
+    width = spec.split(".")[0]
+    return format(x, spec) if x is not None else "-".rjust(int(width) if width else 1)
 
 
 def main() -> int:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -42,10 +43,20 @@ MAX_RATIO = 1.10
 MAX_P99_OVER_P50 = 2.0
 
 
-def build(arch: str, into: Path) -> Path:
+def gpu_arch(gpu: int) -> str:
+    """sm_XY of the GPU from nvidia-smi, or nvcc's 'native' where that does not answer."""
+    try:
+        cap = subprocess.run(["nvidia-smi", "--query-gpu=compute_cap", "--format=csv,noheader", "-i", str(gpu)],
+                             capture_output=True, text=True, check=True).stdout.strip()
+        return "sm_" + cap.replace(".", "")
+    except (OSError, subprocess.CalledProcessError):
+        return "native"
+
+
+def build(nvcc: str, arch: str, into: Path) -> Path:
     """nvcc the floor harness; the binary path."""
     exe = into / "wake_floor"
-    cmd = ["nvcc", "-O2", "-std=c++17", f"-arch={arch}", "-o", str(exe), str(HERE / "wake_floor.cu")]
+    cmd = [nvcc, "-O2", "-std=c++17", f"-arch={arch}", "-o", str(exe), str(HERE / "wake_floor.cu")]
     subprocess.run(cmd, check=True)
     return exe
 
@@ -127,7 +138,8 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--trials", type=int, default=10_000)
     ap.add_argument("--gpu", type=int, default=0)
-    ap.add_argument("--arch", default="native", help="nvcc -arch for the floor harness (default: the GPUs present)")
+    ap.add_argument("--arch", help="nvcc -arch for the floor harness (default: the GPU's, from nvidia-smi)")
+    ap.add_argument("--nvcc", default=shutil.which("nvcc") or "/usr/local/cuda/bin/nvcc")
     args = ap.parse_args()
     if args.rounds < 1 or args.trials < 100:
         ap.error("--rounds must be >= 1 and --trials >= 100")
@@ -136,7 +148,7 @@ def main() -> int:
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory() as td:
         tmp = Path(td)
-        exe = build(args.arch, tmp)
+        exe = build(args.nvcc, args.arch or gpu_arch(args.gpu), tmp)
         floors, waits = [], []
         for r in range(args.rounds):
             floors.append(floor_round(exe, args.gpu, args.trials, tmp, r))
