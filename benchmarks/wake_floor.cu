@@ -84,6 +84,8 @@ __global__ void marker_kernel(Slot* s, uint32_t gen) {
     st_release(&s->armed, gen);
   }
 }
+void launch_ack(Slot* s, uint32_t gen, bool release_ack, cudaStream_t st);
+
 // One warp; lane 0 answers generations 1..n: waits for flag >= gen, then acks it.
 template <bool kReleaseAck>
 __global__ void spin_kernel(const uint32_t* flag, Slot* s, uint32_t n) {
@@ -106,6 +108,15 @@ __global__ void spin_kernel(const uint32_t* flag, Slot* s, uint32_t n) {
 // ---- host side ------------------------------------------------------------------------------
 PFN_cuStreamWaitValue32_v11070 wait_value;
 PFN_cuStreamWriteValue32_v11070 write_value;
+
+void launch_ack(Slot* s, uint32_t gen, bool release_ack, cudaStream_t st) {
+  if (release_ack) {
+    release_ack_kernel<<<1, 32, 0, st>>>(s, gen);
+  } else {
+    ack_kernel<<<1, 32, 0, st>>>(&s->ack, gen);
+  }
+  CK(cudaGetLastError());
+}
 
 template <typename F>
 void resolve(const char* name, F* fn) {
@@ -269,12 +280,7 @@ class Harness {
       if (marker == 1) marker_kernel<<<1, 32, 0, stream_>>>(sd, g);
       if (marker == 2) cu(write_value(stream_, CUdeviceptr(&sd->armed), g, CU_STREAM_WRITE_VALUE_DEFAULT), "write");
       cu(wait_value(stream_, CUdeviceptr(flag.dev), g, CU_STREAM_WAIT_VALUE_GEQ), "cuStreamWaitValue32");
-      if (release_ack) {
-        release_ack_kernel<<<1, 32, 0, stream_>>>(sd, g);
-      } else {
-        ack_kernel<<<1, 32, 0, stream_>>>(&sd->ack, g);
-      }
-      CK(cudaGetLastError());
+      launch_ack(sd, g, release_ack, stream_);
       if (marker && !await(&s->armed, g)) throw std::runtime_error("marker not seen within 2 s");
     };
     return run(path, kind, note, gap_us, arm, [f](uint32_t g) { store(f, g); }, &s->ack,
@@ -285,13 +291,7 @@ class Harness {
     Mapped slot(sizeof(Slot));
     auto* s = static_cast<Slot*>(slot.host);
     auto* sd = static_cast<Slot*>(slot.dev);
-    auto go = [&](uint32_t g) {
-      if (release_ack) {
-        release_ack_kernel<<<1, 32, 0, stream_>>>(sd, g);
-      } else {
-        ack_kernel<<<1, 32, 0, stream_>>>(&sd->ack, g);
-      }
-    };
+    auto go = [&](uint32_t g) { launch_ack(sd, g, release_ack, stream_); };
     return run(release_ack ? "launch+release-ack" : "launch", release_ack ? "probe" : "floor",
                release_ack ? "ack kernel writes time and outcome, then the ack with st.release.sys"
                            : "a hot thread launches a 1-warp kernel that writes the ack",
@@ -329,7 +329,9 @@ class Harness {
             for (uint32_t turn = 1;; ++turn) {
               const uint32_t seen = load(&hflag);
               if (reached(seen, g)) break;
-              if (turn % 64 == 0 && now_ns() > limit) throw std::runtime_error("waiter: no release within 2 s");
+              if ((how != HostWait::kSpin || turn % 64 == 0) && now_ns() > limit) {
+                throw std::runtime_error("waiter: no release within 2 s");
+              }
               if (how == HostWait::kYield) sched_yield();
               else if (how == HostWait::kBlock) futex_wait(&hflag, seen);
               else relax();
