@@ -153,13 +153,13 @@ def main() -> int:
         for r in range(args.rounds):
             floors.append(floor_round(exe, args.gpu, args.trials, tmp, r))
             waits.append(waitbench_round(args.gpu, args.trials, tmp, r))
+            rows, extra = summarize(floors, waits), probes(floors)
+            ident = waits[0].get("identity", {})
+            (out / "wake_floor_compare.json").write_text(json.dumps(  # after every round: a cut-off call keeps it
+                {"identity": ident, "rounds": len(floors), "trials": args.trials, "goal": {
+                    "max_ratio_p50": MAX_RATIO, "max_p99_over_p50": MAX_P99_OVER_P50},
+                 "table": rows, "probes": extra, "floor_runs": floors, "waitbench_runs": waits}, indent=1))
             print(f"round {r + 1}/{args.rounds} done ({time.monotonic() - t0:.0f} s)", file=sys.stderr, flush=True)
-    rows, extra = summarize(floors, waits), probes(floors)
-    ident = waits[0].get("identity", {})
-    (out / "wake_floor_compare.json").write_text(json.dumps(
-        {"identity": ident, "rounds": args.rounds, "trials": args.trials, "goal": {
-            "max_ratio_p50": MAX_RATIO, "max_p99_over_p50": MAX_P99_OVER_P50},
-         "table": rows, "probes": extra, "floor_runs": floors, "waitbench_runs": waits}, indent=1))
     print(f"\nwake-up round trip, waitbench vs the floor harness on {ident.get('gpu_name', '?')} "
           f"(driver {ident.get('driver_version', '?')}), {args.rounds} rounds x {args.trials} trials, us")
     print(f"{'path':22} {'floor p50':>9} {'p99':>7} {'wb p50':>8} {'p99':>7} {'ratio':>6}  verdict")
