@@ -296,6 +296,12 @@ PYBIND11_MODULE(_C, m) {
              w.enqueue(reinterpret_cast<cudaStream_t>(stream), launches);
            },
            py::arg("stream"), py::arg("launches"), py::call_guard<py::gil_scoped_release>())
+      .def("held_clock_mhz",
+           [](const BuiltinWorkload& w, uintptr_t stream) {
+             return w.held_clock_mhz(reinterpret_cast<cudaStream_t>(stream));
+           },
+           py::arg("stream"), py::call_guard<py::gil_scoped_release>(),
+           "fma: SM clock (MHz) its blocks held during the last enqueue on `stream` (0: not measured).")
       .def("time_from_enqueue",
            [](const BuiltinWorkload& w, uintptr_t stream, int launches, double timeout_s) {
              TimedRun t;

@@ -72,6 +72,14 @@ __global__ void __maxnreg__(MAXREG) spin_wait_kernel(SpinParams p) {
   }
   __syncthreads();
 
+  // The ack goes out first, as one relaxed store: a release store (a system-scope fence) or the
+  // spilled `hold` values' reloads ahead of it cost ~1 us of round trip. The host timestamps the
+  // ack and then waits for outcome and wake_gt, which it reset before the launch (Waiter::settle).
+  if (t == 0) {
+    st_volatile(&slot->ack, p.gen);
+    st_volatile(&slot->outcome, s_outcome);
+    st_volatile(&slot->wake_gt, s_wake_gt);
+  }
   float acc = 0.f;
 #pragma unroll
   for (int i = 0; i < HOLD; ++i) {
@@ -79,26 +87,15 @@ __global__ void __maxnreg__(MAXREG) spin_wait_kernel(SpinParams p) {
     acc += hold[i];
   }
   if (acc == -1.0f && t < 1) scratch[0] = 1;  // keeps `hold` live; p.seed > 0 makes it never true
-  if (t == 0) {
-    slot->wake_gt = s_wake_gt;
-    slot->outcome = s_outcome;
-    st_release_sys(&slot->ack, p.gen);  // release: the writes above are visible before the ack
-  }
 }
 
+// The work behind front-end and host waits: the ack first (relaxed, see spin_wait_kernel), then
+// when it ran and how the wait ended.
 __global__ void ack_kernel(BlockSlot* slot, uint32_t gen, uint32_t outcome) {
   if (threadIdx.x == 0) {
-    slot->smid = sm_id();
-    slot->wake_gt = globaltimer_ns();
-    slot->outcome = outcome;
-    st_release_sys(&slot->ack, gen);
-  }
-}
-
-__global__ void armed_marker_kernel(BlockSlot* slot, uint32_t gen) {
-  if (threadIdx.x == 0) {
-    slot->start_gt = globaltimer_ns();
-    st_release_sys(&slot->armed, gen);
+    st_volatile(&slot->ack, gen);
+    st_volatile(&slot->wake_gt, globaltimer_ns());
+    st_volatile(&slot->outcome, outcome);
   }
 }
 
@@ -107,11 +104,12 @@ __global__ void clock_probe_kernel(const uint32_t* ping, uint32_t* pong_ack, uin
   const uint64_t deadline = globaltimer_ns() + timeout_ns;
   for (uint32_t i = 1; i <= n; ++i) {
     for (;;) {
-      if (ld_acquire_sys(ping) >= i) break;
+      if (ld_volatile(ping) >= i) break;  // relaxed poll, as the spin waiter's: symmetric legs
       if (globaltimer_ns() > deadline) return;
     }
-    pong_gt[i - 1] = globaltimer_ns();
-    st_release_sys(pong_ack, i);
+    const uint64_t now = globaltimer_ns();
+    st_volatile(pong_ack, i);  // relaxed, so both legs of a ping cost the same; the host then waits for pong_gt
+    st_volatile(&pong_gt[i - 1], now);
   }
 }
 
@@ -177,11 +175,6 @@ void launch_spin(int registers, int blocks, int threads, int smem_bytes, const S
 
 void launch_ack(BlockSlot* slot, uint32_t gen, uint32_t outcome, cudaStream_t stream) {
   ack_kernel<<<1, 32, 0, stream>>>(slot, gen, outcome);
-  WB_CUDA(cudaGetLastError());
-}
-
-void launch_armed_marker(BlockSlot* slot, uint32_t gen, cudaStream_t stream) {
-  armed_marker_kernel<<<1, 32, 0, stream>>>(slot, gen);
   WB_CUDA(cudaGetLastError());
 }
 

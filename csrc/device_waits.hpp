@@ -26,14 +26,14 @@ int spin_blocks_per_sm(int registers, int threads, int smem_bytes);
 void launch_spin(int registers, int blocks, int threads, int smem_bytes, const SpinParams& params,
                  cudaStream_t stream);
 
-// One warp that records %smid and %globaltimer into `slot` and writes `ack = gen` with `outcome`:
-// the "work" queued behind front-end and host-side waits, and the floor of every wake-up path.
+// One warp that writes `ack = gen`, then `outcome` and %globaltimer into `slot` (relaxed stores: the
+// host waits for all three, see Waiter::settle): the "work" queued behind front-end and host-side
+// waits, and the floor of every wake-up path.
 void launch_ack(BlockSlot* slot, uint32_t gen, uint32_t outcome, cudaStream_t stream);
-// One warp that writes `armed = gen` (lets the host see that a stream reached a wait).
-void launch_armed_marker(BlockSlot* slot, uint32_t gen, cudaStream_t stream);
 
 // Clock calibration: one thread answers n pings. For i in 1..n it waits for *ping == i, writes
-// %globaltimer to pong_gt[i-1] and *pong_ack = i. Ends by itself after timeout_ns.
+// *pong_ack = i and then the %globaltimer read at that moment to pong_gt[i-1] (relaxed stores: the
+// host waits for pong_gt to turn nonzero). Ends by itself after timeout_ns.
 void launch_clock_probe(const uint32_t* ping, uint32_t* pong_ack, uint64_t* pong_gt, uint32_t n,
                         uint64_t timeout_ns, cudaStream_t stream);
 // Smallest non-zero step of %globaltimer seen over many reads, into *out.

@@ -65,6 +65,7 @@ class HostWaitThread {
   std::atomic<uint32_t> done_gen_{0};
   HostWaitDone done_{};
 
+  std::atomic<uint32_t> posted_gen_{0};  // cmd_gen_, readable without the lock (see loop())
   std::mutex mu_;
   std::condition_variable cv_;
   uint32_t cmd_gen_ = 0;

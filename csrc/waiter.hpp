@@ -92,6 +92,10 @@ class Waiter {
   virtual void do_abort() = 0;
   // Fills everything but release_ns; false while the wait is still going.
   virtual bool poll_done(uint32_t gen, WaitResult* out) = 0;
+  // True when this waiter's kernels write the ack with a relaxed store, ahead of outcome and
+  // wake_gt (the built-in kernels: a release store costs ~1 us of round trip); the host then
+  // times the ack and settle()s for the rest.
+  virtual bool acks_relaxed() const { return true; }
   // Aborts and collects a wait still armed (subclass destructors call it: it uses their state).
   void shutdown() noexcept;
 
@@ -100,6 +104,13 @@ class Waiter {
   BlockSlot* slots() const { return static_cast<BlockSlot*>(slots_.host()); }
   BlockSlot* slots_dev() const { return static_cast<BlockSlot*>(slots_.device()); }
   bool slots_acked(uint32_t gen, int n) const;
+  // Before a launch: outcome = pending and wake_gt = 0 in every slot, so settle() can tell the
+  // kernel's values from the last wait's.
+  void reset_slots();
+  // After the acks of n slots were seen: waits (at most kSettleNs, then WaitError) until each slot's
+  // outcome, and wake_gt for a release, have landed too. No-op unless acks_relaxed().
+  void settle(uint32_t gen, int n) const;
+  static constexpr int64_t kSettleNs = 100000000;  // 0.1 s: the stores leave the GPU right behind the ack
   // Device waiters: done once every block acked; the worst outcome and the last wake time.
   bool poll_slots(uint32_t gen, WaitResult* out) const;
 

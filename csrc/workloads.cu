@@ -7,6 +7,7 @@
 
 #include "clock.hpp"
 #include "common.hpp"
+#include "device_asm.cuh"
 
 namespace wb {
 namespace {
@@ -17,7 +18,16 @@ constexpr int kFmaWaves = 16;  // blocks = 16 full waves: a waiter's few slots c
 constexpr int kCopyBlock = 256;
 constexpr int kCopyVecPerThread = 4;  // float4 per thread per block
 
-__global__ void fma_kernel(float* out, int iters, float a, float b) {
+// Thread 0 of each block adds the SM cycles (clock64) and nanoseconds (%globaltimer) its block ran
+// to clock_acc[0] and [1]: their ratio is the SM clock held during the launches, the clock the
+// FP32 peak must be computed from (NVML's 1 Hz clock readings are taken between runs).
+__global__ void fma_kernel(float* out, unsigned long long* clock_acc, int iters, float a, float b) {
+  long long c0 = 0;
+  uint64_t g0 = 0;
+  if (threadIdx.x == 0) {
+    c0 = clock64();
+    g0 = globaltimer_ns();
+  }
   float x[kFmaChains];
 #pragma unroll
   for (int c = 0; c < kFmaChains; ++c) x[c] = static_cast<float>(threadIdx.x + c);
@@ -30,6 +40,13 @@ __global__ void fma_kernel(float* out, int iters, float a, float b) {
 #pragma unroll
   for (int c = 0; c < kFmaChains; ++c) sum += x[c];
   if (sum == -1.0f) out[blockIdx.x] = sum;  // never true for a, b > 0; keeps the chains live
+  if (threadIdx.x == 0) {
+    long long c1;
+    asm volatile("mov.u64 %0, %%clock64;" : "=l"(c1) : "f"(sum));  // `sum`: read after the chains
+    const uint64_t g1 = globaltimer_ns();
+    atomicAdd(&clock_acc[0], static_cast<unsigned long long>(c1 - c0));
+    atomicAdd(&clock_acc[1], static_cast<unsigned long long>(g1 - g0));
+  }
 }
 
 __global__ void copy_kernel(const float4* __restrict__ src, float4* __restrict__ dst, int64_t n) {
@@ -71,6 +88,8 @@ BuiltinWorkload::BuiltinWorkload(const std::string& name, int device, int64_t si
     const cudaFuncAttributes attr = attributes(fma_kernel);
     const int grid = sms * per_sm * kFmaWaves;
     a_ = std::make_unique<DeviceBuffer>(sizeof(float) * static_cast<size_t>(grid));
+    clock_acc_ = std::make_unique<DeviceBuffer>(2 * sizeof(unsigned long long));
+    clock_read_ = std::make_unique<MappedHostBuffer>(2 * sizeof(unsigned long long));
     info_ = {name, "flop", 2.0 * kFmaChains * static_cast<double>(size) * grid * kFmaBlock, grid, kFmaBlock,
              attr.numRegs, static_cast<int>(attr.sharedSizeBytes)};
   } else if (name == "stream" || name == "memcpy") {
@@ -96,10 +115,12 @@ BuiltinWorkload::BuiltinWorkload(const std::string& name, int device, int64_t si
 
 void BuiltinWorkload::enqueue(cudaStream_t stream, int launches) const {
   use_device(device_);
+  if (clock_acc_) WB_CUDA(cudaMemsetAsync(clock_acc_->get(), 0, clock_acc_->bytes(), stream));
   for (int i = 0; i < launches; ++i) {
     if (info_.name == "fma") {
-      fma_kernel<<<info_.grid, info_.block, 0, stream>>>(static_cast<float*>(a_->get()), static_cast<int>(size_),
-                                                         0.999f, 0.001f);
+      fma_kernel<<<info_.grid, info_.block, 0, stream>>>(static_cast<float*>(a_->get()),
+                                                         static_cast<unsigned long long*>(clock_acc_->get()),
+                                                         static_cast<int>(size_), 0.999f, 0.001f);
     } else if (info_.name == "stream") {
       copy_kernel<<<info_.grid, info_.block, 0, stream>>>(static_cast<const float4*>(a_->get()),
                                                           static_cast<float4*>(b_->get()), size_ / 16);
@@ -108,6 +129,15 @@ void BuiltinWorkload::enqueue(cudaStream_t stream, int launches) const {
     }
     WB_CUDA(cudaGetLastError());
   }
+}
+
+double BuiltinWorkload::held_clock_mhz(cudaStream_t stream) const {
+  if (!clock_acc_) return 0.0;
+  use_device(device_);
+  WB_CUDA(cudaMemcpyAsync(clock_read_->host(), clock_acc_->get(), clock_acc_->bytes(), cudaMemcpyDeviceToHost, stream));
+  WB_CUDA(cudaStreamSynchronize(stream));
+  const auto* acc = static_cast<const volatile unsigned long long*>(clock_read_->host());
+  return acc[1] == 0 ? 0.0 : 1e3 * static_cast<double>(acc[0]) / static_cast<double>(acc[1]);
 }
 
 int64_t wait_stream_idle(cudaStream_t stream, double timeout_s) {

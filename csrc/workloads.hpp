@@ -30,6 +30,10 @@ class BuiltinWorkload {
   BuiltinWorkload(const std::string& name, int device, int64_t size);
   void enqueue(cudaStream_t stream, int launches) const;
   const WorkloadInfo& info() const { return info_; }
+  // fma: the mean SM clock (MHz) its blocks ran at over the launches of the last enqueue() on
+  // `stream` (clock64 cycles / %globaltimer ns, summed over blocks); waits for the stream. 0 for
+  // the other workloads, which do not measure it.
+  double held_clock_mhz(cudaStream_t stream) const;
 
  private:
   int device_;
@@ -37,6 +41,8 @@ class BuiltinWorkload {
   WorkloadInfo info_;
   std::unique_ptr<DeviceBuffer> a_;
   std::unique_ptr<DeviceBuffer> b_;
+  std::unique_ptr<DeviceBuffer> clock_acc_;       // fma: summed SM cycles, summed ns
+  std::unique_ptr<MappedHostBuffer> clock_read_;  // where held_clock_mhz() copies them
 };
 
 struct TimedRun {

@@ -73,6 +73,9 @@ class FakeTimedWorkload:
     def throughput(self, t: Timed) -> float:
         return 1.0 / t.elapsed_s
 
+    def held_clock_mhz(self) -> float:
+        return 1000.0 + self.runs  # which run it followed
+
 
 POLICY = PairPolicy(min_pairs=5, min_s=0.0, max_s=10.0, spread_target_pct=1.0)
 
@@ -112,3 +115,11 @@ def test_ctrl_c_during_a_concurrent_run_aborts_and_collects_the_waiter() -> None
     with pytest.raises(KeyboardInterrupt):
         measure_pairs(tw, w, POLICY, clock)
     assert w.calls[-2:] == ["abort", "wait"] and not w.armed
+
+
+def test_the_held_clock_is_taken_after_each_solo_run_only() -> None:
+    clock = FakeClock()
+    waiter = FakeWaiter()
+    tw = FakeTimedWorkload(clock, waiter, [0.1] * 3, [0.1] * 3)
+    r = measure_pairs(tw, waiter, PairPolicy(min_pairs=3, min_s=0.0, max_s=10.0, spread_target_pct=100.0), clock)
+    assert r.solo_clock_mhz == [1001.0, 1003.0, 1005.0]  # runs 1, 3, 5 are the solo ones

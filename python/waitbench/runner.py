@@ -43,13 +43,26 @@ class Settings:
 
     @classmethod
     def quick(cls) -> "Settings":
-        return cls(window_s=1.0, wake_trials=2000, pairs=PairPolicy(min_pairs=5, min_s=0.3, max_s=2.0,
+        # Windows of 5 periods of the 200 ms utilization samples (the instrument's rule), with 20%
+        # to spare for a period measured a little longer; pairs open no window (workload_record).
+        return cls(window_s=1.2, wake_trials=2000, pairs=PairPolicy(min_pairs=5, min_s=0.3, max_s=2.0,
                                                                      spread_target_pct=1.0, run_s=0.03))
+
+
+# What the FMA ceiling's clock is (records say it in extra.tput_ceiling_clock_source). NVML's SM
+# clock, read at 1 Hz around the runs, was 1.66-1.78 GHz while the kernel did work only a ~1.98 GHz
+# clock allows (fractions of 1.06-1.14 on H100 and H200).
+CLOCK_SOURCE = "held by the FMA kernel during the solo runs: clock64 cycles / %globaltimer ns over all its blocks"
 
 
 def _fp32_lanes(cc: str) -> int:
     """FP32 lanes per SM: 64 on sm_80 (A100) and 128 on sm_86+ (Ampere GeForce, Ada, Hopper)."""
     return 64 if cc == "8.0" else FP32_LANES_PER_SM
+
+
+def fp32_peak_tflops(identity: dict[str, Any], clock_mhz: float) -> float:
+    """FP32 FMA peak of the run's GPU at ``clock_mhz``: SMs x FP32 lanes x 2 flop x clock."""
+    return identity["gpu_sm_count"] * _fp32_lanes(identity["gpu_cc"]) * 2 * clock_mhz * 1e6 / 1e12
 
 
 class _Telemetry:
@@ -66,19 +79,13 @@ class _Telemetry:
         except Exception as exc:  # noqa: BLE001 - telemetry is optional: its absence is a recorded reason
             self.reason = f"telemetry unavailable: {exc}"
 
-    def window(self, seconds: float, during: Callable[[], None] | None = None) -> Any:
-        """One window's summary for our GPU (None without telemetry)."""
+    def window(self, seconds: float) -> Any:
+        """One window of ``seconds`` for our GPU: its summary (None without telemetry)."""
         if self.sampler is None:
-            if during:
-                during()
-            else:
-                time.sleep(seconds)
+            time.sleep(seconds)
             return None
         self.sampler.begin()
-        if during:
-            during()
-        else:
-            time.sleep(seconds)
+        time.sleep(seconds)
         summaries = self.sampler.end()
         return next(iter(summaries.values()), None)
 
@@ -194,14 +201,15 @@ class Session:
         policy = self.settings.pairs
         fields: dict[str, Any] = {"record_kind": record_kind, "workload": tw.workload.name, **subject,
                                   "tput_unit": tw.workload.unit}
-        holder: dict[str, Any] = {}
+        # No telemetry window here: pairs last a fraction of a second (shorter than the instrument's
+        # rule of 5 update periods), and the one figure they needed, the SM clock behind the FMA
+        # ceiling, the FMA kernel now measures itself.
         waiter = Waiter(subject["strategy"], gpu=self.gpu, **opts)  # re-armed for each concurrent run
         try:
-            summary = self.telemetry.window(0.0, during=lambda: holder.update(result=measure_pairs(tw, waiter, policy)))
+            pr = measure_pairs(tw, waiter, policy)
             fields.update(_shape_fields(waiter.shape))
         finally:
             waiter.close()
-        pr = holder["result"]
         fields.update(summarize(pr, policy))
         fields["status"] = "stalled" if pr.stalled else "ok"
         if pr.stalled:
@@ -219,21 +227,22 @@ class Session:
         if not victim:
             results.set_null(rec, "launch shape of this workload's kernels is not read (library kernel)",
                              "victim_grid", "victim_block", "victim_regs_per_thread", "victim_smem_bytes")
-        self._fill_ceiling(rec, tw, summary)
+        self._fill_ceiling(rec, tw, pr.solo_clock_mhz)
         if not fields.get("waiter_blocks"):
             results.set_null(rec, "not a device-resident waiter: no launch shape", *_SHAPE_KEYS)
         return self._emit(rec)
 
-    def _fill_ceiling(self, rec: dict[str, Any], tw: TimedWorkload, summary: Any) -> None:
+    def _fill_ceiling(self, rec: dict[str, Any], tw: TimedWorkload, solo_clock_mhz: list[float]) -> None:
         name, solo = tw.workload.name, rec["tput_solo"]
         ceiling, reason = None, None
         if name == "fma":
-            clock = getattr(summary, "sm_clock_mhz", None) if summary is not None else None
-            if clock:
-                ident = self.identity
-                ceiling = ident["gpu_sm_count"] * _fp32_lanes(ident["gpu_cc"]) * 2 * clock * 1e6 / 1e12
+            if solo_clock_mhz:
+                clock = median(solo_clock_mhz)
+                ceiling = fp32_peak_tflops(self.identity, clock)
+                rec["extra"] = {**(rec["extra"] or {}), "tput_ceiling_clock_mhz": clock,
+                                "tput_ceiling_clock_source": CLOCK_SOURCE}
             else:
-                reason = "SM clock unavailable (NVML): FP32 peak not computed"
+                reason = "the FMA kernel measured no SM clock: FP32 peak not computed"
         elif name == "stream":
             ceiling = self.copy_ceiling_tbs
         else:

@@ -32,6 +32,7 @@ class PairPolicy:
 @dataclass
 class PairResult:
     solo: list[float] = field(default_factory=list)  # throughputs
+    solo_clock_mhz: list[float] = field(default_factory=list)  # SM clock each solo run held, where measured
     concurrent: list[float] = field(default_factory=list)
     ratios: list[float] = field(default_factory=list)
     stalled: bool = False
@@ -78,6 +79,9 @@ def measure_pairs(tw: TimedWorkload, waiter: Waiter, policy: PairPolicy,
     while True:
         solo = tw.run(timeout_s=60.0)
         solo_tput = tw.throughput(solo)
+        held_mhz = tw.held_clock_mhz()
+        if held_mhz is not None:
+            result.solo_clock_mhz.append(held_mhz)
         solo_s = solo.elapsed_s if solo_s is None else min(solo_s, solo.elapsed_s)
         conc = _concurrent_run(tw, waiter, max(STALL_FACTOR * solo_s, STALL_MIN_S), result)
         if result.stalled:

@@ -26,7 +26,7 @@ DEFAULT_TRIALS = 10_000  # enough for a p99 from ~100 samples above it
 DEFAULT_WARMUP = 100  # discarded: first launches, page faults, clock ramp
 DEFAULT_GAP_US = 20.0  # armed -> release: lets a host waiter reach its blocking call
 CHUNK = 500  # trials per native call (Ctrl-C is seen between chunks)
-FLOOR_TRIALS = 500
+FLOOR_TRIALS = 2000  # a p50 beside every measurement; launch_floor_us() for a full series
 
 
 @dataclass
@@ -54,6 +54,17 @@ class WakeLatency:
         fields["globaltimer_resolution_ns"] = self.timer_resolution_ns
         fields["wait_host_cpu_pct"] = self.host_cpu_pct
         return fields
+
+
+def launch_floor_us(gpu: int = 0, trials: int = FLOOR_TRIALS) -> np.ndarray:
+    """Round trips (us) of the floor under every path that launches work after waking: a hot thread
+    launches a 1-warp kernel that writes the ack, and spins until it sees it (timed in C++, after a
+    native warm-up)."""
+    from .errors import invalid
+
+    if not isinstance(trials, int) or trials < 1:
+        raise invalid("trials", trials, "an int >= 1")
+    return require_gpu(gpu).launch_floor(gpu, trials) / 1e3
 
 
 def _offset_at(cal0: dict[str, float], cal1: dict[str, float], host_ns: np.ndarray) -> np.ndarray:
@@ -87,7 +98,7 @@ def wake_latency(strategy: str, *, gpu: int = 0, trials: int = DEFAULT_TRIALS, w
         raise invalid("gap_us", gap_us, "a float in [0, 1e6]")
     native = require_gpu(gpu)
     resolution = float(native.timer_resolution_ns(gpu))
-    floor = native.launch_floor(gpu, FLOOR_TRIALS) / 1e3
+    floor = launch_floor_us(gpu)
     cal0 = native.calibrate_clock(gpu)
     chunks: list[dict[str, np.ndarray]] = []
     waiter = Waiter(strategy, gpu=gpu, **options)

@@ -42,6 +42,10 @@ class Workload:
         """grid/block/regs/smem (and kernel name) of the workload's kernel where known (None: not read)."""
         return None
 
+    def held_clock_mhz(self) -> float | None:
+        """SM clock the last completed run's kernels held, measured by themselves (None: not measured)."""
+        return None
+
 
 class BuiltinWorkload(Workload):
     """A csrc workload (fma, stream, memcpy) sized from ``size`` (iterations or bytes)."""
@@ -62,6 +66,13 @@ class BuiltinWorkload(Workload):
 
     def enqueue(self, launches: int) -> None:
         self._w.enqueue(self.stream_handle, launches)
+
+    def held_clock_mhz(self) -> float | None:
+        """fma: clock64 cycles over %globaltimer ns summed over every block of the last run."""
+        if self.name != "fma":
+            return None
+        mhz = float(self._w.held_clock_mhz(self.stream_handle))
+        return mhz if mhz > 0 else None
 
     def victim_shape(self) -> dict[str, Any] | None:
         i = self._info
@@ -237,6 +248,10 @@ class TimedWorkload:
 
     def throughput(self, t: Timed) -> float:
         return self.workload.work_per_launch * t.launches / t.elapsed_s / 1e12
+
+    def held_clock_mhz(self) -> float | None:
+        """SM clock held during the last completed run, where the workload measures it (fma)."""
+        return self.workload.held_clock_mhz()
 
 
 def run_timed(name: str | Workload, *, gpu: int = 0, seconds: float = 0.2,
