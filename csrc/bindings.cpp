@@ -21,6 +21,8 @@
 namespace py = pybind11;
 using namespace wb;
 
+void register_barrier(py::module_& m);  // bind_barrier.cpp: the cross-process barrier and its ack probe
+
 namespace {
 
 template <typename T>
@@ -309,4 +311,7 @@ PYBIND11_MODULE(_C, m) {
              return r;
            },
            py::arg("stream"), py::arg("launches"), py::arg("timeout_s"));
+
+  // The cross-process barrier and its ack probe (bind_barrier.cpp).
+  register_barrier(m);
 }
