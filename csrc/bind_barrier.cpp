@@ -49,23 +49,11 @@ PyBarrier make(const std::string& name, F&& f) {
   return PyBarrier{std::move(b)};
 }
 
-py::dict wait_dict(const BarrierWaitResult& r) {
-  py::dict d;
-  d["status"] = r.status;
-  d["index"] = r.index;
-  d["generation"] = r.generation;
-  d["release_ns"] = r.release_ns;
-  d["wake_ns"] = r.wake_ns;
-  d["cpu_ns"] = r.cpu_ns;
-  d["wall_ns"] = r.wall_ns;
-  return d;
-}
-
 }  // namespace
 
 void register_barrier(py::module_& m) {
   m.attr("BARRIER_MAX_PARTIES") = kBarrierMaxParties;
-  m.attr("BARRIER_LIVENESS_NS") = kBarrierLivenessNs;
+  m.attr("BARRIER_LIVENESS_MAX_NS") = kBarrierLivenessMaxNs;
   m.attr("BARRIER_RELEASED") = static_cast<int>(kBarrierReleased);
   m.attr("BARRIER_TIMEOUT") = static_cast<int>(kBarrierTimeout);
   m.attr("BARRIER_ABORTED") = static_cast<int>(kBarrierAborted);
@@ -88,7 +76,7 @@ void register_barrier(py::module_& m) {
       .def("wait",
            [](PyBarrier& b, int64_t timeout_ns, int64_t spin_ns) {
              SharedBarrier& impl = b.get();
-             // Asked every liveness check (0.1 s) and on EINTR: Ctrl-C ends the wait, breaking the barrier.
+             // Asked at every liveness check and on EINTR: Ctrl-C ends the wait and breaks the barrier.
              const std::function<bool()> interrupted = [] {
                py::gil_scoped_acquire gil;
                return PyErr_CheckSignals() != 0;
@@ -99,10 +87,10 @@ void register_barrier(py::module_& m) {
                r = impl.wait(timeout_ns, spin_ns, interrupted);
              }
              if (PyErr_Occurred()) throw py::error_already_set();
-             return wait_dict(r);
+             return py::make_tuple(r.status, r.index, r.generation, r.release_ns, r.wake_ns, r.cpu_ns, r.wall_ns);
            },
            py::arg("timeout_ns"), py::arg("spin_ns"),
-           "Arrive and wait (GIL released); a dict with status, index, generation and C++ timestamps.")
+           "Arrive and wait (GIL released): (status, index, generation, release_ns, wake_ns, cpu_ns, wall_ns).")
       .def("abort", [](PyBarrier& b) { b.get().abort(); }, py::call_guard<py::gil_scoped_release>())
       .def("broken",
            [](PyBarrier& b) {

@@ -163,7 +163,8 @@ uint32_t settled_reason(const std::atomic<uint32_t>& broken) {
 
 }  // namespace
 
-SharedBarrier::SharedBarrier(int fd, void* base, size_t bytes) : fd_(fd), base_(base), bytes_(bytes) {}
+SharedBarrier::SharedBarrier(int fd, void* base, size_t bytes)
+    : fd_(fd), base_(base), bytes_(bytes), pidns_(pid_namespace()) {}
 
 std::unique_ptr<SharedBarrier> SharedBarrier::create(const std::string& name, int parties) {
   if (parties < 1 || parties > kBarrierMaxParties) {
@@ -299,12 +300,11 @@ void SharedBarrier::abort() { break_barrier(kBarrierAborted, layout()->gen.load(
 
 int SharedBarrier::find_dead_party() const {
   const Layout* l = layout();
-  const uint64_t ns = pid_namespace();
   for (int r = 0; r < parties(); ++r) {
     if (r == rank_) continue;
     const RankSlot& s = l->slots[r];
     const ProcessId id{s.pid.load(), s.start_ticks.load(), s.pidns.load()};
-    if (id.pid > 0 && !alive(id, ns)) return r;
+    if (id.pid > 0 && !alive(id, pidns_)) return r;
   }
   return -1;
 }
@@ -366,7 +366,8 @@ BarrierWaitResult SharedBarrier::wait(int64_t timeout_ns, int64_t spin_ns,
   auto released = [&] { return static_cast<int32_t>(l->gen.load() - target) >= 0; };
   const int64_t deadline = t0 + timeout_ns;
   const int64_t spin_until = t0 + spin_ns;
-  int64_t next_check = t0 + kBarrierLivenessNs;
+  int64_t interval = kBarrierLivenessFirstNs;
+  int64_t next_check = t0 + interval;
   while (!released()) {
     if (const uint32_t why = settled_reason(l->broken)) return finish(static_cast<int>(why));
     const int64_t now = now_ns();
@@ -380,7 +381,8 @@ BarrierWaitResult SharedBarrier::wait(int64_t timeout_ns, int64_t spin_ns,
       continue;
     }
     if (now >= next_check) {
-      next_check = now + kBarrierLivenessNs;
+      next_check = now + interval;
+      interval = std::min(2 * interval, kBarrierLivenessMaxNs);
       if (interrupted && interrupted()) {
         break_barrier(kBarrierInterrupted, target, -1, 0);
         return finish(static_cast<int>(settled_reason(l->broken)));

@@ -8,7 +8,7 @@ is late. The price is a process wake-up per round; this barrier pays the least o
 released, a bounded spin before sleeping, and no Python on the wake path.
 
 It never hangs: every wait has a deadline, ``abort()`` releases every waiter, a waiter notices
-within 0.1 s that another party's process has died (pid, start time and pid namespace are kept per
+within a second that another party's process has died (pid, start time and pid namespace are kept per
 rank), and a timeout names the ranks that did not arrive. All of these raise
 :class:`waitbench.errors.BarrierBroken` (a ``threading.BrokenBarrierError``) and leave the barrier
 broken, as ``threading.Barrier`` does.
@@ -88,7 +88,7 @@ class HostBarrier:
             the other processes pickled, then).
         parties: processes that must call :meth:`wait` before any is released, in [1, 256].
         timeout_s: deadline of each wait unless :meth:`wait` is given one. The default (a day) suits
-            an idle server's rank loop; a dead rank is noticed within 0.1 s whatever it is.
+            an idle server's rank loop; a dead rank is noticed within a second whatever it is.
         spin_us: microseconds a waiter spins before it sleeps on the futex (0: sleep at once).
         rank: the rank this handle waits as (named in errors), in [0, parties); None takes the lowest
             free one at the first wait.
@@ -132,7 +132,8 @@ class HostBarrier:
 
     def _setup(self, name: str, timeout_s: float, spin_us: int) -> None:
         self.name, self.timeout_s, self.spin_us = name, timeout_s, spin_us
-        self.last_wait: WaitTimes | None = None
+        self._spin_ns = spin_us * 1000
+        self._last: tuple[int, ...] | None = None
 
     def _attach(self, handle: Any, *, owner: bool, rank: int | None) -> None:
         self._native = handle
@@ -155,12 +156,16 @@ class HostBarrier:
         timeout (naming the ranks that did not arrive), an abort, a dead or interrupted rank.
         """
         t = self.timeout_s if timeout is None else _check_timeout("timeout", timeout)
-        r = self._native.wait(int(t * 1e9), self.spin_us * 1000)
-        if r["status"] != 0:
-            raise self._error(r["status"], t)
-        self.last_wait = WaitTimes(r["index"], r["generation"], r["release_ns"], r["wake_ns"], r["cpu_ns"],
-                                   r["wall_ns"])
-        return int(r["index"])
+        r = self._native.wait(int(t * 1e9), self._spin_ns)  # (status, index, generation, release, wake, cpu, wall)
+        if r[0]:
+            raise self._error(r[0], t)
+        self._last = r
+        return r[1]
+
+    @property
+    def last_wait(self) -> WaitTimes | None:
+        """The C++ timestamps of this handle's last completed wait (None before one)."""
+        return None if self._last is None else WaitTimes(*self._last[1:])
 
     def abort(self) -> None:
         """Break the barrier: every waiter, now and later, raises BarrierBroken (reason 'aborted')."""
