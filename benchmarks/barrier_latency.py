@@ -104,10 +104,15 @@ def main() -> int:
     gpus, floor, sampler = 0, None, None
     if args.gpu:
         from waitbench._native import require_gpu
+        from waitbench.errors import NoGpuError
         from waitbench.machine import run_identity
         from waitbench.telemetry import Sampler
 
-        native = require_gpu(0)
+        try:
+            native = require_gpu(0)
+        except NoGpuError as exc:
+            print(f"barrier_latency: --gpu: {exc} (the CPU leg runs without --gpu)", file=sys.stderr)
+            return 1
         gpus = native.device_count()
         identity = run_identity(0, run_id)
         floor = float(np.median(native.launch_floor(0, 500))) / 1e3

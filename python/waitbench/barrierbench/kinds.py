@@ -15,6 +15,7 @@ that way, or by name).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -100,6 +101,7 @@ class _Gloo(Party):
         import torch.distributed as dist
 
         self.dist = dist
+        os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")  # every rank is on this host: no name lookup
         dist.init_process_group("gloo", store=dist.PrefixStore(key, store), rank=rank, world_size=ranks,
                                 timeout=timedelta(seconds=timeout_s))
 
