@@ -101,7 +101,7 @@ def main() -> int:
     cases = _cases(kinds, spins)
     run_id = uuid.uuid4().hex[:12]
     machine = args.machine or os.uname().nodename
-    gpus, floor, sampler = 0, None, None
+    gpus, floor, sampler, no_telemetry = 0, None, None, "CPU leg: no GPU telemetry"
     if args.gpu:
         from waitbench._native import require_gpu
         from waitbench.errors import NoGpuError
@@ -116,14 +116,19 @@ def main() -> int:
         gpus = native.device_count()
         identity = run_identity(0, run_id)
         floor = float(np.median(native.launch_floor(0, 500))) / 1e3
-        sampler = Sampler(gpus=list(range(min(gpus, max(ranks_list) - 1))))
-        sampler.start()
+        try:
+            sampler = Sampler(gpus=list(range(min(gpus, max(ranks_list) - 1))))
+            sampler.start()
+        except Exception as exc:  # noqa: BLE001 - telemetry is optional: its absence is a recorded reason
+            sampler, no_telemetry = None, f"telemetry unavailable: {exc}"
+            print(f"barrier_latency: {no_telemetry}", file=sys.stderr)
     else:
         identity = host_identity(run_id)
     settings = Settings(rounds=args.rounds, gap_us=args.gap_us, idle_s=args.idle_s, gpus=gpus)
     out = args.out_dir / "barrier.jsonl"
     t0 = time.monotonic()
     records: list[dict[str, Any]] = []
+    failed = False
 
     def say(msg: str) -> None:
         print(f"[{time.monotonic() - t0:6.1f} s] {msg}", file=sys.stderr, flush=True)
@@ -132,7 +137,8 @@ def main() -> int:
         try:
             for ranks in ranks_list:
                 for res in run_group(ranks, cases, settings, sampler=sampler, progress=say):
-                    rec = point_record(res, settings, identity, machine=machine, floor_rtt_p50_us=floor)
+                    rec = point_record(res, settings, identity, machine=machine, floor_rtt_p50_us=floor,
+                                       no_telemetry=no_telemetry)
                     writer.write(rec)
                     records.append(rec)
         finally:
@@ -143,17 +149,21 @@ def main() -> int:
             from waitbench.runner import Settings as RunSettings
 
             say("references: " + ", ".join(name for name, _ in REFERENCES))
-            with Session(0, [], RunSettings(window_s=1.0, wake_trials=args.reference_trials), writer,
-                         run_id=run_id) as session:
-                for name, opts in REFERENCES:
-                    records.extend(session.measure(name, **opts))
+            try:
+                with Session(0, [], RunSettings(window_s=1.0, wake_trials=args.reference_trials), writer,
+                             run_id=run_id) as session:
+                    for name, opts in REFERENCES:
+                        records.extend(session.measure(name, **opts))
+            except Exception as exc:  # noqa: BLE001 - the barrier records are written; say what is missing
+                print(f"barrier_latency: the same-run references failed: {exc}", file=sys.stderr)
+                failed = True
     say(f"wrote {len(records)} records to {out}")
     print(f"\nbarrier wake-up on {machine} ({os.cpu_count()} CPUs, {gpus} GPUs), {args.rounds} rounds per point, "
           f"gap {args.gap_us:g} us; latencies in us from the last arrival, p50/p99/p99.9")
     print(f"{'barrier':22} {'ranks':>5} {'release':>24} {'kernel ack':>24} {'cpu%':>7} {'idle%':>7} {'util%':>6}")
     for rec in records:
         print(_row(rec))
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -54,8 +54,9 @@ def _pct(cpu: np.ndarray, wall: np.ndarray) -> float | None:
 
 
 def point_record(res: PointResult, settings: Settings, identity: dict[str, Any], *, machine: str,
-                 floor_rtt_p50_us: float | None = None) -> dict[str, Any]:
-    """The 'waiter' record of one point."""
+                 floor_rtt_p50_us: float | None = None,
+                 no_telemetry: str = "CPU leg: no GPU telemetry") -> dict[str, Any]:
+    """The 'waiter' record of one point (``no_telemetry``: why telemetry fields are None without windows)."""
     p = res.point
     rounds = np.stack([s.rounds for s in res.ranks])  # (waiting ranks, rounds, columns)
     observe_ns = rounds[:, :, WAKE] - res.release_ns[None, :]
@@ -95,15 +96,15 @@ def point_record(res: PointResult, settings: Settings, identity: dict[str, Any],
     results.set_null(rec, "host clocks only: no device timestamp is taken", "clock_offset_uncertainty_us",
                      "globaltimer_resolution_ns")
     results.set_null(rec, "not a device-resident waiter: no launch shape", *_SHAPE_KEYS)
-    _fill_telemetry(rec, res.idle_windows)
+    _fill_telemetry(rec, res.idle_windows, no_telemetry)
     return rec
 
 
-def _fill_telemetry(rec: dict[str, Any], windows: dict[str, Any] | None) -> None:
+def _fill_telemetry(rec: dict[str, Any], windows: dict[str, Any] | None, no_telemetry: str) -> None:
     host_cpu = rec["host_cpu_pct"]
     names = [f.name for f in results.TELEMETRY_FIELDS if f.name != "host_cpu_pct"]
     if not windows:
-        results.set_null(rec, "CPU leg: no GPU telemetry", *names)
+        results.set_null(rec, no_telemetry, *names)
         return
     summaries = sorted(windows.values(), key=lambda s: -(s.nvml_util_pct or 0.0))
     summaries[0].fill_record(rec)
