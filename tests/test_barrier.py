@@ -220,3 +220,21 @@ def _join(procs: list) -> None:
     for p in procs:
         p.join(timeout=10)
         assert p.exitcode is not None
+
+
+def test_unlink_then_close_and_a_taken_rank_leave_nothing_behind() -> None:
+    b = HostBarrier(None, 2, rank=0)
+    b.unlink()
+    assert not os.path.exists(b.path)
+    with pytest.raises(FileNotFoundError):  # the name is gone: nobody else can open it now
+        HostBarrier.open(b.name)
+    b.close()  # no second removal, no second resource-tracker message
+    with HostBarrier(None, 2, rank=0) as c:
+        with pytest.raises(ValueError, match=r"rank=0 is invalid: pid \d+ holds it"):
+            HostBarrier.open(c.name, rank=0)
+    assert not os.path.exists(c.path)
+    code = ("import waitbench\nb = waitbench.HostBarrier(None, 2)\nb.unlink()\nb.close()\n"
+            "c = waitbench.HostBarrier(None, 2)\n")  # exits with c open: removed at exit
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "PYTHONPATH": PKG_PATH})
+    assert out.returncode == 0 and "resource_tracker" not in out.stderr and "Traceback" not in out.stderr, out.stderr

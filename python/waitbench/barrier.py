@@ -71,13 +71,21 @@ def _check_name(value: Any) -> str:
     return value
 
 
-def _close(handle: Any, shm_name: str | None) -> None:
-    """Unmap, and remove the segment if this process created it (weakref.finalize: must not hold self)."""
-    handle.close()
-    if shm_name is not None and native().SharedBarrier.unlink(shm_name):
+def _remove(shm_name: str, tracked: list[bool]) -> None:
+    """Remove the segment's name and tell the resource tracker, once (a second UNREGISTER is its error)."""
+    native().SharedBarrier.unlink(shm_name)
+    if tracked[0]:
         from multiprocessing import resource_tracker
 
         resource_tracker.unregister("/" + shm_name, "shared_memory")
+        tracked[0] = False
+
+
+def _close(handle: Any, shm_name: str | None, tracked: list[bool]) -> None:
+    """Unmap, and remove the segment if this process created it (weakref.finalize: must not hold self)."""
+    handle.close()
+    if shm_name is not None:
+        _remove(shm_name, tracked)
 
 
 class HostBarrier:
@@ -119,6 +127,7 @@ class HostBarrier:
         from multiprocessing import resource_tracker
 
         resource_tracker.register("/" + shm, "shared_memory")  # removed even if this process is killed
+        self._tracked[0] = True
         self._attach(handle, owner=True, rank=rank)
 
     @classmethod
@@ -134,18 +143,23 @@ class HostBarrier:
         self.name, self.timeout_s, self.spin_us = name, timeout_s, spin_us
         self._spin_ns = spin_us * 1000
         self._last: tuple[int, ...] | None = None
+        self._tracked = [False]  # registered with multiprocessing's resource tracker (creator only)
 
     def _attach(self, handle: Any, *, owner: bool, rank: int | None) -> None:
         self._native = handle
         self._parties = int(handle.parties)
         self.owner = owner
-        self._finalizer = weakref.finalize(self, _close, handle, NAME_PREFIX + self.name if owner else None)
+        self._finalizer = weakref.finalize(self, _close, handle, NAME_PREFIX + self.name if owner else None,
+                                           self._tracked)
         if rank is not None:
             n = self._parties
-            if isinstance(rank, bool) or not isinstance(rank, int) or not 0 <= rank < n:
+            try:
+                if isinstance(rank, bool) or not isinstance(rank, int) or not 0 <= rank < n:
+                    raise invalid("rank", rank, f"an int in [0, {n - 1}] (parties={n}), or None")
+                handle.claim(rank)  # ValueError if a live process holds it
+            except BaseException:
                 self.close()
-                raise invalid("rank", rank, f"an int in [0, {n - 1}] (parties={n}), or None")
-            handle.claim(rank)
+                raise
 
     # -- the multiprocessing.Barrier interface ----------------------------------------------------
 
@@ -209,10 +223,7 @@ class HostBarrier:
         """Remove the name now (open handles keep working); only the creating process may."""
         if not self.owner:
             raise invalid("unlink", self.name, "a barrier this process created (it only opened it)")
-        if native().SharedBarrier.unlink(NAME_PREFIX + self.name):
-            from multiprocessing import resource_tracker
-
-            resource_tracker.unregister("/" + NAME_PREFIX + self.name, "shared_memory")
+        _remove(NAME_PREFIX + self.name, self._tracked)
 
     def __enter__(self) -> HostBarrier:
         return self
