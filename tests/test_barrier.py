@@ -53,6 +53,25 @@ def test_parties_wait_and_get_distinct_indexes_in_threads() -> None:
             h.close()
 
 
+@pytest.mark.parametrize("make", [lambda: CTX.Barrier(3, timeout=30), lambda: HostBarrier(None, 3, timeout_s=30)],
+                         ids=["multiprocessing.Barrier", "HostBarrier"])
+def test_a_drop_in_for_multiprocessing_barrier_in_a_spawned_children_loop(make) -> None:
+    """The same parent and child code (written for multiprocessing.Barrier) runs on either barrier."""
+    barrier = make()
+    out = CTX.Queue()
+    procs = [CTX.Process(target=wait_and_report, args=(barrier, 300, out)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    indexes = [barrier.wait() for _ in range(300)]
+    reports = [out.get(timeout=30) for _ in procs]
+    _join(procs)
+    assert [r[0] for r in reports] == ["ok", "ok"] and set(indexes) <= {0, 1, 2}
+    assert [p.exitcode for p in procs] == [0, 0]
+    if isinstance(barrier, HostBarrier):
+        barrier.close()
+        assert not shm_exists(barrier)
+
+
 def test_timeout_names_the_ranks_that_did_not_arrive() -> None:
     with HostBarrier(None, 3, timeout_s=10) as b:
         idle = HostBarrier.open(b.name, rank=1)  # joined (this process) but never waits
