@@ -34,6 +34,9 @@ from .errors import BarrierBroken, invalid
 
 DEFAULT_TIMEOUT_S = 86_400.0  # an idle server's ranks wait for the next request; dead ranks are caught anyway
 MAX_TIMEOUT_S = 365 * 86_400.0
+# Ranks of a busy server arrive within microseconds of each other: a short spin releases them without a
+# futex sleep and wake-up; an idle rank pays at most this much CPU per wait. Spinning only pays while
+# every rank has a core (benchmarks/results/cpu-2core: 8 ranks on 2 cores wake slower spinning).
 DEFAULT_SPIN_US = 50
 MAX_SPIN_US = 1_000_000
 NAME_PREFIX = "waitbench."
