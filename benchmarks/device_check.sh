@@ -17,6 +17,7 @@ gpu_label() {  # results folder name: h200, or h200x2 with two GPUs
   local name n
   name=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1 | tr 'A-Z' 'a-z' | sed 's/^nvidia //; s/ .*//')
   n=$(nvidia-smi -L | wc -l)
+  name=${name:-gpu}
   if [ "$n" -gt 1 ]; then echo "${name}x$n"; else echo "$name"; fi
 }
 # Wheels carried in .whl/ (the device has no registry) shadow what the image has, for this call only.
