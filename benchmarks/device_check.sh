@@ -13,6 +13,13 @@ run() {  # run NAME CMD...: tee to $OUT/NAME.log, remember pass/fail
   "$@" > >(tee "$LOGS/$name.log") 2>&1; local rc=$?
   summary+=("$name rc=$rc $((SECONDS - t0))s")
 }
+gpu_label() {  # results folder name: h200, or h200x2 with two GPUs
+  local name n
+  name=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1 | tr 'A-Z' 'a-z' | sed 's/^nvidia //; s/ .*//')
+  n=$(nvidia-smi -L | wc -l)
+  name=${name:-gpu}
+  if [ "$n" -gt 1 ]; then echo "${name}x$n"; else echo "$name"; fi
+}
 # Wheels carried in .whl/ (the device has no registry) shadow what the image has, for this call only.
 if compgen -G ".whl/*.whl" > /dev/null; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
@@ -43,6 +50,10 @@ for stage in "$@"; do
     examples) run examples bash -c "python3 benchmarks/examples/run_examples.py $OUT/examples.jsonl && waitbench report $OUT/examples.jsonl --format markdown" ;;
     pollers) run pollers python3 benchmarks/pollers.py --out "$OUT/pollers.json" ;;
     examples-twice) run examples bash -c "python3 benchmarks/examples/run_examples.py $OUT/examples.jsonl && python3 benchmarks/examples/run_examples.py $OUT/examples-rerun.jsonl && waitbench compare $OUT/examples.jsonl $OUT/examples-rerun.jsonl --format markdown" ;;
+    barrier) lbl=$(gpu_label); run barrier timeout 400 python3 benchmarks/barrier_latency.py "$OUT/$lbl" --gpu --machine "$lbl" ;;
+    barrier-cpu) lbl="cpu-$(nproc)core"; run barrier-cpu timeout 400 python3 benchmarks/barrier_latency.py "$OUT/$lbl" --ranks 2,4,8,16 --machine "$lbl" ;;
+    barrier-stress) run barrier-stress timeout 300 python3 benchmarks/barrier_stress.py --ranks 8 --rounds 100000 ;;
+    test-barrier) run test-barrier python3 -m pytest -q -rs --timeout 300 tests/test_barrier.py tests/barrierbench tests/benchmarks/test_barrier_latency.py ;;
     *) echo "unknown stage $stage"; exit 2 ;;
   esac
 done

@@ -22,6 +22,8 @@
 namespace py = pybind11;
 using namespace wb;
 
+void register_barrier(py::module_& m);  // bind_barrier.cpp: the cross-process barrier and its ack probe
+
 namespace {
 
 template <typename T>
@@ -327,4 +329,7 @@ PYBIND11_MODULE(_C, m) {
            py::arg("name"), py::arg("device"))
       .def("run", &SideCall::run, py::call_guard<py::gil_scoped_release>(),
            "Make the call; returns now_ns() at its return.");
+
+  // The cross-process barrier and its ack probe (bind_barrier.cpp).
+  register_barrier(m);
 }

@@ -12,7 +12,7 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-from .errors import NoGpuError, NvmlError, ResultsError, WaitbenchError, WaitExpired  # noqa: E402
+from .errors import BarrierBroken, NoGpuError, NvmlError, ResultsError, WaitbenchError, WaitExpired  # noqa: E402
 from .results import SCHEMA_VERSION, load, load_records  # noqa: E402
 from .strategies import strategies  # noqa: E402
 
@@ -24,10 +24,11 @@ _LAZY = {
     "measure": "runner",
     "Monitor": "monitor",
     "register_strategy": "custom",
+    "HostBarrier": "barrier",
 }
 
 __all__ = ["__version__", "strategies", "load", "load_records", "SCHEMA_VERSION", "NoGpuError", "NvmlError",
-           "ResultsError", "WaitbenchError", "WaitExpired", *_LAZY]
+           "ResultsError", "WaitbenchError", "WaitExpired", "BarrierBroken", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:

@@ -7,6 +7,8 @@ so ordinary Python code handles them as it handles any other bad value.
 
 from __future__ import annotations
 
+import threading
+
 
 class WaitbenchError(RuntimeError):
     """Base class of waitbench's runtime failures (not of bad arguments: those are ValueError)."""
@@ -27,6 +29,29 @@ class NvmlError(WaitbenchError):
 
 class WaitExpired(WaitbenchError):
     """A waiter reached its deadline without being released (a measurement cannot use it)."""
+
+
+class BarrierBroken(WaitbenchError, threading.BrokenBarrierError):
+    """A :class:`waitbench.HostBarrier` wait that cannot complete: a deadline passed, ``abort()``, a rank
+    whose process died, or a rank interrupted (Ctrl-C). One class for every reason (``reason`` says
+    which); it is a ``threading.BrokenBarrierError``, as ``multiprocessing.Barrier`` raises, so code
+    written for that barrier catches it unchanged.
+
+    Attributes:
+        reason: 'timeout', 'aborted', 'rank-died' or 'interrupted'.
+        generation: the barrier generation (round) that could not complete.
+        missing: ranks that had not arrived at that generation.
+        dead_rank, dead_pid: for 'rank-died', the rank whose process is gone and its pid.
+    """
+
+    def __init__(self, message: str, *, reason: str, generation: int, missing: list[int],
+                 dead_rank: int | None = None, dead_pid: int | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.generation = generation
+        self.missing = missing
+        self.dead_rank = dead_rank
+        self.dead_pid = dead_pid
 
 
 class ResultsError(WaitbenchError):

@@ -78,3 +78,25 @@ def test_the_committed_readme_matches_the_committed_results() -> None:
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     assert mod.main(["--check"]) == 0
+
+
+def test_barrier_section_renders_every_machine_folder_and_draws_its_chart(tree: Path) -> None:
+    for machine, gpu in (("cpu-x", False), ("gpu-y", True)):
+        (tree / "results" / machine).mkdir()
+        with ResultsWriter(tree / "results" / machine / "barrier.jsonl") as w:
+            for rec in syn.synthetic_barrier_run(gpu=gpu):
+                w.write(rec)
+    (tree / "README.md").write_text(README + "\n<!-- barrier:begin -->\n<!-- barrier:end -->\n")
+    assert run(tree, "--check").returncode == 1
+    assert run(tree).returncode == 0
+    text = (tree / "README.md").read_text()
+    inside = text.split("<!-- barrier:begin -->")[1].split("<!-- barrier:end -->")[0]
+    assert inside.index("cpu-x/barrier.jsonl") < inside.index("gpu-y/barrier.jsonl")
+    assert "| `shm-futex` spin 50 µs | 2 | 10.0 / 20.0 / 40.0 |  | 5.0 | 0.02 |  |" in inside
+    assert "the late rank arrives at least 200 µs after all the others are waiting" in inside
+    assert "| `mp-barrier` (Python) | 4 | 60.0 / 120 / 240 | 70.0 / 130 / 250 | 5.0 | 0.02 | 0.0 |" in inside
+    assert "| `host-block` (threads of one process) | — |" in inside
+    for machine in ("cpu-x", "gpu-y"):
+        assert f"(docs/img/barriers-{machine}.png)" in inside
+        assert (tree / "img" / f"barriers-{machine}.png").stat().st_size > 10_000
+    assert run(tree, "--check").returncode == 0

@@ -132,3 +132,27 @@ def with_changes(records: list[dict[str, Any]], run_id: str, **changes: Any) -> 
         rec["run_id"] = run_id
         rec.update(changes)
     return out
+
+
+def synthetic_barrier_run(run_id: str = "synthbarrier", gpu: bool = False) -> list[dict[str, Any]]:
+    """SYNTHETIC host-barrier records (barrier_latency.py's shape) for two kinds x two rank counts, plus
+    a same-run host-block reference on the GPU variant. Invented values, not measurements."""
+    out = []
+    for ranks in (2, 4):
+        for kind, opts, base in (("shm-futex", {"spin_us": 50}, 10.0), ("mp-barrier", {}, 30.0)):
+            obs = (base * ranks / 2, base * ranks, base * ranks * 2)
+            rec = results.new_record(
+                **_run_fields(run_id), record_kind="waiter", strategy="host-barrier", preset=None,
+                options={"kind": kind, "ranks": ranks, **opts, "gap_us": 200.0, "timeout_s": 30.0},
+                strategy_source="builtin", host_wait_in_python=kind == "mp-barrier", repetition=0, status="ok",
+                world_size=ranks, wake_trials=2000, wake_observe_p50_us=obs[0], wake_observe_p99_us=obs[1],
+                wake_observe_p999_us=obs[2], wake_rtt_p50_us=obs[0] + 10 if gpu else None,
+                wake_rtt_p99_us=obs[1] + 10 if gpu else None, wake_rtt_p999_us=obs[2] + 10 if gpu else None,
+                wait_host_cpu_pct=5.0, host_cpu_pct=0.02, nvml_util_pct=0.0 if gpu else None,
+                extra={"machine": "synthetic", "cpu_count": 2, "gpus": 1 if gpu else 0})
+            if not gpu:
+                rec["gpu_name"] = rec["driver_version"] = None
+            out.append(rec)
+    if gpu:
+        out.append(waiter_record(run_id, "host-block", {}, _SUITE[-1][2]))
+    return out
