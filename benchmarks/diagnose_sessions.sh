@@ -52,7 +52,7 @@ echo "== warm idle: a process holds both GPUs and does nothing"
 python3 -c "import time, torch; [torch.zeros(1, device=i) for i in range(torch.cuda.device_count())]; time.sleep(14)" &
 job=$!
 sleep 6
-diag diagnose-warm-idle.jsonl
+diag diagnose-warm-idle.jsonl --probe  # measures and caches each GPU's warm-idle baseline
 stop_job
 
 for session in asleep gemm fix; do

@@ -58,8 +58,9 @@ def test_composed_every_gpu_waits_means_elsewhere():
 
 
 def test_composed_unknown_gpu_is_reported_unjudged():
-    # COMPOSED: GPU 2's real window judged without GPM reads "unknown" (a waiter and work look alike).
+    # COMPOSED: GPU 2's real window judged without GPM and without power reads "unknown".
     first, second, third = composed_host("spin-1warp", "host-block", "spin-every-sm")
+    third.null("power_w", "SYNTHETIC: no energy counter")
     rows = verdict_rows([first, second]) + verdict_rows([third], ignore_gpm=True)
     assert rows[2].verdict == "unknown"
     found = late_rank(rows)

@@ -25,7 +25,7 @@ from .errors import invalid
 from .late_rank import LateRank, late_rank
 from .telemetry import nvml
 from .telemetry.gpm import GPM_FIELDS, PIPE_FIELDS
-from .telemetry.recording import RecordingWriter, read_windows
+from .telemetry.recording import RecordingWriter, read_lines, read_windows
 from .telemetry.sampler import DEFAULT_PERIOD_S, Sampler
 from .telemetry.summary import WindowSummary
 from .telemetry.verdict import classify
@@ -72,6 +72,8 @@ class VerdictRow:
     late_rank: str | None = None  # the host's late-rank finding, the same line on every row of a refresh
     refresh: int | None = None  # which window of a --watch/--record session
     label: str | None = None  # a recorded window's scenario, shown on replay
+    confidence: str = "high"  # how sure the verdict is: high (GPM, or a free probe), medium, low
+    signals: tuple[str, ...] = ()  # the counters that decided it
 
     @property
     def busiest_pipe(self) -> tuple[str | None, float | None]:
@@ -135,7 +137,8 @@ def verdict_rows(summaries: Iterable[WindowSummary], idle: dict[str, WindowSumma
             gpm_sm_occupancy_pct=s.gpm_sm_occupancy_pct, pipes_pct={f: getattr(s, f) for f in PIPE_FIELDS},
             gpm_dram_bw_util_pct=s.gpm_dram_bw_util_pct, power_w=s.power_w,
             power_idle_w=v.inputs.get("power_idle_w"), power_delta_w=v.inputs.get("power_delta_w"),
-            processes=list(s.processes), warnings=list(s.warnings), inputs=v.inputs, summary=s, holder=holder))
+            processes=list(s.processes), warnings=list(s.warnings), inputs=v.inputs, summary=s, holder=holder,
+            confidence=v.confidence, signals=tuple(v.signals)))
     return rows
 
 
@@ -171,6 +174,22 @@ def judge(summaries: Sequence[WindowSummary], *, index: int = 0, ignore_gpm: boo
         for r in rows:
             r.likely_late, r.late_rank = r.gpu in late.late, late.message
     return Refresh(index, rows, late)
+
+
+def warm_idle_windows(summaries: Sequence[WindowSummary], driver: str) -> dict[str, WindowSummary]:
+    """The power baseline of each GPU, as an idle window: its warm-idle power from the probe's cached baseline
+    (measured by ``diagnose --probe`` on an idle GPU), or a GPU's of the same model and driver."""
+    from .probe import baseline as bl
+
+    out = {}
+    for s in summaries:
+        base = bl.find(s.uuid, s.name, driver)
+        if base is not None and base.power_warm_idle_w is not None:
+            out[s.uuid] = WindowSummary(uuid=s.uuid, index=s.index, name=s.name, window_s=0.0,
+                                        power_w=base.power_warm_idle_w, power_limit_w=s.power_limit_w,
+                                        start_time_utc=base.measured_utc,
+                                        warnings=[f"warm-idle baseline: {base.source}"])
+    return out
 
 
 def parse_gpus(text: str | None) -> list[str] | None:
@@ -241,8 +260,15 @@ def watch(gpus: Sequence[int | str] | None = None, seconds: float = DEFAULT_SECO
 
 def diagnose(gpus: Sequence[int | str] | None = None, seconds: float = DEFAULT_SECONDS, *,
              ignore_gpm: bool = False) -> list[VerdictRow]:
-    """Watch ``gpus`` (all by default) for ``seconds`` and return a verdict row per GPU."""
-    return judge(watch(gpus, seconds), ignore_gpm=ignore_gpm).rows
+    """Watch ``gpus`` (all by default) for ``seconds`` and return a verdict row per GPU (judged against the
+    cached warm-idle baselines where there are some)."""
+    summaries = watch(gpus, seconds)
+    return judge(summaries, ignore_gpm=ignore_gpm, idle=warm_idle_windows(summaries, _driver())).rows
+
+
+def _driver() -> str:
+    with nvml.session():
+        return nvml.driver_version() or "unknown-driver"
 
 
 def live_refreshes(gpus: Sequence[int | str] | None = None, seconds: float = DEFAULT_SECONDS, *,
@@ -257,22 +283,27 @@ def live_refreshes(gpus: Sequence[int | str] | None = None, seconds: float = DEF
     """
     writer = RecordingWriter(record) if record is not None else None
     driver = None
+    written: dict[str, float | None] = {}  # the baselines already in the recording
     try:
         for n, summaries in enumerate(windows(gpus, seconds, on_start=on_start, stop=stop)):
+            driver = driver or _driver()
             readings: dict[str, Any] = {}
             if probe or probe_refresh:
                 from .probe.run import probe_rows
 
-                first = verdict_rows(summaries, ignore_gpm=ignore_gpm)
-                if driver is None:
-                    with nvml.session():
-                        driver = nvml.driver_version() or "unknown-driver"
+                first = verdict_rows(summaries, ignore_gpm=ignore_gpm, idle=warm_idle_windows(summaries, driver))
                 readings = probe_rows(first, driver, refresh=probe_refresh and n == 0)
+            idle = warm_idle_windows(summaries, driver)  # after the probe: it may have measured some
             if writer is not None:
+                for uuid, base in idle.items():
+                    if written.get(uuid) != base.power_w:
+                        writer.write("baseline", uuid=uuid, power_w=base.power_w, measured_utc=base.start_time_utc,
+                                     source=base.warnings[0])
+                        written[uuid] = base.power_w
                 for s in summaries:
                     extra = {"probe": readings[s.uuid].to_dict()} if s.uuid in readings else {}
                     writer.window(s, label="diagnose", refresh=n, **extra)
-            yield judge(summaries, index=n, ignore_gpm=ignore_gpm, probes=readings)
+            yield judge(summaries, index=n, ignore_gpm=ignore_gpm, probes=readings, idle=idle)
     finally:
         if writer is not None:
             writer.close()
@@ -283,18 +314,23 @@ def replay_refreshes(path: str | os.PathLike[str], *, ignore_gpm: bool = False) 
 
     Windows that carry a ``refresh`` number (diagnose --record) are grouped by it; the others (e.g.
     benchmarks/record_telemetry.py's scenarios, one GPU at different times) form one group, each
-    labelled with its scenario and judged against its ``baseline_scenario`` window for power.
+    labelled with its scenario and judged against its ``baseline_scenario`` window for power. ``baseline``
+    lines (the warm-idle power diagnose judged a live session against) are the power baselines of the rest.
     """
     recorded = read_windows(path)
     by_scenario = {(s.uuid, meta.get("scenario")): s for s, meta in recorded if meta.get("scenario")}
+    warm = {line["uuid"]: line for line in read_lines(path) if line.get("kind") == "baseline"}
     groups: dict[Any, list[tuple[WindowSummary, dict[str, Any]]]] = {}
     for s, meta in recorded:
         groups.setdefault(meta.get("refresh"), []).append((s, meta))
     out = []
     for i, (key, members) in enumerate(groups.items()):
         probes = {s.uuid: meta["probe"] for s, meta in members if meta.get("probe")}
-        idle = {s.uuid: by_scenario[(s.uuid, meta["baseline_scenario"])] for s, meta in members
-                if (s.uuid, meta.get("baseline_scenario")) in by_scenario}
+        idle = {s.uuid: WindowSummary(uuid=s.uuid, index=s.index, name=s.name, window_s=0.0,
+                                      power_w=warm[s.uuid]["power_w"], power_limit_w=s.power_limit_w)
+                for s, _ in members if s.uuid in warm}
+        idle.update({s.uuid: by_scenario[(s.uuid, meta["baseline_scenario"])] for s, meta in members
+                     if (s.uuid, meta.get("baseline_scenario")) in by_scenario})
         out.append(judge([s for s, _ in members], index=key if isinstance(key, int) else i, ignore_gpm=ignore_gpm,
                          probes=probes, idle=idle, labels=[meta.get("scenario") for _, meta in members]))
     return out

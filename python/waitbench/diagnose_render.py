@@ -64,6 +64,7 @@ def render_notes(rows: Sequence[VerdictRow]) -> list[str]:
     lines = []
     for r in rows:
         lines.append(f"GPU {r.gpu}{f' ({r.label})' if r.label else ''}: {r.verdict}: {r.reason}")
+        lines.append(f"  confidence: {r.confidence}, from {', '.join(r.signals) or 'no counter'}")
         if r.hint:
             lines.append(f"  hint: {r.hint}")
         if _names_processes(r):

@@ -141,7 +141,7 @@ def _episode(**kw):
             "window": Window(1.7, 2.0, FakeWindowSummary(), None),
             "solo": {"fma": [_t(40.0), _t(40.0)], "gemm": [_t(700.0, name="gemm"), _t(720.0, name="gemm")]},
             "conc": {"fma": _t(30.0), "gemm": _t(639.0, name="gemm")}, "result_ok": True, "shape": SHAPE,
-            "shape_reason": None, "wake": ([30.0] * 19 + [90.0], [20.0] * 20), "wake_reason": None,
+            "shape_reason": None, "wake": ([30.0] * 19 + [90.0], [20.0] * 20, [12.0] * 20), "wake_reason": None,
             "no_work_reason": "--workloads none", **kw}
     return episode_records(_base(), **args)
 
@@ -158,7 +158,7 @@ def test_an_episode_gives_a_record_per_workload_with_the_shared_measurements():
         assert (rec["waiter_blocks"], rec["waiter_threads"], rec["waiter_regs_per_thread"]) == (2, 512, 96)
         assert rec["extra"]["nccl_kernel"] == SHAPE["kernel"]
         assert rec["wake_trials"] == 20 and rec["wake_rtt_p50_us"] == 30.0 and rec["wake_rtt_max_us"] == 90.0
-        assert rec["wake_floor_rtt_p50_us"] == 20.0
+        assert rec["wake_floor_rtt_p50_us"] == 20.0 and rec["extra"]["wake_after_enqueue_p50_us"] == 12.0
         assert rec["wake_rtt_p99_us"] is None and "needs 100" in rec["null_reasons"]["wake_rtt_p99_us"]
         assert rec["side_call"] is None and rec["null_reasons"]["side_call"].startswith("not a side-call run")
     assert (fma["workload"], fma["tput_ratio"]) == ("fma", pytest.approx(0.75))

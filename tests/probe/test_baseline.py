@@ -22,8 +22,11 @@ def cache(tmp_path, monkeypatch):
     return tmp_path / "waitbench"
 
 
-def synthetic_run(uuid: str, tflops: float = 50.0) -> ProbeRun:
-    return ProbeRun(uuid, "ok", tflops=tflops, runs_tflops=[tflops], launches=40)
+SYNTHETIC_WARM_IDLE_W = 120.0
+
+
+def synthetic_run(uuid: str, tflops: float = 50.0, power: float | None = SYNTHETIC_WARM_IDLE_W) -> ProbeRun:
+    return ProbeRun(uuid, "ok", tflops=tflops, runs_tflops=[tflops], launches=40, power_warm_idle_w=power)
 
 
 def test_save_load_and_key(cache):
@@ -60,7 +63,7 @@ class FakeProbeRunner:
 
     def __call__(self, uuid: str, runs: int) -> ProbeRun:
         self.calls.append((uuid, runs))
-        return synthetic_run(uuid, self.tflops[uuid])
+        return synthetic_run(uuid, self.tflops[uuid], SYNTHETIC_WARM_IDLE_W if runs == BASELINE_RUNS else None)
 
 
 def test_idle_gpu_gives_the_baseline_a_busy_gpu_of_the_same_model_borrows():
@@ -77,6 +80,25 @@ def test_idle_gpu_gives_the_baseline_a_busy_gpu_of_the_same_model_borrows():
     fake.calls.clear()
     probe_rows(rows, DRIVER, runner=fake)
     assert fake.calls == [(idle, PROBE_RUNS), (waiting, PROBE_RUNS)]
+    # ... unless the cached one predates the warm-idle power (then the idle GPU is measured again).
+    bl.save(synthetic_run(idle, 50.0, power=None), "x", DRIVER)
+    fake.calls.clear()
+    probe_rows(rows, DRIVER, runner=fake)
+    assert fake.calls[0] == (idle, BASELINE_RUNS) and bl.load(idle, DRIVER).power_warm_idle_w == SYNTHETIC_WARM_IDLE_W
+
+
+def test_warm_idle_baselines_become_idle_windows_for_the_verdict():
+    # REAL windows without GPM; SYNTHETIC baseline power: the no-GPM verdict gains its power reference.
+    from waitbench.diagnose import warm_idle_windows
+
+    rows = verdict_rows(composed_host("idle", "spin-1warp"))
+    probe_rows(rows, DRIVER, runner=FakeProbeRunner({rows[0].uuid: 50.0, rows[1].uuid: 49.0}))
+    summaries = [r.summary for r in rows]
+    idle = warm_idle_windows(summaries, DRIVER)
+    assert {u: w.power_w for u, w in idle.items()} == {r.uuid: SYNTHETIC_WARM_IDLE_W for r in rows}
+    (waiting,) = verdict_rows([summaries[1]], idle, ignore_gpm=True)
+    assert (waiting.verdict, waiting.confidence) == ("busy-waiting", "medium")
+    assert "warm-idle baseline" in waiting.reason
 
 
 def test_refresh_remeasures_idle_gpus_and_says_why_busy_ones_were_not():

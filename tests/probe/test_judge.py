@@ -45,20 +45,29 @@ def row(scenario: str, *, ignore_gpm: bool):
     return r
 
 
-def test_free_probe_decides_a_waiter_without_gpm():
+def test_free_probe_makes_a_guess_without_gpm_sure():
     r = row("spin-1warp", ignore_gpm=True)
-    assert r.verdict == "unknown"
+    assert (r.verdict, r.confidence) == ("busy-waiting", "low")  # no warm-idle baseline: a guess
     apply_probe(r, FREE)
-    assert r.verdict == "busy-waiting"
+    assert (r.verdict, r.confidence) == ("busy-waiting", "high") and "probe" in r.signals
     assert r.reason.startswith("a resident kernel is waiting: reported 96% while a probe ran at 97%")
     assert r.probe["state"] == "free" and r.disagreement is None
 
 
 @pytest.mark.parametrize("reading, needle", [(CONTENDED, "time-slicing"), (BLOCKED, "cannot say")])
-def test_other_probes_leave_unknown_with_the_reading(reading, needle):
+def test_other_probes_leave_the_guess_with_the_reading(reading, needle):
     r = row("nccl-simple-16ch", ignore_gpm=True)
     apply_probe(r, reading)
-    assert r.verdict == "unknown" and needle in r.reason
+    assert (r.verdict, r.confidence) == ("busy-waiting", "low") and needle in r.reason
+
+
+def test_a_probe_cannot_decide_where_the_counters_read_nothing():
+    s = real_window("nccl-simple-16ch")
+    s.null("power_w", "SYNTHETIC: no energy counter")
+    (r,) = verdict_rows([s], ignore_gpm=True)
+    assert r.verdict == "unknown"
+    apply_probe(r, FREE)
+    assert (r.verdict, r.confidence) == ("busy-waiting", "high")
 
 
 def test_probe_never_overrules_work_evidence_but_reports_disagreement():

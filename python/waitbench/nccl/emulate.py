@@ -5,7 +5,7 @@ same GPU in the same run, and how far the two disagree.
 Why derived from what NCCL launched rather than a fixed preset: the kernel NCCL picks depends on the
 protocol, the message size, the channel count and the topology, so the stand-in is built from the
 real kernel's launch shape as the profiler saw it (grid = channels, block, registers, shared
-memory) and its protocol (from the kernel's name): ``spin`` with that shape, pollers as that
+memory) and its protocol (asked for, or implied by the block size): ``spin`` with that shape, pollers as that
 protocol polls, each poller on its own line of device memory (over NVLink a peer writes into our
 device memory). Pollers per block: one for Simple (a thread per peer); for LL and LL128 the threads
 that own a line of the message (LL carries 8 data bytes per 16-byte line, LL128 120 per 128-byte
@@ -20,23 +20,25 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import re
 import sys
 from typing import Any, Sequence
 
 REGISTER_VARIANTS = (32, 64, 96, 128)  # the spin kernel's compiled register limits (strategies.py)
 MAX_SMEM_BYTES = 232448
 DIFF_FLAG = 0.05  # a gap of more than this (ratio, or fraction of 100%) between emulation and reality is named
-_PROTO_RE = re.compile(r"_(LL128|LL|SIMPLE)\b", re.IGNORECASE)
 
 
-def kernel_protocol(kernel: str | None, asked: str | None) -> str | None:
-    """The protocol in an NCCL kernel's name (``..._RING_LL(...)``), else the one asked for, else None."""
-    m = _PROTO_RE.search(kernel or "")
-    if m:
-        p = m.group(1).upper()
-        return "Simple" if p == "SIMPLE" else p
-    return asked
+# Threads per block of NCCL's kernels by protocol (src/device, src/enqueue.cc): Simple launches 512 + one
+# sync warp, LL 512, LL128 640; small messages launch fewer threads, which say nothing of the protocol.
+# The kernel's name does not say it either: NCCL 2.28 names its kernels after one specialisation
+# (``..._RING_LL``) and runs the protocol of the work it is given (seen on two H200s: Simple and LL128
+# work in kernels named ``RING_LL``).
+_THREADS_PROTOCOL = {544: "Simple", 512: "LL", 640: "LL128"}
+
+
+def kernel_protocol(threads: int, asked: str | None) -> str | None:
+    """The protocol a kernel ran: the one asked for (NCCL_PROTO), else the one its block size implies, else None."""
+    return asked or _THREADS_PROTOCOL.get(threads)
 
 
 def pollers(protocol: str | None, threads: int, blocks: int, message_bytes: int) -> int:
@@ -58,7 +60,7 @@ def spin_options(rec: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
     if threads % 32 or threads > 1024:
         return None, f"the NCCL kernel's block of {threads} threads is not a whole number of warps up to 1024"
     kernel = rec.get("extra", {}).get("nccl_kernel")
-    proto = kernel_protocol(kernel, rec.get("protocol"))
+    proto = kernel_protocol(int(threads), rec.get("protocol"))
     regs = int(rec.get("waiter_regs_per_thread") or 96)
     opts = {
         "blocks": int(blocks), "threads": int(threads),

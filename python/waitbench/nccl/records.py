@@ -171,12 +171,18 @@ def fill_shape(rec: dict[str, Any], shape: dict[str, Any] | None, reason: str | 
             _put(rec, name, int(shape[key]))
 
 
-def fill_wake(rec: dict[str, Any], late_us: Sequence[float], aligned_us: Sequence[float], reason: str | None) -> None:
-    """wake_rtt_* from the late-arrival trials (late rank's call -> this rank sees completion), and
-    the aligned trials' median as the floor."""
+def fill_wake(rec: dict[str, Any], late_us: Sequence[float], aligned_us: Sequence[float], reason: str | None,
+              after_enqueue_us: Sequence[float] = ()) -> None:
+    """wake_rtt_* from the late-arrival trials (late rank's call -> this rank sees completion), the
+    aligned trials' median as the floor, and in extra the same from the late rank's launch enqueued
+    (its call returned: what is left is the GPU's and the waiting rank's part)."""
     if not late_us:
         set_null(rec, reason or "no wake-up trials", *_WAKE)
         return
+    if after_enqueue_us:
+        e = np.asarray(after_enqueue_us, dtype=float)
+        rec["extra"]["wake_after_enqueue_p50_us"] = float(np.percentile(e, 50))
+        rec["extra"]["wake_after_enqueue_min_us"] = float(e.min())
     v = np.asarray(late_us, dtype=float)
     _put(rec, "wake_trials", int(v.size))
     _put(rec, "wake_rtt_min_us", float(v.min()))
@@ -196,7 +202,8 @@ def fill_wake(rec: dict[str, Any], late_us: Sequence[float], aligned_us: Sequenc
 def episode_records(base: dict[str, Any], *, wait_s: float, host_blocked_s: float,
                     completion_after_late_us: float | None, completion_reason: str | None, idle: Window,
                     window: Window, solo: dict[str, list[Throughput]], conc: dict[str, Throughput], result_ok: bool,
-                    shape: dict[str, Any] | None, shape_reason: str | None, wake: tuple[list[float], list[float]],
+                    shape: dict[str, Any] | None, shape_reason: str | None,
+                    wake: tuple[list[float], list[float], list[float]],
                     wake_reason: str | None, no_work_reason: str) -> list[dict[str, Any]]:
     """The records of a rank that took part in an episode: one per concurrent workload (status 'stalled'
     when the workload was held up by the wait, 'error' when the collective's result was wrong)."""
@@ -220,7 +227,7 @@ def episode_records(base: dict[str, Any], *, wait_s: float, host_blocked_s: floa
         else:
             set_null(rec, no_work_reason, *_TPUT_FIELDS)
         fill_shape(rec, shape, shape_reason)
-        fill_wake(rec, *wake, wake_reason)
+        fill_wake(rec, wake[0], wake[1], wake_reason, wake[2])
         set_null(rec, "not a side-call run (--calls)", *_SIDE_CALL)
         _put(rec, "wait_s", wait_s)
         _put(rec, "host_blocked_s", host_blocked_s)

@@ -249,11 +249,12 @@ class _Rank:
             return "no wake-up trials asked for (--wake-trials 0)"
         return "ranks on several hosts: their clocks are not comparable" if not same_host else "no wake-up trials"
 
-    def _wake_trials(self, index: int) -> tuple[list[float], list[float]]:
-        """Late-arrival and aligned trials: (late rank's call -> this rank sees completion) in us, each.
+    def _wake_trials(self, index: int) -> tuple[list[float], list[float], list[float]]:
+        """Late-arrival and aligned trials: (late rank's call -> this rank sees completion) in us, each; and
+        for the late-arrival trials, from the late rank's call *returning* (its launch enqueued) instead.
 
         The late rank's own rows are empty: it is the one that arrives."""
-        client, late_calls, done = self.client, [], []
+        client, late_calls, late_enqueued, done = self.client, [], [], []
         for _ in range(self.cfg.wake_trials):
             for gap_s in (WAKE_GAP_S, 0.0):
                 client.prepare()
@@ -264,6 +265,7 @@ class _Rank:
                         pass
                     late_calls.append(time.time_ns())
                     client.enter()
+                    late_enqueued.append(time.time_ns())
                     client.complete()
                 else:
                     client.enter()
@@ -271,13 +273,15 @@ class _Rank:
                     done.append(time.time_ns())
         key = f"wake/{index}"
         if self.late:
-            self.store.set(key, json.dumps({"host": socket.gethostname(), "calls": late_calls}))
-            return [], []
+            self.store.set(key, json.dumps({"host": socket.gethostname(), "calls": late_calls,
+                                            "enqueued": late_enqueued}))
+            return [], [], []
         got = json.loads(store_get(self.store, key, self.cfg.timeout_s)) if self.cfg.wake_trials else {"calls": []}
         if got.get("host", socket.gethostname()) != socket.gethostname():
-            return [], []
+            return [], [], []
         lat = [(d - c) / 1e3 for d, c in zip(done, got["calls"])]
-        return lat[0::2], lat[1::2]
+        after_enqueue = [(d - e) / 1e3 for d, e in zip(done, got.get("enqueued", []))]
+        return lat[0::2], lat[1::2], after_enqueue[0::2]
 
     # --- side calls -------------------------------------------------------------------------------
 

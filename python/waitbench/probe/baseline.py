@@ -2,7 +2,8 @@
 """The probe's idle baseline: measured once per GPU and driver, cached in a small JSON file.
 
 Why cached: the baseline must be measured while the GPU is idle, and the GPU an operator asks about
-is usually the one that is not. So the first ``diagnose --probe`` that finds a GPU idle measures it
+is usually the one that is not. It holds two figures: the probe's throughput on the idle GPU, and the
+GPU's warm-idle power (a context held, nothing running), which the verdict needs where GPM is absent. So the first ``diagnose --probe`` that finds a GPU idle measures it
 and keeps it; later probes compare against it. A driver update changes clocks and scheduling, so the
 driver version is part of the key. ``diagnose --probe-refresh`` re-measures (idle GPUs only).
 
@@ -41,6 +42,7 @@ class Baseline:
     waitbench_version: str = ""
     source: str = "cache"  # "cache", "measured now", or "borrowed from <uuid> (same model and driver)"
     path: str | None = None
+    power_warm_idle_w: float | None = None  # the GPU's power holding a context and running nothing
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -95,6 +97,11 @@ def borrow(name: str, driver: str, uuid: str) -> Baseline | None:
     return None
 
 
+def find(uuid: str, name: str, driver: str) -> Baseline | None:
+    """This GPU's cached baseline, else one borrowed from a GPU of the same model and driver, else None."""
+    return load(uuid, driver) or borrow(name, driver, uuid)
+
+
 def save(run: ProbeRun, name: str, driver: str) -> Baseline:
     """Keep an idle GPU's probe as its baseline (ValueError if the run has no throughput)."""
     if run.status != "ok" or not run.tflops:
@@ -102,7 +109,7 @@ def save(run: ProbeRun, name: str, driver: str) -> Baseline:
     base = Baseline(uuid=run.uuid, name=name, driver_version=driver, tflops=run.tflops,
                     runs_tflops=list(run.runs_tflops), launches=run.launches, fma_iters=run.fma_iters,
                     measured_utc=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-                    waitbench_version=__version__)
+                    waitbench_version=__version__, power_warm_idle_w=run.power_warm_idle_w)
     path = cache_path(run.uuid, driver)
     path.parent.mkdir(parents=True, exist_ok=True)
     data = {"format_version": FORMAT_VERSION, **base.to_dict()}

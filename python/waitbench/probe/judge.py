@@ -89,21 +89,27 @@ def _disagree(verdict: str, reading: ProbeReading) -> str | None:
 
 
 def apply_probe(row: VerdictRow, reading: ProbeReading) -> None:
-    """Fold a reading into a verdict row: decide where the counters could not, report disagreements.
+    """Fold a reading into a verdict row: decide where the counters could only guess, report disagreements.
 
-    Only an ``unknown`` verdict (no GPM, or GPM ignored) with a kernel resident most of the window
-    is changed: a ``free`` probe makes it ``busy-waiting``. Every other verdict stays the counters'.
+    Only a guess (``unknown``, or ``busy-waiting`` judged without GPM) on a kernel resident most of the
+    window is changed: a ``free`` probe makes it a sure ``busy-waiting``; any other reading is added to
+    the reason. Every other verdict stays the counters'.
     """
     row.probe = reading.to_dict()
     resident = row.nvml_util_pct is not None and row.nvml_util_pct >= RESIDENT_UTIL_PCT
-    if row.verdict == "unknown" and resident:
+    guess = row.verdict == "unknown" or (row.verdict == "busy-waiting" and row.confidence != "high")
+    if guess and resident:
         if reading.state == "free":
-            row.verdict = "busy-waiting"
+            row.verdict, row.confidence = "busy-waiting", "high"
+            row.signals = (*row.signals, "probe")
             row.reason = (f"a resident kernel is waiting: reported {row.nvml_util_pct:.0f}% while a {reading.text}; "
                           f"counters alone: {row.reason}")
-        elif reading.state == "blocked":
-            row.reason = f"{reading.text}; whether that kernel works or waits the probe cannot say; {row.reason}"
+            return
+        if reading.state == "blocked":
+            row.reason = f"{row.reason}; {reading.text}; whether that kernel works or waits the probe cannot say"
         else:
             row.reason = f"{row.reason}; {reading.text}"
+        if row.verdict == "busy-waiting":
+            row.disagreement = _disagree(row.verdict, reading)
         return
     row.disagreement = _disagree(row.verdict, reading)

@@ -36,6 +36,10 @@ PROBE_MAX_LAUNCHES = 64
 PROBE_RUNS = 5  # timed runs of a probe (fewer when the budget runs out; at least one)
 BASELINE_RUNS = 7  # timed runs of the idle baseline (same budget)
 PROBE_ALLOC_MAX_BYTES = 64 << 20  # the issue's "< 64 MB": the kernel's buffer is checked against it
+# The warm-idle power baseline, measured with a baseline run: this process holds a CUDA context (the clocks
+# follow a live context: 345 MHz / 74 W without one, 1980 MHz / ~120 W with one on an H100) and runs nothing.
+WARM_IDLE_SETTLE_S = 1.0  # after the context is made: clocks and power settle
+WARM_IDLE_S = 1.0  # energy-counter window (>= 5 of its ~0.1 s updates)
 
 
 @dataclass
@@ -56,6 +60,8 @@ class ProbeRun:
     alloc_bytes: int | None = None
     cuda_index: int | None = None
     reason: str | None = None
+    power_warm_idle_w: float | None = None  # measured with a baseline run only
+    power_reason: str | None = None  # why power_warm_idle_w is None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -77,15 +83,38 @@ def cuda_index_of(uuid: str) -> int:
     raise NoGpuError(f"{uuid} is not visible to CUDA in this process (CUDA_VISIBLE_DEVICES?)")
 
 
-def measure(uuid: str, runs: int = PROBE_RUNS, budget_s: float = PROBE_BUDGET_S) -> ProbeRun:
-    """Run the probe on GPU ``uuid`` in this process (needs a GPU; diagnose runs it in a child)."""
+def warm_idle_power(uuid: str) -> tuple[float | None, str | None]:
+    """This GPU's mean power while this process holds a context and runs nothing: (watts, None) or (None, why).
+
+    API: ``nvmlDeviceGetTotalEnergyConsumption`` (mJ) over :data:`WARM_IDLE_S`, after :data:`WARM_IDLE_SETTLE_S`.
+    """
+    from ..errors import NvmlError
+    from ..telemetry import nvml
+
+    try:
+        with nvml.session():
+            handle = nvml.call("nvmlDeviceGetHandleByUUID", uuid)
+            time.sleep(WARM_IDLE_SETTLE_S)
+            e0, t0 = nvml.call("nvmlDeviceGetTotalEnergyConsumption", handle), time.monotonic()
+            time.sleep(WARM_IDLE_S)
+            e1, t1 = nvml.call("nvmlDeviceGetTotalEnergyConsumption", handle), time.monotonic()
+    except NvmlError as exc:
+        return None, str(exc)
+    return (e1 - e0) / 1000.0 / (t1 - t0), None
+
+
+def measure(uuid: str, runs: int = PROBE_RUNS, budget_s: float = PROBE_BUDGET_S, *,
+            warm_idle: bool = False) -> ProbeRun:
+    """Run the probe on GPU ``uuid`` in this process (needs a GPU; diagnose runs it in a child); with
+    ``warm_idle``, measure the warm-idle power first (a baseline run on an idle GPU)."""
     from ..workloads import BuiltinWorkload, TimedWorkload
 
     index = cuda_index_of(uuid)
     tw = TimedWorkload(BuiltinWorkload("fma", size=PROBE_FMA_ITERS), index)
+    power, power_reason = warm_idle_power(uuid) if warm_idle else (None, "not a baseline run")
     shape = tw.workload.victim_shape() or {}
     alloc = 4 * int(shape.get("grid", 0))  # one float per block: the kernel's only buffer
-    out = ProbeRun(uuid, "ok", cuda_index=index, alloc_bytes=alloc)
+    out = ProbeRun(uuid, "ok", cuda_index=index, alloc_bytes=alloc, power_warm_idle_w=power, power_reason=power_reason)
     if alloc > PROBE_ALLOC_MAX_BYTES:
         out.status, out.reason = "error", f"the probe would allocate {alloc} B, over its {PROBE_ALLOC_MAX_BYTES} B cap"
         return out
@@ -124,9 +153,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m waitbench.probe", description=__doc__.split("\n\n")[0])
     ap.add_argument("--uuid", required=True, help="the GPU's UUID as NVML reports it")
     ap.add_argument("--runs", type=int, default=PROBE_RUNS, help="timed runs (default %(default)s)")
+    ap.add_argument("--warm-idle", action="store_true", help="measure the warm-idle power first (baseline runs)")
     args = ap.parse_args(argv)
     try:
-        run = measure(args.uuid, max(1, args.runs))
+        run = measure(args.uuid, max(1, args.runs), warm_idle=args.warm_idle)
     except Exception as exc:  # the process boundary: any failure becomes a reason on the one output line
         run = ProbeRun(args.uuid, "error", reason=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
     sys.stdout.write(json.dumps(run.to_dict()) + "\n")

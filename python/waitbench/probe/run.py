@@ -30,8 +30,13 @@ Runner = Callable[[str, int], ProbeRun]
 
 
 def run_child(uuid: str, runs: int) -> ProbeRun:
-    """One probe in a child process (``python -m waitbench.probe``); an error run if it fails or hangs."""
+    """One probe in a child process (``python -m waitbench.probe``); an error run if it fails or hangs.
+
+    A baseline run (``runs == BASELINE_RUNS``) also measures the GPU's warm-idle power.
+    """
     cmd = [sys.executable, "-m", "waitbench.probe", "--uuid", uuid, "--runs", str(runs)]
+    if runs == BASELINE_RUNS:
+        cmd.append("--warm-idle")
     # The child imports the same waitbench as this process (and its native core), whatever PYTHONPATH says.
     here = str(Path(__file__).resolve().parents[2])
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH")) if p))
@@ -55,6 +60,12 @@ def _run_all(runner: Runner, jobs: Sequence[tuple[str, int]]) -> list[ProbeRun]:
         return list(pool.map(lambda job: runner(*job), jobs))
 
 
+def _needs_baseline(uuid: str, driver: str) -> bool:
+    """No cached baseline, or one from before the warm-idle power was part of it."""
+    base = bl.load(uuid, driver)
+    return base is None or base.power_warm_idle_w is None
+
+
 def probe_rows(rows: Sequence[VerdictRow], driver: str, *, refresh: bool = False,
                runner: Runner = run_child) -> dict[str, ProbeReading]:
     """A probe reading per row's GPU (keyed by UUID), measuring and caching baselines on idle GPUs.
@@ -63,7 +74,7 @@ def probe_rows(rows: Sequence[VerdictRow], driver: str, *, refresh: bool = False
     measured now; a busy GPU without one borrows the baseline of a GPU of the same model and driver,
     if there is one. ``runner`` runs one probe (``run_child``; tests pass a fake one).
     """
-    measure_now = [r for r in rows if r.verdict == "idle" and (refresh or bl.load(r.uuid, driver) is None)]
+    measure_now = [r for r in rows if r.verdict == "idle" and (refresh or _needs_baseline(r.uuid, driver))]
     readings: dict[str, ProbeReading] = {}
     for r, run in zip(measure_now, _run_all(runner, [(r.uuid, BASELINE_RUNS) for r in measure_now])):
         if run.status == "ok" and run.tflops:
