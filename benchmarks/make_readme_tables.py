@@ -2,11 +2,11 @@
 """Regenerate the README's results section and headline chart from the committed results.
 
 Why a script: the numbers in the README must be the committed measurements, never hand-copied.
-It rewrites only the text between ``<!-- results:begin -->`` and ``<!-- results:end -->`` (the rest
-of the README is written by people) and draws docs/img/headline.png. ``--check`` (for CI) exits 1
+It rewrites only the text between ``<!-- NAME:begin -->`` and ``<!-- NAME:end -->`` markers (the rest
+of the README and of docs/DIAGNOSE.md is written by people) and draws docs/img/headline.png. ``--check`` (for CI) exits 1
 when the README section is out of date, without writing anything.
 
-    PYTHONPATH=python python3 benchmarks/make_readme_tables.py [--gpu h100] [--check]
+    PYTHONPATH=python python3 benchmarks/make_readme_tables.py [--gpu h200] [--check]
 """
 
 from __future__ import annotations
@@ -17,7 +17,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "python"))  # the checkout's waitbench, not an installed one
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the section builders beside this script
 
+import readme_h200  # noqa: E402  (beside this script)
+import readme_multigpu  # noqa: E402
 from waitbench.errors import ResultsError  # noqa: E402
 from waitbench.report import plots, render, tables  # noqa: E402
 from waitbench.results import load_records  # noqa: E402
@@ -156,9 +159,19 @@ def barrier_section(d: Path) -> str:
     return "\n".join(parts).rstrip("\n")
 
 
-# Generated sections other than the main results table: marker name -> builder from the results dir.
-EXTRA_SECTIONS = {"wake": wake_section, "power": power_section, "sweep": sweep_section, "pollers": pollers_section,
-                  "barrier": barrier_section}
+# Generated sections other than the main results table: marker name -> (results folder, builder of it).
+EXTRA_SECTIONS = {
+    "results-h100": ("h100", lambda d: section([d])),
+    "wake": ("h100", wake_section), "power": ("h100", power_section), "sweep": ("h100", sweep_section),
+    "pollers": ("h100", pollers_section), "barrier": ("h200-x2", barrier_section),
+    "floor": ("h200", readme_h200.floor_section), "ceilings": ("h200", readme_h200.ceilings_section),
+    "nccl-cells": ("h200-x2", readme_multigpu.cells_section),
+    "nccl-emulation": ("h200-x2", readme_multigpu.emulation_section),
+    "nccl-modes": ("h200-x2", readme_multigpu.modes_section), "nccl-calls": ("h200-x2", readme_multigpu.calls_section),
+    "diagnose-sessions": ("h200-x2", readme_multigpu.sessions_section),
+}
+# Generated sections of other documents: path under the root -> {marker: (results folder, builder)}.
+DOC_SECTIONS = {"docs/DIAGNOSE.md": {"confusion": ("h200-x2", readme_multigpu.confusion_section)}}
 
 
 def section(results_dirs: list[Path]) -> str:
@@ -183,35 +196,46 @@ def replace_section(readme: str, body: str, begin: str = BEGIN, end_marker: str 
     return readme[:start + len(begin)] + "\n" + body.rstrip("\n") + "\n" + readme[end:]
 
 
-def fill_extra_sections(readme: str, d: Path) -> str:
-    """Fill every EXTRA_SECTIONS section whose markers the README has."""
-    for name, build in EXTRA_SECTIONS.items():
+def fill_extra_sections(text: str, results_root: Path, sections: dict | None = None) -> str:
+    """Fill every section of ``sections`` (default EXTRA_SECTIONS) whose markers ``text`` has."""
+    for name, (folder, build) in (EXTRA_SECTIONS if sections is None else sections).items():
         begin, end = _markers(name)
-        if begin in readme:
-            readme = replace_section(readme, build(d), begin, end)
-    return readme
+        if begin in text:
+            text = replace_section(text, build(results_root / folder), begin, end)
+    return text
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--gpu", action="append", metavar="NAME",
-                   help="results folder under benchmarks/results/ (repeatable; default: h100)")
+                   help="results folder under benchmarks/results/ for the main table (repeatable; default: h200)")
     p.add_argument("--readme", type=Path, default=ROOT / "README.md")
     p.add_argument("--results-root", type=Path, default=ROOT / "benchmarks" / "results")
     p.add_argument("--image", type=Path, default=ROOT / "docs" / "img" / "headline.png",
                    help="where the headline chart of the first GPU's results is written")
     p.add_argument("--check", action="store_true", help="exit 1 if the README is out of date; write nothing")
     args = p.parse_args(argv)
-    dirs = [args.results_root / g for g in (args.gpu or ["h100"])]
+    dirs = [args.results_root / g for g in (args.gpu or ["h200"])]
     try:
         readme = args.readme.read_text(encoding="utf-8")
-        updated = fill_extra_sections(replace_section(readme, section(dirs)), dirs[0])
+        updated = fill_extra_sections(replace_section(readme, section(dirs)), args.results_root)
+        # The documents beside this README that have generated sections (a test's README has none).
+        docs = {args.readme.parent / rel: sections for rel, sections in DOC_SECTIONS.items()
+                if (args.readme.parent / rel).exists()}
+        old_docs = {path: path.read_text(encoding="utf-8") for path in docs}
+        new_docs = {path: fill_extra_sections(old_docs[path], args.results_root, sections)
+                    for path, sections in docs.items()}
         if args.check:
-            if updated != readme:
-                print(f"make_readme_tables: {args.readme} is out of date; run benchmarks/make_readme_tables.py",
+            stale = [str(p) for p in [args.readme] if updated != readme] + [
+                str(p) for p in docs if new_docs[p] != old_docs[p]]
+            if stale:
+                print(f"make_readme_tables: {', '.join(stale)} out of date; run benchmarks/make_readme_tables.py",
                       file=sys.stderr)
                 return EXIT_STALE
             return 0
+        for path, text in new_docs.items():
+            if text != old_docs[path]:
+                path.write_text(text, encoding="utf-8")
         plots.write_headline(load_records(dirs[0]), args.image)
         if _markers("barrier")[0] in readme:
             write_barrier_charts(args.results_root, args.image.parent)

@@ -309,6 +309,19 @@ def live_refreshes(gpus: Sequence[int | str] | None = None, seconds: float = DEF
             writer.close()
 
 
+def recorded_baselines(path: str | os.PathLike[str],
+                       recorded: Sequence[tuple[WindowSummary, dict[str, Any]]] | None = None) -> dict[str, WindowSummary]:
+    """The warm-idle baselines a recorded session was judged against (its ``baseline`` lines), as idle windows."""
+    windows = {s.uuid: s for s, _ in (recorded if recorded is not None else read_windows(path))}
+    out = {}
+    for line in read_lines(path):
+        s = windows.get(line.get("uuid")) if line.get("kind") == "baseline" else None
+        if s is not None:
+            out[s.uuid] = WindowSummary(uuid=s.uuid, index=s.index, name=s.name, window_s=0.0,
+                                        power_w=line["power_w"], power_limit_w=s.power_limit_w)
+    return out
+
+
 def replay_refreshes(path: str | os.PathLike[str], *, ignore_gpm: bool = False) -> list[Refresh]:
     """The refreshes of a recording, judged again (with today's thresholds); ResultsError if unreadable.
 
@@ -319,16 +332,14 @@ def replay_refreshes(path: str | os.PathLike[str], *, ignore_gpm: bool = False) 
     """
     recorded = read_windows(path)
     by_scenario = {(s.uuid, meta.get("scenario")): s for s, meta in recorded if meta.get("scenario")}
-    warm = {line["uuid"]: line for line in read_lines(path) if line.get("kind") == "baseline"}
+    warm = recorded_baselines(path, recorded)
     groups: dict[Any, list[tuple[WindowSummary, dict[str, Any]]]] = {}
     for s, meta in recorded:
         groups.setdefault(meta.get("refresh"), []).append((s, meta))
     out = []
     for i, (key, members) in enumerate(groups.items()):
         probes = {s.uuid: meta["probe"] for s, meta in members if meta.get("probe")}
-        idle = {s.uuid: WindowSummary(uuid=s.uuid, index=s.index, name=s.name, window_s=0.0,
-                                      power_w=warm[s.uuid]["power_w"], power_limit_w=s.power_limit_w)
-                for s, _ in members if s.uuid in warm}
+        idle = dict(warm)
         idle.update({s.uuid: by_scenario[(s.uuid, meta["baseline_scenario"])] for s, meta in members
                      if (s.uuid, meta.get("baseline_scenario")) in by_scenario})
         out.append(judge([s for s, _ in members], index=key if isinstance(key, int) else i, ignore_gpm=ignore_gpm,

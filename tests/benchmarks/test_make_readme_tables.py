@@ -31,8 +31,8 @@ def run(tmp: Path, *args: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture
 def tree(tmp_path: Path) -> Path:
-    (tmp_path / "results" / "h100").mkdir(parents=True)
-    with ResultsWriter(tmp_path / "results" / "h100" / "run.jsonl") as w:
+    (tmp_path / "results" / "h200").mkdir(parents=True)
+    with ResultsWriter(tmp_path / "results" / "h200" / "run.jsonl") as w:
         for rec in syn.synthetic_run() + syn.synthetic_sweep():
             w.write(rec)
     (tmp_path / "README.md").write_text(README)
@@ -69,7 +69,8 @@ def test_missing_markers_or_results_exit_2(tree):
 
 
 def test_the_committed_readme_matches_the_committed_results() -> None:
-    """Every generated README section (results, wake-up, pollers, sweep, power) is up to date."""
+    """Every generated section (README: results, wake-up, floor, nccl, diagnose sessions...; docs/DIAGNOSE.md:
+    the confusion table) is up to date."""
     import importlib.util
     from pathlib import Path
 

@@ -259,11 +259,14 @@ def test_probe_finds_the_waiter_with_gpm_and_with_gpm_ignored(tmp_path):
     assert counted["verdict"] == "busy-waiting" and counted["holder"]["pid"] == waiter.pid
     assert counted["probe"]["state"] in ("free", "contended", "blocked"), counted["probe"]
     assert blind["gpm_sm_util_pct"] is None and blind["holder"]["pid"] == waiter.pid
-    # Measured on the H100 (no MPS): the driver time-slices the probe's context against the waiter's,
-    # so the probe gets about half the GPU whether the other kernel waits or works. Without GPM the
-    # probe therefore cannot call it, and diagnose must say "unknown" rather than guess.
+    # Measured on the H100 and the H200 (no MPS): the driver time-slices the probe's context against the
+    # waiter's, so the probe gets about half the GPU whether the other kernel waits or works: it cannot
+    # call it. The counters can: no memory traffic, and power near the warm-idle baseline the first
+    # probe measured on the idle GPU; medium confidence, and the probe's reading is said beside it.
+    assert idle["probe"]["baseline"]["power_warm_idle_w"] > 0, idle["probe"]
     assert blind["probe"]["state"] == "contended", blind["probe"]
-    assert blind["verdict"] == "unknown", (blind["reason"], blind["probe"])
+    assert (blind["verdict"], blind["confidence"]) == ("busy-waiting", "medium"), (blind["reason"], blind["probe"])
+    assert "warm-idle baseline" in blind["reason"] and blind["disagreement"], blind
 
 
 @pytest.mark.gpu
