@@ -21,6 +21,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
+from . import checks
 from .errors import invalid
 from .report import pivot
 
@@ -53,6 +54,7 @@ def _tput_spread(rec: dict[str, Any], name: str) -> float | None:
 # the H100 (benchmarks/examples/results) moved solo throughputs by ~0.1% with spreads far tighter than
 # that, so a 0% default called run-to-run drift BETTER or WORSE.
 DEFAULT_THRESHOLD_PCT = 1.0
+MAX_THRESHOLD_PCT = 1000.0  # a change of 10x still counts; beyond, every verdict would be SAME
 
 @dataclass(frozen=True)
 class Metric:
@@ -192,8 +194,8 @@ def _grouped(records: Sequence[dict[str, Any]]) -> dict[tuple[Any, ...], list[di
 def compare(records_a: Sequence[dict[str, Any]], records_b: Sequence[dict[str, Any]],
             threshold_pct: float = DEFAULT_THRESHOLD_PCT) -> CompareResult:
     """Compare every metric of every (strategy, options, workload) present in both A and B."""
-    if not isinstance(threshold_pct, (int, float)) or isinstance(threshold_pct, bool) or threshold_pct < 0:
-        raise invalid("threshold", threshold_pct, "a number of percent >= 0")
+    threshold_pct = checks.number("threshold", threshold_pct, 0.0, MAX_THRESHOLD_PCT,
+                                  valid=f"a number of percent in [0, {MAX_THRESHOLD_PCT:g}]")
     ga, gb = _grouped(records_a), _grouped(records_b)
     varying = pivot.varying_options([*records_a, *records_b])
 
