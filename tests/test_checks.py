@@ -82,6 +82,7 @@ def test_option_strings_from_the_command_line_are_converted() -> None:
     (lambda: waitbench.measure("spin", seconds="1"), "seconds='1' is invalid"),
     (lambda: waitbench.measure("spin", seconds=math.inf), "seconds=inf is invalid"),
     (lambda: waitbench.measure("spin", repetitions=10**9), "repetitions=1000000000 is invalid"),
+    (lambda: waitbench.measure("spin", out=""), "out='' is invalid"),
     (lambda: waitbench.measure("nope"), "strategy='nope' is invalid"),
     (lambda: compare([], [], threshold_pct=math.nan), "threshold=nan is invalid"),
     (lambda: compare([], [], threshold_pct=1e9), "threshold=1000000000.0 is invalid"),
@@ -92,9 +93,29 @@ def test_option_strings_from_the_command_line_are_converted() -> None:
     (lambda: register_strategy("x", doc=5), "doc=5 is invalid"),  # the decorator form checks at once too
     (lambda: register_strategy("x", host_wait=lambda ctx: "released",
                                options=(st.Option("n", float, 1.0, "", min=math.nan),)), "min=nan is invalid"),
+    (lambda: waitbench.load(""), "paths='' is invalid"),
+    (lambda: waitbench.load_records([""]), "paths='' is invalid"),
 ])
 def test_bad_api_arguments_are_value_errors_before_any_gpu(call, needle: str) -> None:
     with pytest.raises(ValueError) as exc:
         call()
     assert needle in str(exc.value)
     assert "x" not in {s.name for s in waitbench.strategies()}
+
+
+def test_valid_arguments_reach_the_gpu_check(monkeypatch, tmp_path) -> None:
+    """Where the checks pass, the next thing is the GPU; measure(out=...) has created nothing yet."""
+    import waitbench._native as native_mod
+
+    def no_gpu():
+        raise NoGpuError("GPU withheld by this test")
+
+    monkeypatch.setattr(native_mod, "native", no_gpu)
+    out = tmp_path / "new" / "r.jsonl"
+    with pytest.raises(NoGpuError):
+        waitbench.measure("spin", workloads=["fma"], out=out, seconds=1)
+    assert not out.parent.exists()
+    with pytest.raises(NoGpuError):
+        waitbench.wake_latency("host-block", trials=10, gap_us=1.5)
+    with pytest.raises(NoGpuError):
+        waitbench.Waiter("nccl-shaped", preset="tiny", timeout_s=1)

@@ -74,7 +74,7 @@ def test_no_nvml_is_one_line_exit_1(args):
     (("--gpus", "zero"), "--gpus='zero' is invalid"),
     (("--gpus", "0,,1"), "--gpus='0,,1' is invalid"),
     (("--record", "/no/such/dir/x.jsonl"), "its directory does not exist"),
-    (("--replay", "/no/such/file.jsonl"), "no such recording"),
+    (("--replay", "/no/such/file.jsonl"), "/no/such/file.jsonl: no such file"),
     (("--bogus",), "unrecognized arguments"),
 ])
 def test_bad_usage_is_one_line_exit_2(args, needle):
