@@ -14,9 +14,9 @@ import math
 import re
 import textwrap
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
-from . import pivot
+from . import images, pivot
 from .tables import StrategyRow, SweepRow, strategy_rows, sweep_rows
 
 DPI = 100
@@ -218,11 +218,8 @@ def _spaced_labels(ticks: Sequence[int]) -> list[str]:
 
 
 def save(fig: Any, path: str | Path) -> Path:
-    """Write ``fig`` as PNG at the module's DPI (fixed size: no tight bbox, so width stays 1000 px)."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(p, dpi=DPI, format="png", metadata={"Software": None})
-    return p
+    """Write ``fig`` in the format its suffix names, at the module's DPI (no tight bbox: width stays 1000 px)."""
+    return images.save(fig, Path(path), DPI)
 
 
 def _charts(records: Sequence[dict[str, Any]]) -> list[tuple[str, str, Any]]:
@@ -240,23 +237,49 @@ def _charts(records: Sequence[dict[str, Any]]) -> list[tuple[str, str, Any]]:
     return out
 
 
-def write_headline(records: Sequence[dict[str, Any]], path: str | Path) -> Path:
-    """The headline chart of the one run in ``records`` that has strategy results; ValueError otherwise."""
+Planned = list[tuple[Path, Any]]  # (checked target, figure): drawn and checked, not written yet
+
+
+def plan_headline(records: Sequence[Mapping[str, Any]], path: str | Path, *, inputs: Sequence[Path] = (),
+                  force: bool = False, argument: str = "--plot") -> Planned:
+    """The headline chart of the one run in ``records`` that has strategy results; ValueError otherwise.
+
+    ``path`` is checked first (:func:`waitbench.report.images.check_target`): never one of ``inputs``,
+    an existing file only if it is an image of its suffix's format or ``force``.
+    """
+    target = images.check_target(path, argument, inputs, force)
     runs = [(run_id, recs) for run_id, recs in pivot.group_runs(records).items() if strategy_rows(recs)]
     if len(runs) != 1:
         from ..errors import invalid
-        raise invalid("--plot", str(path), "results holding exactly one run with waiter/workload records "
+        raise invalid(argument, str(path), "results holding exactly one run with waiter/workload records "
                       f"(these hold {len(runs)}; use --plots-dir for several)")
     run_id, recs = runs[0]
-    return save(headline_figure(strategy_rows(recs), pivot.run_info(run_id, recs)), path)
+    return [(target, headline_figure(strategy_rows(recs), pivot.run_info(run_id, recs)))]
 
 
-def write_all(records: Sequence[dict[str, Any]], out_dir: str | Path) -> list[Path]:
-    """Every chart into ``out_dir`` as <chart>.png, prefixed with the run id where runs share a chart kind."""
+def plan_all(records: Sequence[Mapping[str, Any]], out_dir: str | Path, *, inputs: Sequence[Path] = (),
+             force: bool = False, argument: str = "--plots-dir") -> Planned:
+    """Every chart for ``out_dir`` as <chart>.png, prefixed with the run id where runs share a chart kind."""
+    folder = images.check_folder(out_dir, argument)
     charts = _charts(records)
     counts = {name: sum(1 for _, n, _ in charts if n == name) for _, name, _ in charts}
-    paths = []
+    planned = []
     for run_id, name, fig in charts:
         stem = name if counts[name] == 1 else f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', run_id)}-{name}"
-        paths.append(save(fig, Path(out_dir) / f"{stem}.png"))
-    return paths
+        planned.append((images.check_target(folder / f"{stem}.png", argument, inputs, force), fig))
+    return planned
+
+
+def write(planned: Planned) -> list[Path]:
+    """Write planned charts (every target was checked before the first is written)."""
+    return [save(fig, target) for target, fig in planned]
+
+
+def write_headline(records: Sequence[Mapping[str, Any]], path: str | Path, **kwargs: Any) -> Path:
+    """Draw and write the headline chart (see :func:`plan_headline`)."""
+    return write(plan_headline(records, path, **kwargs))[0]
+
+
+def write_all(records: Sequence[Mapping[str, Any]], out_dir: str | Path, **kwargs: Any) -> list[Path]:
+    """Draw and write every chart (see :func:`plan_all`)."""
+    return write(plan_all(records, out_dir, **kwargs))
