@@ -5,35 +5,32 @@ Why: a host-side wait frees the GPU but may burn a core instead (vLLM/SGLang bef
 LMDeploy after its fix), so the cost of waiting is reported on both sides.
 
 Sources and periods: the process from ``time.process_time()`` (getrusage, ns resolution); the calling
-thread from ``time.thread_time()``; any other thread of this process from
-``/proc/self/task/<tid>/stat`` fields utime+stime, in clock ticks (usually 10 ms: a window of ~1 s
-gives ~1% resolution). Threads are found by their Python name, or by the name in
-``/proc/self/task/<tid>/comm`` (cut to 15 characters by Linux).
+thread from ``time.thread_time()``; any other thread of this process from psutil's
+``Process().threads()`` (utime+stime of /proc/self/task/<tid>/stat, in clock ticks, usually 10 ms:
+a window of ~1 s gives ~1% resolution). Threads are found by their Python name, or by the name in
+``/proc/self/task/<tid>/comm`` (cut to 15 characters by Linux; psutil does not give thread names).
 Equivalent tool: ``top -H -p <pid>`` (per-thread %CPU).
 """
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
 from ..errors import invalid
 
-_TASKS = Path("/proc/self/task")
-
-
-def clock_ticks_per_s() -> int:
-    return int(os.sysconf("SC_CLK_TCK")) if hasattr(os, "sysconf") else 100
+_TASKS = Path("/proc/self/task")  # only for a thread's name: psutil gives ids and CPU times, not names
 
 
 def find_thread(name: str) -> int | None:
     """Native id of this process's thread called ``name``, or None.
 
     Python threads match on their ``threading`` name; native threads (the C++ core's waiters) on
-    Linux's 15-character comm.
+    Linux's 15-character comm, which psutil does not expose, so it is read from /proc.
     """
     for t in threading.enumerate():
         if t.name == name and t.native_id is not None:
@@ -51,23 +48,23 @@ def find_thread(name: str) -> int | None:
 
 def _task_ids() -> list[int]:
     try:
-        return sorted(int(p.name) for p in _TASKS.iterdir() if p.name.isdigit())
-    except OSError:
+        return sorted(t.id for t in psutil.Process().threads())
+    except psutil.Error:
         return []
 
 
 def thread_cpu_s(tid: int) -> float | None:
-    """CPU seconds (user + system) of thread ``tid`` of this process, or None if it is gone or unreadable."""
+    """CPU seconds (user + system) of thread ``tid`` of this process (psutil), or None if it is gone or unreadable."""
     if tid == threading.get_native_id():
         return time.thread_time()
     try:
-        stat = (_TASKS / str(tid) / "stat").read_text()
-    except OSError:
+        threads = psutil.Process().threads()
+    except psutil.Error:
         return None
-    # Field 2 (comm) may contain spaces and parentheses: split after the last ')'.
-    fields = stat[stat.rindex(")") + 2:].split()
-    utime, stime = int(fields[11]), int(fields[12])  # fields 14 and 15 of proc(5)
-    return (utime + stime) / clock_ticks_per_s()
+    for t in threads:
+        if t.id == tid:
+            return t.user_time + t.system_time
+    return None
 
 
 @dataclass(frozen=True)
