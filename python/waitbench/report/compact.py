@@ -17,7 +17,7 @@ import sys
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-# Every field report/tables.py, report/pivot.py, report/plots.py and compare.py read.
+# Every field report/tables.py, report/pivot.py, report/plots.py, report/tradeoff.py and compare.py read.
 READ_FIELDS: tuple[str, ...] = (
     "schema_version", "record_kind", "run_id", "time_utc", "waitbench_version", "gpu_name", "gpu_sm_count",
     "driver_version", "strategy", "preset", "options", "workload", "status", "rank", "world_size", "collective",
