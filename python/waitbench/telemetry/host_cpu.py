@@ -5,15 +5,17 @@ Why: a host-side wait frees the GPU but may burn a core instead (vLLM/SGLang bef
 LMDeploy after its fix), so the cost of waiting is reported on both sides.
 
 Sources and periods: the process from ``time.process_time()`` (getrusage, ns resolution); the calling
-thread from ``time.thread_time()``; any other thread of this process from psutil's
-``Process().threads()`` (utime+stime of /proc/self/task/<tid>/stat, in clock ticks, usually 10 ms:
-a window of ~1 s gives ~1% resolution). Threads are found by their Python name, or by the name in
-``/proc/self/task/<tid>/comm`` (cut to 15 characters by Linux; psutil does not give thread names).
+thread from ``time.thread_time()``; any other thread of this process from
+``/proc/self/task/<tid>/stat`` fields utime+stime, in clock ticks (usually 10 ms: a window of ~1 s
+gives ~1% resolution; read directly: see :func:`thread_cpu_s` for why not psutil). Threads are listed
+by psutil and found by their Python name, or by the name in ``/proc/self/task/<tid>/comm`` (cut to 15
+characters by Linux; psutil does not give thread names).
 Equivalent tool: ``top -H -p <pid>`` (per-thread %CPU).
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -23,7 +25,7 @@ import psutil
 
 from ..errors import invalid
 
-_TASKS = Path("/proc/self/task")  # only for a thread's name: psutil gives ids and CPU times, not names
+_TASKS = Path("/proc/self/task")  # a thread's name and CPU time (psutil lists the threads)
 
 
 def find_thread(name: str) -> int | None:
@@ -53,18 +55,28 @@ def _task_ids() -> list[int]:
         return []
 
 
+def clock_ticks_per_s() -> int:
+    return int(os.sysconf("SC_CLK_TCK")) if hasattr(os, "sysconf") else 100
+
+
 def thread_cpu_s(tid: int) -> float | None:
-    """CPU seconds (user + system) of thread ``tid`` of this process (psutil), or None if it is gone or unreadable."""
+    """CPU seconds (user + system) of thread ``tid`` of this process, or None if it is gone or unreadable.
+
+    Read from the one thread's ``/proc/self/task/<tid>/stat``, not psutil: ``Process().threads()``
+    reads every thread's stat file, handing the GIL back and forth at each, and with a busy Python
+    thread it took about 9 ms per call against 3-6 ms for the one file (two threads, measured here), which
+    made a busy thread read 106-110% of a core over a 0.6 s window (tests/telemetry/test_host_cpu.py).
+    """
     if tid == threading.get_native_id():
         return time.thread_time()
     try:
-        threads = psutil.Process().threads()
-    except psutil.Error:
+        stat = (_TASKS / str(tid) / "stat").read_text()
+    except OSError:
         return None
-    for t in threads:
-        if t.id == tid:
-            return t.user_time + t.system_time
-    return None
+    # Field 2 (comm) may contain spaces and parentheses: split after the last ')'.
+    fields = stat[stat.rindex(")") + 2:].split()
+    utime, stime = int(fields[11]), int(fields[12])  # fields 14 and 15 of proc(5)
+    return (utime + stime) / clock_ticks_per_s()
 
 
 @dataclass(frozen=True)
