@@ -54,9 +54,14 @@ def given(value: str | None) -> bool:
     return value is not None
 
 
+def one_line(text: str) -> str:
+    """``text`` with unprintable characters (newlines, escapes in a file name) shown as escapes: one line."""
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
 def fail(message: str, code: int = EXIT_USAGE) -> int:
     """Print one line on stderr and return the exit code (no traceback)."""
-    err_console.print(f"waitbench: {message}", markup=False, soft_wrap=True)
+    err_console.print(one_line(f"waitbench: {message}"), markup=False, soft_wrap=True)
     return code
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import signal
 import sys
@@ -13,6 +14,7 @@ import time
 from typing import Any, Iterator, Sequence
 
 from .. import checks
+from ..errors import WaitbenchError
 from ..telemetry.recording import RecordingWriter
 from .common import EXIT_OK, UsageError, add_output_flags, err_console, out_console
 
@@ -118,6 +120,13 @@ def run(args: argparse.Namespace) -> int:
             if args.serve is not None:
                 from ..exporter import MetricsStore, serve
 
+                if refreshes is None:  # live: no endpoint is announced on a machine without NVML
+                    from ..telemetry.nvml import unavailable_reason
+
+                    reason = unavailable_reason()
+                    if reason:
+                        raise WaitbenchError(reason)
+
                 store = MetricsStore()
                 for ref in refreshes or []:  # a replay is in the store before the first scrape can come
                     store.update(ref)
@@ -178,12 +187,13 @@ def _live(args: argparse.Namespace, store: Any) -> int:
     seconds = DEFAULT_SECONDS if args.seconds is None else args.seconds
     specs = parse_gpus(args.gpus)
     keep_going = args.watch or args.serve is not None
-    if args.probe or args.probe_refresh:  # said before anything runs, always: the probe puts work on the GPUs
-        err_console.print(f"after each window, probing every watched GPU: an FP32 FMA burst (< {PROBE_BUDGET_S:g} s "
-                          f"of GPU time, < {PROBE_ALLOC_MAX_BYTES >> 20} MB) on a concurrent stream, in a child "
-                          f"process; idle baselines in {cache_dir()}", markup=False, soft_wrap=True)
 
     def on_start(devices: Sequence[Any]) -> None:
+        if args.probe or args.probe_refresh:  # said before the first window, always: the probe puts work on GPUs
+            err_console.print(f"after each window, probing every watched GPU: an FP32 FMA burst (< "
+                              f"{PROBE_BUDGET_S:g} s of GPU time, < {PROBE_ALLOC_MAX_BYTES >> 20} MB) on a concurrent "
+                              f"stream, in a child process; idle baselines in {cache_dir()}", markup=False,
+                              soft_wrap=True)
         if not args.quiet:
             how = f"a window every {seconds:g} s until Ctrl-C" if keep_going else f"for {seconds:g} s"
             err_console.print(f"watching {len(devices)} GPU(s), {how} ...", markup=False)
@@ -201,10 +211,12 @@ def _live(args: argparse.Namespace, store: Any) -> int:
         return EXIT_OK
     if args.watch and not args.json:
         from rich.live import Live
-        from rich.text import Text
 
-        with Live(Text("waiting for the first window ..."), console=out_console, auto_refresh=False) as live:
-            for ref in source:
+        first = next(source, None)  # a missing NVML ends the command here, before anything is drawn
+        if first is None:
+            return EXIT_OK
+        with Live(console=out_console, auto_refresh=False) as live:
+            for ref in itertools.chain([first], source):
                 if store is not None:
                     store.update(ref)
                 stamp = time.strftime("%H:%M:%S")

@@ -19,7 +19,7 @@ from typing import Any
 
 from .. import __version__
 from ..errors import NoGpuError, NvmlError, ResultsError, WaitbenchError
-from .common import EXIT_FAILURE, EXIT_USAGE, UsageError, err_console, fail
+from .common import EXIT_FAILURE, EXIT_USAGE, UsageError, err_console, fail, one_line
 
 # Subcommand modules, in --help order. Each defines ``register(subparsers) -> None`` which adds its
 # parser and sets ``handler`` (a function Namespace -> exit code) as a default.
@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _show_warning(message: Any, category: type[Warning], filename: str, lineno: int, file: Any = None,
                   line: str | None = None) -> None:
-    err_console.print(f"waitbench: warning: {message}", markup=False, soft_wrap=True)
+    err_console.print(one_line(f"waitbench: warning: {message}"), markup=False, soft_wrap=True)
 
 
 def _quiet_broken_pipe() -> int:
