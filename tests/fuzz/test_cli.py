@@ -149,13 +149,15 @@ def run_cli(argv: list[str]) -> tuple[int, str, str]:
 
 
 @pytest.fixture(scope="module")
-def serve_briefly() -> Iterator[None]:
-    """``diagnose --replay F --serve A`` serves until Ctrl-C: the fuzz presses it at once."""
+def serve_briefly(files: Path) -> Iterator[None]:
+    """``diagnose --replay F --serve A`` serves until Ctrl-C: the fuzz presses it at once. Commands run
+    in the inputs' folder, so a relative name (``--plots-dir spin``) writes there, where it is tidied."""
     def interrupt(_seconds: float) -> None:
         raise KeyboardInterrupt
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(cli_diagnose.time, "sleep", interrupt)
+        mp.chdir(files)
         yield
 
 
