@@ -83,6 +83,7 @@ def test_a_closed_pipe_ends_quietly_with_sigpipe_status(args: list[str]) -> None
     (["diagnose", "--serve", "９４００"], "--serve='９４００' is invalid"),
     (["diagnose", "--serve-public"], "--serve-public goes with --serve"),
     (["diagnose", "--record", ""], "--record='' is invalid"),
+    (["diagnose", "--gpus", " "], "--gpus=' ' is invalid"),
     (["diagnose", "--record", "/"], "--record='/' is invalid: expected a file, not a directory"),
 ])
 def test_bad_input_is_one_line_exit_2_before_any_gpu(args: list[str], needle: str) -> None:

@@ -127,7 +127,7 @@ def _check_value_error(exc: ValueError, named: set[str]) -> None:
 def test_every_api_call_succeeds_or_names_the_bad_argument(paths: list[str], no_gpu: None) -> None:
     tally = TALLY["API (waitbench....)"]
 
-    @fuzz_settings(examples=1500)
+    @fuzz_settings(examples=4000)
     @given(calls(paths))
     def one(call: tuple[str, Callable[[], Any], set[str]]) -> None:
         kind, fn, named = call

@@ -165,7 +165,7 @@ def test_every_command_line_ends_cleanly(files: Path, no_gpu: None, serve_briefl
     before = _snapshot(files)
     tally = TALLY["CLI (waitbench ...)"]
 
-    @fuzz_settings(examples=500)
+    @fuzz_settings(examples=1500)
     @given(command_lines(files))
     def one(argv: list[str]) -> None:
         try:

@@ -14,7 +14,7 @@ import time
 from typing import Any, Iterator, Sequence
 
 from .. import checks
-from ..errors import WaitbenchError
+from ..errors import WaitbenchError, invalid
 from ..telemetry.recording import RecordingWriter
 from .common import EXIT_OK, UsageError, add_output_flags, err_console, out_console
 
@@ -82,6 +82,8 @@ def _validate(args: argparse.Namespace) -> None:
                                       ("--probe-refresh", args.probe_refresh), ("--watch", args.watch)) if on]
         if live:
             raise UsageError(f"--replay shows a recording: it takes no {', '.join(live)}")
+    if args.gpus is not None and not args.gpus.strip():  # an empty list is not "every GPU" (leave --gpus out)
+        raise invalid("--gpus", args.gpus, "comma-separated nvidia-smi indices, UUIDs or PCI bus ids, or 'all'")
     if args.record is not None:
         RecordingWriter(args.record, argument="--record").close()  # checks the path; creates nothing
     if args.seconds is not None:
