@@ -116,3 +116,12 @@ def test_records_are_fsynced_as_they_are_written(tmp_path: Path, monkeypatch) ->
         w.write(_rec())
         w.write(_rec())
     assert len(synced) == 2
+
+
+def test_many_malformed_lines_are_counted_and_the_first_named(tmp_path: Path) -> None:
+    path = tmp_path / "r.jsonl"
+    path.write_text("junk\n" * 20 + json.dumps(_rec()) + "\n")
+    with pytest.warns(MalformedLinesWarning) as caught:
+        assert len(results.load_records(path)) == 1
+    assert str(caught[0].message) == (f"{path}: skipped 20 malformed lines (1, 2, 3, 4, 5, 6, 7, 8, ...); line 1: "
+                                      "not JSON (Expecting value)")

@@ -194,6 +194,24 @@ def _loopback_only(host: str, port: int) -> bool:
     return all(ipaddress.ip_address(info[4][0].split("%")[0]).is_loopback for info in infos)
 
 
+def bind_address(address: str, *, argument: str = "address", public: bool = False) -> tuple[str, int]:
+    """(host, port) to bind for ``address``: parsed, resolved, and loopback-only unless ``public``.
+
+    ValueError naming ``argument`` for a malformed address, a host that does not resolve, or an
+    address that is not loopback without ``public`` (the CLI's ``--serve-public``).
+    """
+    host, port = parse_address(address, argument)
+    try:
+        loopback = _loopback_only(host, port)
+    except (socket.gaierror, UnicodeError) as exc:
+        why = getattr(exc, "strerror", None) or exc
+        raise invalid(argument, address, f"{ADDRESS_RANGE} ({host!r} does not resolve: {why})") from None
+    if not loopback and not public:
+        raise invalid(argument, address, "a loopback address (127.0.0.1, ::1, localhost) unless --serve-public is "
+                      "also given: it serves the metrics to every host that can reach this one")
+    return host, port
+
+
 @dataclass
 class Endpoint:
     """A running endpoint: where it listens, and how to stop it."""
@@ -224,15 +242,7 @@ def serve(address: str, store: MetricsStore, *, argument: str = "address", publi
     raises ValueError naming ``argument``.
     """
     pc = _prometheus()
-    host, port = parse_address(address, argument)
-    try:
-        loopback = _loopback_only(host, port)
-    except (socket.gaierror, UnicodeError) as exc:
-        why = getattr(exc, "strerror", None) or exc
-        raise invalid(argument, address, f"{ADDRESS_RANGE} ({host!r} does not resolve: {why})") from None
-    if not loopback and not public:
-        raise invalid(argument, address, "a loopback address (127.0.0.1, ::1, localhost) unless --serve-public is "
-                      "also given: it serves the metrics to every host that can reach this one")
+    host, port = bind_address(address, argument=argument, public=public)
     registry = pc.CollectorRegistry(auto_describe=False)
     registry.register(DiagnoseCollector(store))
     try:

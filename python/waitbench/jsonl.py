@@ -113,8 +113,8 @@ def read(path: str | os.PathLike[str], what: str, check: Callable[[Any], T]) -> 
     file and what is wrong with its first line instead (``what`` names the file kind).
     """
     p = Path(path)
-    bad: list[tuple[int, str]] = []
-    foreign = good = 0
+    bad: list[tuple[int, str]] = []  # the first SHOWN_LINES of them: a file of garbage stays small in memory
+    n_bad = foreign = good = 0
     with open_for_reading(p, what) as fh:
         try:
             for lineno, raw in _raw_lines(fh):
@@ -122,12 +122,11 @@ def read(path: str | os.PathLike[str], what: str, check: Callable[[Any], T]) -> 
                     continue
                 try:
                     item = check(_parse(lineno, raw))
-                except NotOurs as exc:
-                    foreign += 1
-                    bad.append((lineno, str(exc)))
-                    continue
-                except ValueError as exc:
-                    bad.append((lineno, str(exc)))
+                except ValueError as exc:  # NotOurs too: a JSON object of another kind
+                    foreign += isinstance(exc, NotOurs)
+                    n_bad += 1
+                    if len(bad) < SHOWN_LINES:
+                        bad.append((lineno, str(exc)))
                     continue
                 good += 1
                 yield item
@@ -137,15 +136,15 @@ def read(path: str | os.PathLike[str], what: str, check: Callable[[Any], T]) -> 
         first, why = bad[0]
         raise ResultsError(f"{p}: not a {'' if foreign else 'readable '}{what}: line {first}: {why}")
     if bad:
-        warnings.warn(MalformedLinesWarning(skipped_message(p, bad)), stacklevel=2)
+        warnings.warn(MalformedLinesWarning(skipped_message(p, bad, n_bad)), stacklevel=2)
 
 
-def skipped_message(path: Path, bad: list[tuple[int, str]]) -> str:
-    """One line: how many lines of ``path`` were skipped, which, and why the first one was."""
-    numbers = ", ".join(str(n) for n, _ in bad[:SHOWN_LINES]) + (", ..." if len(bad) > SHOWN_LINES else "")
+def skipped_message(path: Path, bad: list[tuple[int, str]], count: int) -> str:
+    """One line: how many lines of ``path`` were skipped, the first of them, and why the first one was."""
+    numbers = ", ".join(str(n) for n, _ in bad) + (", ..." if count > len(bad) else "")
     first, why = bad[0]
-    plural = "s" if len(bad) > 1 else ""
-    return f"{path}: skipped {len(bad)} malformed line{plural} ({numbers}); line {first}: {why}"
+    plural = "s" if count > 1 else ""
+    return f"{path}: skipped {count} malformed line{plural} ({numbers}); line {first}: {why}"
 
 
 def _first_line(path: Path) -> bytes:

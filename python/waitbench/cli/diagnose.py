@@ -91,10 +91,10 @@ def _validate(args: argparse.Namespace) -> None:
                       valid=f"a number of seconds in [{SECONDS_MIN:g}, {SECONDS_MAX:g}]")
     if args.serve_public and args.serve is None:
         raise UsageError("--serve-public goes with --serve [ADDR:]PORT")
-    if args.serve is not None:
-        from ..exporter import parse_address
+    if args.serve is not None:  # before a recording is read or NVML opened (a bind can still fail later)
+        from ..exporter import bind_address
 
-        parse_address(args.serve, "--serve")
+        bind_address(args.serve, argument="--serve", public=args.serve_public)
 
 
 @contextlib.contextmanager
