@@ -21,8 +21,8 @@ from waitbench.report import render, tables
 from waitbench.report.compact import compact_all
 
 ROOT = Path(__file__).resolve().parents[1]
-COMMITTED = sorted({*ROOT.glob("benchmarks/results/**/*.jsonl"), *ROOT.glob("python/waitbench/report/reference/**/*.jsonl"),
-                    *ROOT.glob("benchmarks/examples/results/**/*.jsonl")})
+COMMITTED = sorted({*ROOT.glob("benchmarks/results/**/*.jsonl"), *ROOT.glob("benchmarks/examples/results/**/*.jsonl"),
+                    *ROOT.glob("python/waitbench/report/reference/**/*.jsonl")})
 PARAMS = [pytest.param(p, id=str(p.relative_to(ROOT))) for p in COMMITTED]
 
 

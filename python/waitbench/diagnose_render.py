@@ -41,7 +41,8 @@ def table_data(rows: Sequence[VerdictRow], title: str | None = None) -> Any:
     columns = ([Column("GPU", "GPU")] + ([] if one_name else [Column("name", "name", "left", False, drop_order=3)])
                + ([Column("window", "window", "left", stack_order=1)] if labelled else [])
                + [Column("util\n%", "reported util %"), Column("SM\nactive", "SM active %"),
-                  Column("SM\nocc", "SM occupancy %", drop_order=1), Column("busiest\npipe", "busiest pipe", no_wrap=False),
+                  Column("SM\nocc", "SM occupancy %", drop_order=1),
+                  Column("busiest\npipe", "busiest pipe", no_wrap=False),
                   Column("DRAM", "DRAM %"), Column("power W\n(Δ idle)", "power W (over idle)", no_wrap=False),
                   Column("procs", "processes", drop_order=2)]
                + ([Column("probe", "probe")] if probed else []) + [Column("verdict", "verdict", "left", False)])
@@ -58,9 +59,9 @@ def table_data(rows: Sequence[VerdictRow], title: str | None = None) -> Any:
             ratio = (r.probe or {}).get("ratio")
             probe = [f"{100 * ratio:.0f}%" if ratio is not None else str((r.probe or {}).get("state", "—"))]
         cells.append([_gpu(r.gpu)] + ([] if one_name else [r.name]) + ([r.label or ""] if labelled else [])
-                     + [_fmt(r.nvml_util_pct), _fmt(r.gpm_sm_util_pct, digits=1), _fmt(r.gpm_sm_occupancy_pct, digits=1),
-                        pipe_text, _fmt(r.gpm_dram_bw_util_pct, digits=1), power, str(len(r.processes)), *probe,
-                        r.verdict + (LATE_MARK if r.likely_late else "")])
+                     + [_fmt(r.nvml_util_pct), _fmt(r.gpm_sm_util_pct, digits=1),
+                        _fmt(r.gpm_sm_occupancy_pct, digits=1), pipe_text, _fmt(r.gpm_dram_bw_util_pct, digits=1),
+                        power, str(len(r.processes)), *probe, r.verdict + (LATE_MARK if r.likely_late else "")])
     styles = {**STYLE, **{v + LATE_MARK: style for v, style in STYLE.items()}}
     subtitle = names[0] if one_name and names else ""
     return TableData("diagnose", title or "waitbench diagnose", subtitle, columns, cells, [], [NOTES], {}, styles)

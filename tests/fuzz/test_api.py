@@ -102,8 +102,9 @@ def calls(draw: Any, paths: list[str]) -> tuple[str, Callable[[], Any], set[str]
         "n", draw(st.sampled_from([int, float, str])), draw(VALUES), "doc", min=draw(st.one_of(st.none(), VALUES)),
         max=draw(st.one_of(st.none(), VALUES)), choices=draw(st.one_of(st.none(), st.just(("a", "b")))),),))))
     reg_name = draw(st.sampled_from(["fuzz-strategy", "spin", "bad name", ""]))
-    return kind, lambda: waitbench.register_strategy(reg_name, host_wait=lambda ctx, **o: "released", options=opt_values,
-                                                     **kw), {"name", "doc", "check", "replace", "options", "n"}
+    return kind, lambda: waitbench.register_strategy(reg_name, host_wait=lambda ctx, **o: "released",
+                                                     options=opt_values, **kw), \
+        {"name", "doc", "check", "replace", "options", "n"}
 
 
 @pytest.fixture(scope="module")

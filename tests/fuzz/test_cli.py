@@ -178,7 +178,7 @@ def test_every_command_line_ends_cleanly(files: Path, no_gpu: None, serve_briefl
                            for line in lines), (argv, err)
             elif code in (1, 2):
                 tally[f"one line, exit {code}"] += 1
-                errors = [line for line in lines if not line.startswith("waitbench: warning: ")]  # warnings: 1 line each
+                errors = [line for line in lines if not line.startswith("waitbench: warning: ")]  # 1 line each
                 assert len(errors) == 1 and errors[0].startswith("waitbench: ") and out == "", (argv, code, err)
             else:
                 raise AssertionError(f"{argv}: exit {code}: {err}")

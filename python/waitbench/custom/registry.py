@@ -48,9 +48,8 @@ class Launch:
                 raise invalid(key, value, "an int, a function of the options, or the name of one of the strategy's "
                               "options: " + ", ".join(opts))
             value = opts[value] if isinstance(value, str) else value(opts) if callable(value) else value
-            if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
-                raise invalid(key, value, f"an int in [{lo}, {hi}] (launch shape)")
-            shape[key] = value
+            shape[key] = int(checks.number(key, value, lo, hi, integer=True,
+                                           valid=f"an int in [{lo}, {hi}] (launch shape)"))
         if shape["pollers"] > shape["threads"]:
             raise invalid("pollers", shape["pollers"], f"at most threads={shape['threads']} (launch shape)")
         return shape

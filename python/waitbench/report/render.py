@@ -211,7 +211,8 @@ def fit_width(t: TableData, width: int) -> TableData:
     named in a note, or a label moved onto its own line, read better. Step n stacks the columns whose
     ``stack_order`` is n and drops those whose ``drop_order`` is n.
     """
-    steps = sorted({c.drop_order for c in t.columns if c.drop_order} | {c.stack_order for c in t.columns if c.stack_order})
+    steps = sorted({c.drop_order for c in t.columns if c.drop_order}
+                   | {c.stack_order for c in t.columns if c.stack_order})
     drop: list[int] = []
     stack: list[int] = []
     fitted = t
