@@ -10,12 +10,12 @@
 #   fix         the host-barrier fix (multiprocessing.Barrier before the broadcast), rank 1 asleep
 # For each job session: diagnose as is, then with --ignore-gpm --probe (what a GPU without GPM gets);
 # for 'asleep' also --serve, scraped while the job waits.
-# Usage: bash benchmarks/diagnose_sessions.sh [DIR]   (DIR: benchmarks/results/h200-x2; files diagnose-*.jsonl)
+# Usage: bash benchmarks/diagnose_sessions.sh [DIR]   (DIR: benchmarks/results/h200-x2/diagnose; diagnose-*.jsonl)
 # Expected duration: about 3 minutes.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/wbout}
-dir=${1:-benchmarks/results/h200-x2}
+dir=${1:-benchmarks/results/h200-x2/diagnose}
 mkdir -p "$OUT" "$dir"
 export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1 PYTHONUNBUFFERED=1
 export XDG_CACHE_HOME=${XDG_CACHE_HOME:-$OUT/cache}  # baselines measured here stay with this run
@@ -70,7 +70,7 @@ for session in asleep gemm fix; do
     timeout 40 python3 -m waitbench diagnose --serve 127.0.0.1:9464 --seconds 2 >"$OUT/serve.log" 2>&1 &
     serve=$!
     sleep 12
-    python3 - <<'EOF' | tee "$OUT/serve-scrape.txt" || rc=1
+    python3 - <<'EOF' | tee "$dir/serve-scrape.txt" || rc=1
 import sys, urllib.request
 text = urllib.request.urlopen("http://127.0.0.1:9464/metrics", timeout=10).read().decode()
 lines = [l for l in text.splitlines() if l.startswith("waitbench_busy_waiting")]

@@ -58,7 +58,8 @@ def test_parse_address(text, expected):
     assert parse_address(text) == expected
 
 
-@pytest.mark.parametrize("text", ["", "abc", "70000", ":9400", "::1:9400", "host:", "9400:host", "-1", "1.2.3.4:x"])
+@pytest.mark.parametrize("text", ["", "abc", "70000", ":9400", "::1:9400", "host:", "9400:host", "-1", "1.2.3.4:x",
+                                  "９４００", "127.0.0.1:９４００", "٩٤٠٠"])
 def test_parse_address_rejects(text):
     with pytest.raises(ValueError, match="PORT"):
         parse_address(text, "--serve")
@@ -95,6 +96,17 @@ def test_endpoint_serves_a_replayed_composed_recording():
     assert waited["1"] == 0.0 and 4.0 < waited["0"] < 6.0
     assert got["waitbench_windows_total"][()] == 3.0
     assert "waitbench_probe_speed_ratio" not in got  # no probe in the recording: absent, never 0
+
+
+def test_a_public_address_needs_to_be_asked_for():
+    with pytest.raises(ValueError, match="expected a loopback address .* unless --serve-public"):
+        serve("0.0.0.0:0", MetricsStore(), argument="--serve")
+    endpoint = serve("0.0.0.0:0", MetricsStore(), public=True)  # scraped here over loopback only
+    try:
+        assert endpoint.host == "0.0.0.0"
+        assert scrape(f"http://127.0.0.1:{endpoint.port}/metrics")["waitbench_windows_total"][()] == 0.0
+    finally:
+        endpoint.close()
 
 
 def test_empty_store_serves_no_gpu_series():

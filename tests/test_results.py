@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from waitbench import results
-from waitbench.errors import ResultsError
+from waitbench.errors import MalformedLinesWarning, ResultsError
 
 
 def _rec(**kw: object) -> dict:
@@ -62,27 +62,53 @@ def test_jsonl_round_trip(tmp_path: Path) -> None:
     assert back[1]["tput_ratio"] == 0.97
 
 
-def test_torn_last_line_is_skipped_but_a_torn_middle_line_is_an_error(tmp_path: Path) -> None:
+def test_malformed_lines_anywhere_are_skipped_and_named_in_one_warning(tmp_path: Path) -> None:
     path = tmp_path / "r.jsonl"
     line = json.dumps(_rec())
-    path.write_text(line + "\n" + line[: len(line) // 2])
-    assert len(results.load_records(path)) == 1
-    path.write_text(line[:10] + "\n" + line + "\n")
-    with pytest.raises(ResultsError, match=":1: not a JSON record"):
-        results.load_records(path)
+    path.write_text(line[:10] + "\n" + line + "\n[1, 2]\nnull\n" + line + "\n" + line[: len(line) // 2])
+    with pytest.warns(MalformedLinesWarning) as caught:
+        assert len(results.load_records(path)) == 2
+    (w,) = caught
+    assert str(w.message) == (f"{path}: skipped 4 malformed lines (1, 3, 4, 6); line 1: not JSON (Unterminated "
+                              "string starting at)")
 
 
-def test_other_schema_version_missing_and_empty_files_are_refused(tmp_path: Path) -> None:
-    old = dict(_rec(), schema_version=results.SCHEMA_VERSION + 1)
-    path = tmp_path / "old.jsonl"
+def test_a_record_of_the_first_schema_loads_with_the_defaults_of_later_fields(tmp_path: Path) -> None:
+    """Version 1 records written before research strategies lack two fields; they get their defaults."""
+    old = _rec()
+    old["schema_version"] = 1
+    del old["strategy_source"], old["host_wait_in_python"]
+    path = tmp_path / "v1.jsonl"
     path.write_text(json.dumps(old) + "\n")
-    with pytest.raises(ResultsError, match="schema_version"):
+    (back,) = results.load_records(path)
+    assert back["strategy_source"] == "builtin" and back["host_wait_in_python"] is False
+    assert back["schema_version"] == 1  # provenance is kept
+    assert results.SCHEMA_HISTORY[2] == "strategy_source, host_wait_in_python"
+    current = _rec()
+    del current["strategy_source"]
+    path.write_text(json.dumps(current) + "\n")  # a current record must carry every field
+    with pytest.raises(ResultsError, match=r"line 1: record lacks field\(s\) \['strategy_source'\]"):
         results.load_records(path)
-    with pytest.raises(ResultsError, match="no such results file"):
+
+
+def test_newer_schema_missing_and_empty_files_are_refused(tmp_path: Path) -> None:
+    newer = dict(_rec(), schema_version=results.SCHEMA_VERSION + 1)
+    path = tmp_path / "newer.jsonl"
+    path.write_text(json.dumps(newer) + "\n")
+    with pytest.raises(ResultsError, match=f"{path}: schema_version {results.SCHEMA_VERSION + 1} is newer"):
+        results.load_records(path)
+    with pytest.raises(ResultsError, match="missing.jsonl: no such file"):
         results.load_records(tmp_path / "missing.jsonl")
     (tmp_path / "empty.jsonl").write_text("")
     with pytest.raises(ResultsError, match="no records"):
         results.load_records(tmp_path / "empty.jsonl")
+
+
+def test_a_file_named_twice_is_read_once(tmp_path: Path) -> None:
+    path = tmp_path / "r.jsonl"
+    with results.ResultsWriter(path) as w:
+        w.write(_rec())
+    assert len(results.load_records([path, tmp_path, str(path)])) == 1
 
 
 def test_load_gives_a_dataframe_with_every_field(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
+from . import checks
 from .errors import invalid
 from .report import pivot
 
@@ -53,6 +54,7 @@ def _tput_spread(rec: dict[str, Any], name: str) -> float | None:
 # the H100 (benchmarks/examples/results) moved solo throughputs by ~0.1% with spreads far tighter than
 # that, so a 0% default called run-to-run drift BETTER or WORSE.
 DEFAULT_THRESHOLD_PCT = 1.0
+MAX_THRESHOLD_PCT = 1000.0  # a change of 10x still counts; beyond, every verdict would be SAME
 
 @dataclass(frozen=True)
 class Metric:
@@ -85,6 +87,7 @@ METRICS: tuple[Metric, ...] = (
     Metric("tput_solo", ("workload",), True, False, _tput_spread, any_status=True,
            doc="the ratio's recorded spread stands in for the solo run's own (not recorded)"),
     Metric("completion_after_late_us", ("nccl",), False, False),
+    Metric("side_call_ms", ("nccl",), False, False, doc="how long a call made during the wait took (nccl --calls)"),
 )
 
 
@@ -185,21 +188,22 @@ def _identity_warnings(a: Sequence[dict[str, Any]], b: Sequence[dict[str, Any]])
 
 
 def _grouped(records: Sequence[dict[str, Any]]) -> dict[tuple[Any, ...], list[dict[str, Any]]]:
-    """Records keyed by (kind, combo, workload, collective, rank): the unit that is compared."""
-    return pivot.group_combos(records, "record_kind", "workload", "collective", "rank")
+    """Records keyed by (kind, combo, workload, collective, rank, side call): the unit that is compared."""
+    return pivot.group_combos(records, "record_kind", "workload", "collective", "rank", "side_call")
 
 
 def compare(records_a: Sequence[dict[str, Any]], records_b: Sequence[dict[str, Any]],
             threshold_pct: float = DEFAULT_THRESHOLD_PCT) -> CompareResult:
     """Compare every metric of every (strategy, options, workload) present in both A and B."""
-    if not isinstance(threshold_pct, (int, float)) or isinstance(threshold_pct, bool) or threshold_pct < 0:
-        raise invalid("threshold", threshold_pct, "a number of percent >= 0")
+    threshold_pct = checks.number("threshold", threshold_pct, 0.0, MAX_THRESHOLD_PCT,
+                                  valid=f"a number of percent in [0, {MAX_THRESHOLD_PCT:g}]")
     ga, gb = _grouped(records_a), _grouped(records_b)
     varying = pivot.varying_options([*records_a, *records_b])
 
     def name(key: tuple[Any, ...], recs: Sequence[dict[str, Any]]) -> str:
         label = pivot.label_of(recs[0], varying)
-        extra = [str(x) for x in (key[4], key[5]) if x is not None] + ([f"rank {key[6]}"] if key[6] is not None else [])
+        extra = [str(x) for x in (key[4], key[5], key[7]) if x is not None] + (
+            [f"rank {key[6]}"] if key[6] is not None else [])
         return " ".join([label, *extra, f"({key[3]})"])
 
     result = CompareResult([], threshold_pct=float(threshold_pct), warnings=_identity_warnings(records_a, records_b))
@@ -219,7 +223,7 @@ def compare(records_a: Sequence[dict[str, Any]], records_b: Sequence[dict[str, A
             if va.status == "not measured" and vb.status == "not measured":
                 continue  # a metric neither run has (e.g. GPM before Hopper) is not a comparison
             change, pct, verdict, reason = judge(m, va, vb, threshold_pct)
-            workload = " ".join(str(x) for x in (key[4], key[5]) if x is not None) or None
+            workload = " ".join(str(x) for x in (key[4], key[5], key[7]) if x is not None) or None
             result.rows.append(Comparison(label, workload, m.name, va, vb, change, pct, verdict, reason))
     return result
 

@@ -25,7 +25,7 @@ from .errors import invalid
 from .late_rank import LateRank, late_rank
 from .telemetry import nvml
 from .telemetry.gpm import GPM_FIELDS, PIPE_FIELDS
-from .telemetry.recording import RecordingWriter, read_lines, read_windows
+from .telemetry.recording import RecordingWriter
 from .telemetry.sampler import DEFAULT_PERIOD_S, Sampler
 from .telemetry.summary import WindowSummary
 from .telemetry.verdict import classify
@@ -309,39 +309,27 @@ def live_refreshes(gpus: Sequence[int | str] | None = None, seconds: float = DEF
             writer.close()
 
 
-def recorded_baselines(path: str | os.PathLike[str],
-                       recorded: Sequence[tuple[WindowSummary, dict[str, Any]]] | None = None) -> dict[str, WindowSummary]:
+def recorded_baselines(path: str | os.PathLike[str]) -> dict[str, WindowSummary]:
     """The warm-idle baselines a recorded session was judged against (its ``baseline`` lines), as idle windows."""
-    windows = {s.uuid: s for s, _ in (recorded if recorded is not None else read_windows(path))}
-    out = {}
-    for line in read_lines(path):
-        s = windows.get(line.get("uuid")) if line.get("kind") == "baseline" else None
-        if s is not None:
-            out[s.uuid] = WindowSummary(uuid=s.uuid, index=s.index, name=s.name, window_s=0.0,
-                                        power_w=line["power_w"], power_limit_w=s.power_limit_w)
-    return out
+    from .diagnose_replay import warm_idle_window
+    from .telemetry.recording import iter_entries
+
+    windows: dict[str, WindowSummary] = {}
+    lines: dict[str, dict[str, Any]] = {}
+    for kind, item in iter_entries(path):
+        if kind == "baseline":
+            lines[item["uuid"]] = item
+        else:
+            windows.setdefault(item[0].uuid, item[0])
+    return {u: warm_idle_window(windows[u], line) for u, line in lines.items() if u in windows}
 
 
 def replay_refreshes(path: str | os.PathLike[str], *, ignore_gpm: bool = False) -> list[Refresh]:
     """The refreshes of a recording, judged again (with today's thresholds); ResultsError if unreadable.
 
-    Windows that carry a ``refresh`` number (diagnose --record) are grouped by it; the others (e.g.
-    benchmarks/record_telemetry.py's scenarios, one GPU at different times) form one group, each
-    labelled with its scenario and judged against its ``baseline_scenario`` window for power. ``baseline``
-    lines (the warm-idle power diagnose judged a live session against) are the power baselines of the rest.
+    Every refresh at once: ``waitbench.diagnose_replay.iter_refreshes`` streams them (how they are
+    grouped and which power baseline each window gets is said there).
     """
-    recorded = read_windows(path)
-    by_scenario = {(s.uuid, meta.get("scenario")): s for s, meta in recorded if meta.get("scenario")}
-    warm = recorded_baselines(path, recorded)
-    groups: dict[Any, list[tuple[WindowSummary, dict[str, Any]]]] = {}
-    for s, meta in recorded:
-        groups.setdefault(meta.get("refresh"), []).append((s, meta))
-    out = []
-    for i, (key, members) in enumerate(groups.items()):
-        probes = {s.uuid: meta["probe"] for s, meta in members if meta.get("probe")}
-        idle = dict(warm)
-        idle.update({s.uuid: by_scenario[(s.uuid, meta["baseline_scenario"])] for s, meta in members
-                     if (s.uuid, meta.get("baseline_scenario")) in by_scenario})
-        out.append(judge([s for s, _ in members], index=key if isinstance(key, int) else i, ignore_gpm=ignore_gpm,
-                         probes=probes, idle=idle, labels=[meta.get("scenario") for _, meta in members]))
-    return out
+    from .diagnose_replay import iter_refreshes
+
+    return list(iter_refreshes(path, ignore_gpm=ignore_gpm))

@@ -15,42 +15,63 @@ if TYPE_CHECKING:
     from .diagnose import Refresh, VerdictRow
 
 STYLE = {"busy-waiting": "bold red", "busy": "green", "idle": "dim", "shared": "yellow", "unknown": "magenta"}
+LATE_MARK = " (late?)"
+UUID_SHOWN = 12  # characters of a UUID shown in the GPU column (the notes below name it in full)
+NOTES = ("util: NVML utilization.gpu (share of time a kernel is resident). SM active / occ: GPM SM activity and "
+         "occupancy. pipe: the busiest GPM pipe. power: energy-counter W (its change over the idle baseline, where "
+         "there is one).")
 
 
 def _fmt(v: float | None, unit: str = "%", digits: int = 0) -> str:
     return "—" if v is None else f"{v:.{digits}f}{unit}"
 
 
-def render_table(rows: Sequence[VerdictRow], title: str | None = None) -> Any:
-    """A rich Table of the rows: reported vs real activity, power, processes, probe, verdict."""
-    from rich.table import Table
+def _gpu(label: str) -> str:
+    return label if len(label) <= UUID_SHOWN + 1 else label[:UUID_SHOWN] + "…"
+
+
+def table_data(rows: Sequence[VerdictRow], title: str | None = None) -> Any:
+    """The rows as a TableData: the GPU name goes into the subtitle when every GPU has the same one."""
+    from .report.render import Column, TableData
 
     probed = any(r.probe for r in rows)
     labelled = any(r.label for r in rows)
-    table = Table(title=title, title_justify="left")
-    columns = ([("GPU", "right"), ("name", "left")] + ([("window", "left")] if labelled else [])
-               + [("reported", "right"), ("SM active", "right"), ("occupancy", "right"), ("busiest pipe", "right"),
-                  ("DRAM", "right"), ("power", "right"), ("procs", "right")]
-               + ([("probe", "right")] if probed else []) + [("verdict", "left")])
-    for col, just in columns:
-        table.add_column(col, justify=just)  # type: ignore[arg-type]
+    names = list(dict.fromkeys(r.name for r in rows))
+    one_name = len(names) == 1
+    columns = ([Column("GPU", "GPU")] + ([] if one_name else [Column("name", "name", "left", False, drop_order=3)])
+               + ([Column("window", "window", "left", stack_order=1)] if labelled else [])
+               + [Column("util\n%", "reported util %"), Column("SM\nactive", "SM active %"),
+                  Column("SM\nocc", "SM occupancy %", drop_order=1),
+                  Column("busiest\npipe", "busiest pipe", no_wrap=False),
+                  Column("DRAM", "DRAM %"), Column("power W\n(Δ idle)", "power W (over idle)", no_wrap=False),
+                  Column("procs", "processes", drop_order=2)]
+               + ([Column("probe", "probe")] if probed else []) + [Column("verdict", "verdict", "left", False)])
+    cells = []
     for r in rows:
         pipe, pct = r.busiest_pipe
         pipe_text = "—" if pipe is None else f"{pipe.removeprefix('gpm_').removesuffix('_util_pct')} {pct:.1f}%"
         if r.power_delta_w is not None and r.power_w is not None:
-            power = f"{r.power_w:.0f} W ({r.power_delta_w:+.0f})"
+            power = f"{r.power_w:.0f} ({r.power_delta_w:+.0f})"
         else:
-            power = _fmt(r.power_w, " W")
+            power = _fmt(r.power_w, "")
         probe = []
         if probed:
             ratio = (r.probe or {}).get("ratio")
-            probe = [f"{100 * ratio:.0f}%" if ratio is not None else (r.probe or {}).get("state", "—")]
-        late = " (late?)" if r.likely_late else ""
-        label = [r.label or ""] if labelled else []
-        table.add_row(r.gpu, r.name, *label, _fmt(r.nvml_util_pct), _fmt(r.gpm_sm_util_pct, digits=1),
-                      _fmt(r.gpm_sm_occupancy_pct, digits=1), pipe_text, _fmt(r.gpm_dram_bw_util_pct, digits=1), power,
-                      str(len(r.processes)), *probe, f"[{STYLE.get(r.verdict, '')}]{r.verdict}[/]{late}")
-    return table
+            probe = [f"{100 * ratio:.0f}%" if ratio is not None else str((r.probe or {}).get("state", "—"))]
+        cells.append([_gpu(r.gpu)] + ([] if one_name else [r.name]) + ([r.label or ""] if labelled else [])
+                     + [_fmt(r.nvml_util_pct), _fmt(r.gpm_sm_util_pct, digits=1),
+                        _fmt(r.gpm_sm_occupancy_pct, digits=1), pipe_text, _fmt(r.gpm_dram_bw_util_pct, digits=1),
+                        power, str(len(r.processes)), *probe, r.verdict + (LATE_MARK if r.likely_late else "")])
+    styles = {**STYLE, **{v + LATE_MARK: style for v, style in STYLE.items()}}
+    subtitle = names[0] if one_name and names else ""
+    return TableData("diagnose", title or "waitbench diagnose", subtitle, columns, cells, [], [NOTES], {}, styles)
+
+
+def render_table(rows: Sequence[VerdictRow], title: str | None = None) -> Any:
+    """A rich renderable of the rows that fits the width it is drawn at (columns stacked or dropped, named)."""
+    from .report.render import Fitted
+
+    return Fitted(table_data(rows, title))
 
 
 def _names_processes(r: VerdictRow) -> bool:

@@ -58,6 +58,10 @@ class ResultsError(WaitbenchError):
     """A results file cannot be read: missing, empty, or written with another schema version."""
 
 
+class MalformedLinesWarning(UserWarning):
+    """Lines of a JSON Lines file were skipped (torn, not JSON, not a record): the message names file and lines."""
+
+
 def invalid(argument: str, value: object, valid: str) -> ValueError:
     """Build the one ValueError shape the whole package uses: argument, value and valid range."""
     return ValueError(f"{argument}={value!r} is invalid: expected {valid}")

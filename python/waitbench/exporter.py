@@ -13,13 +13,12 @@ Needs prometheus-client: ``pip install 'waitbench[exporter]'``.
 from __future__ import annotations
 
 import datetime as _dt
+import ipaddress
 import re
 import socket
 import threading
 from dataclasses import dataclass
-from socketserver import ThreadingMixIn
 from typing import TYPE_CHECKING, Any, Callable, Iterator
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from .errors import WaitbenchError, invalid
 from .telemetry.gpm import GPM_METRICS
@@ -177,23 +176,47 @@ class DiagnoseCollector:
 
 
 def parse_address(text: str, argument: str = "address") -> tuple[str, int]:
-    """``'9400'`` -> ``('127.0.0.1', 9400)``; ``'0.0.0.0:9400'``, ``'[::1]:9400'``, ``'localhost:0'``."""
-    m = re.fullmatch(r"(?:\[([0-9A-Fa-f:.%\w]+)\]:|([^:\[\]\s]+):)?(\d{1,5})", text.strip())
+    """``'9400'`` -> ``('127.0.0.1', 9400)``; ``'0.0.0.0:9400'``, ``'[::1]:9400'``, ``'localhost:0'``.
+
+    Only ASCII digits make a port (``str.isdigit`` would take '９４００').
+    """
+    if not isinstance(text, str):
+        raise invalid(argument, text, ADDRESS_RANGE)
+    m = re.fullmatch(r"(?:\[([0-9A-Fa-f:.%\w]+)\]:|([^:\[\]\s]+):)?([0-9]{1,5})", text.strip(), re.ASCII)
     if not m or int(m.group(3)) > 65535:
         raise invalid(argument, text, ADDRESS_RANGE)
     return (m.group(1) or m.group(2) or DEFAULT_HOST), int(m.group(3))
 
 
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # scrapes are not news
-        pass
+def _loopback_only(host: str, port: int) -> bool:
+    """Whether every address ``host`` resolves to is a loopback one (127.0.0.0/8, ::1)."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    return all(ipaddress.ip_address(info[4][0].split("%")[0]).is_loopback for info in infos)
+
+
+def bind_address(address: str, *, argument: str = "address", public: bool = False) -> tuple[str, int]:
+    """(host, port) to bind for ``address``: parsed, resolved, and loopback-only unless ``public``.
+
+    ValueError naming ``argument`` for a malformed address, a host that does not resolve, or an
+    address that is not loopback without ``public`` (the CLI's ``--serve-public``).
+    """
+    host, port = parse_address(address, argument)
+    try:
+        loopback = _loopback_only(host, port)
+    except (socket.gaierror, UnicodeError) as exc:
+        why = getattr(exc, "strerror", None) or exc
+        raise invalid(argument, address, f"{ADDRESS_RANGE} ({host!r} does not resolve: {why})") from None
+    if not loopback and not public:
+        raise invalid(argument, address, "a loopback address (127.0.0.1, ::1, localhost) unless --serve-public is "
+                      "also given: it serves the metrics to every host that can reach this one")
+    return host, port
 
 
 @dataclass
 class Endpoint:
     """A running endpoint: where it listens, and how to stop it."""
 
-    server: WSGIServer
+    server: Any  # prometheus_client's WSGI server
     thread: threading.Thread
     host: str
     port: int
@@ -209,29 +232,23 @@ class Endpoint:
         self.thread.join(timeout=5.0)
 
 
-def serve(address: str, store: MetricsStore, *, argument: str = "address") -> Endpoint:
+def serve(address: str, store: MetricsStore, *, argument: str = "address", public: bool = False) -> Endpoint:
     """Serve the store's metrics at ``address`` (``[ADDR:]PORT``, loopback unless told) from a daemon thread.
 
-    A malformed address, a host that does not resolve or a port that cannot be bound raises
-    ValueError naming ``argument``.
+    The server is prometheus-client's own (``start_http_server``, a threaded WSGI server). An address
+    that is not loopback-only is refused unless ``public`` (the CLI's ``--serve-public``): metrics
+    name processes and command lines, which should not reach every host that can reach this one by
+    accident. A malformed address, a host that does not resolve or a port that cannot be bound
+    raises ValueError naming ``argument``.
     """
     pc = _prometheus()
-    host, port = parse_address(address, argument)
-    try:
-        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0][0]
-    except socket.gaierror as exc:
-        raise invalid(argument, address, f"{ADDRESS_RANGE} ({host!r} does not resolve: {exc.strerror})") from None
-
-    class Server(ThreadingMixIn, WSGIServer):
-        address_family = family
-        daemon_threads = True
-
+    host, port = bind_address(address, argument=argument, public=public)
     registry = pc.CollectorRegistry(auto_describe=False)
     registry.register(DiagnoseCollector(store))
     try:
-        server = make_server(host, port, pc.make_wsgi_app(registry), Server, handler_class=_QuietHandler)
+        server, thread = pc.start_http_server(port, addr=host, registry=registry)
     except OSError as exc:
         raise invalid(argument, address, f"an address and port this process can bind ({exc.strerror or exc})") from None
-    thread = threading.Thread(target=server.serve_forever, name="waitbench-exporter", daemon=True)
-    thread.start()
-    return Endpoint(server, thread, host, int(server.server_address[1]))
+    thread.name = "waitbench-exporter"
+    bound = server.server_address
+    return Endpoint(server, thread, str(bound[0]), int(bound[1]))

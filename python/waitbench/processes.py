@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+import psutil
+
 from .errors import NvmlError
 from .telemetry import nvml
 
@@ -30,13 +32,12 @@ UTIL_REASON_KEY = "process_sm_util_pct"  # where enrich() leaves the reason per-
 
 
 def cmdline(pid: int) -> str | None:
-    """The command line of ``pid`` from /proc, or None where this PID namespace cannot see it."""
+    """The command line of ``pid`` (psutil), or None where this PID namespace cannot see it or may not read it."""
     try:
-        with open(f"/proc/{pid}/cmdline", "rb") as fh:
-            raw = fh.read()
-    except OSError:
+        parts = psutil.Process(pid).cmdline()
+    except (psutil.Error, ValueError, OverflowError):  # gone, hidden, a zombie, denied, or no valid pid
         return None
-    text = " ".join(part.decode(errors="replace") for part in raw.split(b"\0") if part)
+    text = " ".join(p for p in parts if p)
     return text[:CMDLINE_MAX_CHARS] + ("..." if len(text) > CMDLINE_MAX_CHARS else "") if text else None
 
 

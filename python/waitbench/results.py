@@ -4,33 +4,48 @@
 Why flat and fixed: every record carries every key of :data:`FIELDS` (``None`` where a value could
 not be measured, with the reason in ``null_reasons``), so a file loads into one table whatever
 flags produced it, and ``report``/``compare`` need no knowledge of how a run was configured.
-The schema version is defined here once; files of another version are refused on load.
+The schema version is defined here once. A field added later raises it; records of an older
+version still load, with each field they predate set to that field's default (:func:`check_record`,
+the one validator every reader uses). Files of a newer version are refused.
 """
 
 from __future__ import annotations
 
-import json
 import os
+from collections import abc
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
-from .errors import ResultsError
+from . import checks, jsonl
+from .errors import ResultsError, invalid
+from .jsonl import Appender, NotOurs, json_default  # noqa: F401  (json_default: re-exported for callers)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 3
+# What each version added. Version 2 made official the two fields added with research strategies
+# while files still said 1: a record that lacks them predates research strategies, so it measured
+# a built-in strategy in C++ (strategy_source 'builtin', host_wait_in_python False).
+SCHEMA_HISTORY = {1: "the first schema", 2: "strategy_source, host_wait_in_python",
+                  3: "protocol, message_bytes, side_call, side_call_ms, side_call_after_late_ms (waitbench nccl)"}
 
 
 @dataclass(frozen=True)
 class Field:
-    """One key of a record: its name carries its unit; ``kind`` is the JSON type."""
+    """One key of a record: its name carries its unit; ``kind`` is the JSON type.
+
+    ``since`` is the schema version that added the field; ``default`` is what a record of an older
+    version that lacks it gets on load.
+    """
 
     name: str
     kind: str  # "str" | "int" | "float" | "bool" | "dict" | "list"
     doc: str
+    since: int = 1
+    default: Any = None
 
 
-def _f(name: str, kind: str, doc: str) -> Field:
-    return Field(name, kind, doc)
+def _f(name: str, kind: str, doc: str, since: int = 1, default: Any = None) -> Field:
+    return Field(name, kind, doc, since, default)
 
 
 # Identity of the run and of the machine (the same for every record of one run).
@@ -63,9 +78,10 @@ SUBJECT_FIELDS = [
     _f("strategy", "str", "wait strategy name (waitbench.strategies())"),
     _f("preset", "str", "preset name for nccl-shaped, else None"),
     _f("options", "dict", "every option of the strategy, defaults filled in"),
-    _f("strategy_source", "str", "'builtin', 'registered' (waitbench.register_strategy) or 'plugin:<distribution>'"),
+    _f("strategy_source", "str", "'builtin', 'registered' (waitbench.register_strategy) or 'plugin:<distribution>'",
+       since=2, default="builtin"),
     _f("host_wait_in_python", "bool", "True for a research strategy whose host-side wait runs in Python: its timings "
-       "include the interpreter"),
+       "include the interpreter", since=2, default=False),
     _f("workload", "str", "concurrent workload name for 'workload' records, else None"),
     _f("repetition", "int", "repetition index of this (strategy, options, workload)"),
     _f("status", "str", "'ok', 'expired', 'stalled', 'aborted', 'error' or 'skipped' (status_detail says why)"),
@@ -155,12 +171,12 @@ EXTRA_FIELDS = [
     _f("wait_s", "float", "this rank: from reaching the collective to its completion"),
     _f("host_blocked_s", "float", "this rank: how long the call to the collective held the calling thread"),
     _f("completion_after_late_us", "float", "collective completion after the late rank arrived"),
-    _f("protocol", "str", "NCCL_PROTO asked for (LL, LL128, Simple), or None: NCCL's own choice"),
-    _f("message_bytes", "int", "bytes each rank contributes to the collective"),
-    _f("side_call", "str", "the CUDA call a waiting rank made during the wait (waitbench nccl --calls)"),
-    _f("side_call_ms", "float", "how long that call took, from its start to its return"),
+    _f("protocol", "str", "NCCL_PROTO asked for (LL, LL128, Simple), or None: NCCL's own choice", since=3),
+    _f("message_bytes", "int", "bytes each rank contributes to the collective", since=3),
+    _f("side_call", "str", "the CUDA call a waiting rank made during the wait (waitbench nccl --calls)", since=3),
+    _f("side_call_ms", "float", "how long that call took, from its start to its return", since=3),
     _f("side_call_after_late_ms", "float", "its return minus the late rank's arrival: > 0 means it waited for the "
-       "late rank, < 0 that it returned during the wait"),
+       "late rank, < 0 that it returned during the wait", since=3),
     _f("extra", "dict", "free-form values that have no field yet (never relied upon by reports)"),
     _f("null_reasons", "dict", "for every None-valued metric: why it could not be measured"),
 ]
@@ -198,9 +214,13 @@ def set_null(rec: dict[str, Any], reason: str, *names: str) -> None:
 
 
 def validate(rec: dict[str, Any]) -> None:
-    """Raise ValueError if ``rec`` is not a well-formed record of this schema version."""
+    """Raise ValueError if ``rec`` is not a well-formed record of this schema version (what writers check)."""
     if rec.get("schema_version") != SCHEMA_VERSION:
         raise ValueError(f"schema_version={rec.get('schema_version')!r} is invalid: expected {SCHEMA_VERSION}")
+    _check_fields(rec)
+
+
+def _check_fields(rec: dict[str, Any]) -> None:
     missing = [n for n in FIELD_NAMES if n not in rec]
     if missing:
         raise ValueError(f"record lacks field(s) {missing}")
@@ -219,35 +239,51 @@ def validate(rec: dict[str, Any]) -> None:
         raise ValueError(f"status={rec['status']!r} is invalid: expected one of {STATUSES}")
 
 
-def json_default(obj: Any) -> Any:
-    """``json.dumps(default=...)`` for numpy scalars and arrays (records and recordings alike)."""
-    if hasattr(obj, "tolist"):
-        return obj.tolist()
-    raise TypeError(f"cannot write {type(obj).__name__} to JSON")
+def check_record(obj: Any) -> dict[str, Any]:
+    """The one validator of records read back (report, compare, load, the README generator).
+
+    Returns the record with the fields its schema version predates set to their defaults. Raises
+    ValueError for a line that is no well-formed record (readers skip and count it), NotOurs for a
+    JSON object that is no results record at all, and ResultsError for a record of a newer schema.
+    """
+    if not isinstance(obj, dict):
+        raise NotOurs(f"is a JSON {jsonl.json_kind(obj)}, not a record object")
+    version = obj.get("schema_version")
+    if "schema_version" not in obj:
+        hint = " (a telemetry recording? show it with: waitbench diagnose --replay)" if "format_version" in obj else ""
+        raise NotOurs(f"has no schema_version: not a waitbench results record{hint}")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ValueError(f"schema_version={version!r} is invalid: expected an int in [1, {SCHEMA_VERSION}]")
+    if version > SCHEMA_VERSION:
+        raise ResultsError(f"schema_version {version} is newer than this waitbench reads (1 to {SCHEMA_VERSION}): "
+                           "upgrade waitbench to read it")
+    for f in FIELDS:  # a field newer than the record: its default, where the record lacks it or left it null
+        if f.since > version and obj.get(f.name) is None:
+            obj[f.name] = f.default
+    _check_fields(obj)
+    return obj
 
 
 class ResultsWriter:
-    """Appends records to a JSON Lines file and flushes each line, so an interrupted run keeps
-    everything it finished (the one writer of results files)."""
+    """Appends records to a JSON Lines file (the one writer of results files).
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh: IO[str] | None = open(self.path, "a", encoding="utf-8")
+    Checks ``path`` at once without creating anything, opens it at the first record, starts a new
+    line if the file ends in a torn one, and flushes and fsyncs every record, so an interrupted run
+    keeps everything it finished (see :mod:`waitbench.jsonl`).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, argument: str = "out") -> None:
+        self._out = Appender(path, argument=argument, what="results file", marker="schema_version")
+        self.path = self._out.path
         self.count = 0
 
     def write(self, rec: dict[str, Any]) -> None:
         validate(rec)
-        assert self._fh is not None, "ResultsWriter is closed"
-        self._fh.write(json.dumps(rec, default=json_default, separators=(",", ":")) + "\n")
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
+        self._out.write_line(rec)
         self.count += 1
 
     def close(self) -> None:
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
+        self._out.close()
 
     def __enter__(self) -> "ResultsWriter":
         return self
@@ -256,50 +292,59 @@ class ResultsWriter:
         self.close()
 
 
-def iter_json_lines(path: str | os.PathLike[str], what: str, item: str = "line") -> Iterator[tuple[int, Any]]:
-    """(line number, parsed object) of each non-blank line of a JSON Lines file written as it goes.
-
-    A torn last line (an interrupted write) is skipped; ResultsError for a missing file or a
-    corrupt line that is not the last one. ``what`` and ``item`` name the file and its lines in those
-    messages.
-    """
-    p = Path(path)
-    if not p.is_file():
-        raise ResultsError(f"{p}: no such {what}")
-    lines = p.read_text(encoding="utf-8").splitlines()
-    for i, line in enumerate(lines):
-        if not line.strip():
-            continue
+def _with_location(path: Path, check: Any) -> Any:
+    """``check`` with a ResultsError (a newer schema) naming the file."""
+    def located(obj: Any) -> dict[str, Any]:
         try:
-            obj = json.loads(line)
-        except json.JSONDecodeError:
-            if i == len(lines) - 1:
-                return  # torn last line of an interrupted run
-            raise ResultsError(f"{p}:{i + 1}: not a JSON {item}") from None
-        yield i + 1, obj
+            return check(obj)
+        except ResultsError as exc:
+            raise ResultsError(f"{path}: {exc}") from None
+    return located
 
 
 def iter_records(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
-    """Yield the records of one JSON Lines file; a torn last line (an interrupted write) is skipped.
+    """Stream the records of one JSON Lines file, each through :func:`check_record`.
 
-    Raises ResultsError for a missing file, a file of another schema version, or a corrupt line
-    that is not the last one.
+    Malformed lines anywhere (a torn line, a line that is not JSON or not a record) are skipped and
+    named in one :class:`~waitbench.errors.MalformedLinesWarning`. Raises ResultsError for a missing
+    or unreadable file, a file with no record at all, or a record of a newer schema version.
     """
-    for lineno, rec in iter_json_lines(path, "results file", "record"):
-        version = rec.get("schema_version") if isinstance(rec, dict) else None
-        if version != SCHEMA_VERSION:
-            raise ResultsError(f"{Path(path)}:{lineno}: schema_version {version!r}, this waitbench reads "
-                               f"{SCHEMA_VERSION}")
-        yield rec
+    p = Path(checks.path("path", path))
+    yield from jsonl.read(p, "waitbench results file", _with_location(p, check_record))
+
+
+def results_files(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+                  argument: str = "paths") -> list[Path]:
+    """The files behind ``paths``: each a file, or a directory whose ``*.jsonl`` files are taken (sorted).
+
+    ResultsError for a path that does not exist or a directory without results files.
+    """
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    elif isinstance(paths, bytes) or not isinstance(paths, abc.Iterable):
+        raise invalid(argument, paths, "a path or a list of paths (str or os.PathLike)")
+    files: list[Path] = []
+    seen: set[Path] = set()
+    for raw in paths:
+        p = Path(checks.path(argument, raw))
+        if p.is_dir():
+            found = sorted(f for f in p.glob("*.jsonl") if f.is_file())
+            if not found:
+                raise ResultsError(f"{p}: no *.jsonl results files in this directory")
+        elif not p.exists():
+            raise ResultsError(f"{p}: no such file or directory")
+        else:
+            found = [p]
+        for f in found:  # a file named twice (or inside a folder also named) is read once
+            if f.resolve() not in seen:
+                seen.add(f.resolve())
+                files.append(f)
+    return files
 
 
 def load_records(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> list[dict[str, Any]]:
     """All records of one or more files (or directories of ``*.jsonl``); ResultsError if none."""
-    if isinstance(paths, (str, os.PathLike)):
-        paths = [paths]
-    files: list[Path] = []
-    for p in map(Path, paths):
-        files.extend(sorted(p.glob("*.jsonl")) if p.is_dir() else [p])
+    files = results_files(paths)
     records = [rec for f in files for rec in iter_records(f)]
     if not records:
         raise ResultsError(f"{', '.join(map(str, files)) or 'no files'}: no records")

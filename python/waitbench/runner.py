@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import os
 import time
+from collections import abc
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
-from . import results
-from .errors import WaitbenchError
+from . import checks, results
+from .errors import WaitbenchError, invalid
 from .machine import now_utc, run_identity
 from .stats import median
 from .strategies import resolve
@@ -30,6 +31,7 @@ Progress = Callable[[str], None]
 # waiter-alone window opens this long after arming (first device runs read 15% "utilization" for
 # host-side waits whose windows opened right after the previous workload).
 SETTLE_S = 0.3
+MAX_REPETITIONS = 1000
 FP32_LANES_PER_SM = 128  # FP32 FMA lanes per SM on Ampere (GA100 is 64), Ada and Hopper; see _fp32_lanes
 
 
@@ -100,7 +102,8 @@ class Session:
     def __init__(self, gpu: int = 0, workloads: Sequence[str | Workload] = BUILTIN, settings: Settings | None = None,
                  writer: results.ResultsWriter | None = None, progress: Progress | None = None,
                  run_id: str | None = None) -> None:
-        self.gpu = gpu
+        self.gpu = checks.gpu_index("gpu", gpu)
+        workloads = check_workloads(workloads)
         self.settings = settings or Settings()
         self.writer = writer
         self.progress = progress or (lambda _msg: None)
@@ -288,26 +291,40 @@ def measure(strategy: str, *, workloads: Sequence[str | Workload] = BUILTIN, gpu
         repetitions: how many times to repeat the whole measurement.
         out: JSON Lines file to append records to as they are made.
     """
-    from .errors import invalid
-
-    if not isinstance(repetitions, int) or repetitions < 1:
-        raise invalid("repetitions", repetitions, "an int >= 1")
+    spec_workloads = check_workloads(workloads)
+    checks.gpu_index("gpu", gpu)
+    repetitions = checks.count("repetitions", repetitions, 1, MAX_REPETITIONS)
+    if settings is not None and not isinstance(settings, Settings):
+        raise invalid("settings", settings, "a waitbench.runner.Settings, or None")
     settings = settings or Settings()
     if seconds is not None:
-        if not 0.05 <= seconds <= 3600:
-            raise invalid("seconds", seconds, "a float in [0.05, 3600]")
+        seconds = checks.number("seconds", seconds, 0.05, 3600.0)
         settings = Settings(settings.window_s, settings.wake_trials,
                             PairPolicy(**{**settings.pairs.__dict__, "max_s": float(seconds)}))
-    resolve(strategy, **options)  # validate before touching the GPU
+    resolve(strategy, **options)  # every argument is checked before the GPU is looked for
     writer = results.ResultsWriter(out) if out is not None else None
     try:
-        with Session(gpu, workloads, settings, writer) as s:
+        with Session(gpu, spec_workloads, settings, writer) as s:
             for rep in range(repetitions):
                 s.measure(strategy, rep, **options)
             return s.records
     finally:
         if writer is not None:
             writer.close()
+
+
+def check_workloads(workloads: Any) -> list[str | Workload]:
+    """The workloads as a list: built-in names or Workload objects (ValueError naming the bad one)."""
+    valid = "a list of workload names (" + ", ".join(BUILTIN) + ") or waitbench.workloads.Workload objects"
+    if isinstance(workloads, (str, bytes)) or not isinstance(workloads, abc.Iterable):
+        raise invalid("workloads", workloads, valid)
+    out = list(workloads)
+    if not out:
+        raise invalid("workloads", workloads, valid + ", at least one")
+    for w in out:
+        if not isinstance(w, Workload) and (not isinstance(w, str) or w not in BUILTIN):
+            raise invalid("workloads", w, valid)
+    return out
 
 
 def suite(strategies: Iterable[tuple[str, dict[str, Any]]], session: Session) -> list[dict[str, Any]]:

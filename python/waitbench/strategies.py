@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from .checks import number
 from .errors import invalid
 
 
@@ -37,29 +38,35 @@ class Option:
     def valid_range(self) -> str:
         if self.choices is not None:
             return "one of " + ", ".join(map(repr, self.choices))
-        rng = f"{self.type.__name__} in [{self.min}, {self.max}]"
+        if self.type in (int, float) and (self.min is not None or self.max is not None):
+            lo = "-inf" if self.min is None else self.min
+            hi = "inf" if self.max is None else self.max
+            rng = f"{self.type.__name__} in [{lo}, {hi}]"
+        else:
+            rng = "a finite float" if self.type is float else self.type.__name__
         if self.multiple_of:
             rng += f", a multiple of {self.multiple_of}"
         return rng
 
     def check(self, value: Any) -> Any:
-        """Return ``value`` converted to the option's type, or raise ValueError naming it."""
-        if self.type is int and isinstance(value, float) and value.is_integer():
-            value = int(value)
-        if self.type is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if self.type is int and isinstance(value, str) and value.lstrip("-").isdigit():
-            value = int(value)
-        if self.type is float and isinstance(value, str):
+        """Return ``value`` converted to the option's type, or raise ValueError naming it.
+
+        Numbers must be finite (NaN passes every ``<``/``>`` test, so :func:`waitbench.checks.number`
+        decides); a string (from the command line) is converted only when it is ASCII.
+        """
+        if isinstance(value, str) and value.isascii() and self.type in (int, float):
             try:
-                value = float(value)
+                value = self.type(value)
             except ValueError:
                 pass
-        if not isinstance(value, self.type) or isinstance(value, bool) and self.type is not bool:
+        if self.type is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if self.type in (int, float):
+            value = number(self.name, value, self.min, self.max, integer=self.type is int,
+                           valid=self.valid_range())
+        elif not isinstance(value, self.type):
             raise invalid(self.name, value, self.valid_range())
         if self.choices is not None and value not in self.choices:
-            raise invalid(self.name, value, self.valid_range())
-        if self.min is not None and value < self.min or self.max is not None and value > self.max:
             raise invalid(self.name, value, self.valid_range())
         if self.multiple_of and value % self.multiple_of:
             raise invalid(self.name, value, self.valid_range())
@@ -262,7 +269,7 @@ def add(spec: Strategy, *, replace: bool = False) -> None:
 
 def remove(name: str) -> None:
     """Take a research strategy out of the table (built-ins stay)."""
-    if name in _BUILTIN_NAMES or name not in _TABLE:
+    if not isinstance(name, str) or name in _BUILTIN_NAMES or name not in _TABLE:
         registered = [n for n in _TABLE if n not in _BUILTIN_NAMES]
         raise invalid("name", name, "a registered research strategy: " + (", ".join(registered) or "none is"))
     del _TABLE[name]
@@ -277,6 +284,8 @@ def strategies() -> list[Strategy]:
 
 def get(name: str) -> Strategy:
     """The strategy called ``name``; ValueError listing the valid names otherwise."""
+    if not isinstance(name, str):
+        raise invalid("strategy", name, "a strategy name (str): one of " + ", ".join(_TABLE))
     if name not in _TABLE:
         _load_plugins()
     try:

@@ -11,8 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .strategies import native_config, resolve
+from . import checks
 from ._native import require_gpu
+from .strategies import native_config, resolve
+
+WAIT_TIMEOUT_MAX_S = 7200.0  # a host wait for the outcome: the longest deadline (3600 s) plus margin
 
 
 @dataclass(frozen=True)
@@ -57,7 +60,7 @@ class Waiter:
 
     def __init__(self, strategy: str, *, gpu: int = 0, **options: Any) -> None:
         self.spec, self.options = resolve(strategy, **options)
-        self.gpu = gpu
+        self.gpu = checks.gpu_index("gpu", gpu)
         native = require_gpu(gpu)
         if self.spec.source == "builtin":
             cfg = native_config(self.spec, self.options)
@@ -109,6 +112,7 @@ class Waiter:
         """Block until the wait ended; the default timeout is the strategy's deadline plus 5 s."""
         if timeout_s is None:
             timeout_s = float(self.options["timeout_s"]) + 5.0
+        timeout_s = float(checks.number("timeout_s", timeout_s, 0.0, WAIT_TIMEOUT_MAX_S))
         return WaitOutcome(**self._native.wait(timeout_s))
 
     def abort(self) -> None:

@@ -18,8 +18,10 @@ from typing import Any, Callable
 
 import numpy as np
 
+from . import checks
 from ._native import require_gpu
 from .stats import percentiles_us
+from .strategies import resolve
 from .waiter import Waiter
 
 DEFAULT_TRIALS = 10_000  # enough for a p99 from ~100 samples above it
@@ -27,6 +29,8 @@ DEFAULT_WARMUP = 100  # discarded: first launches, page faults, clock ramp
 DEFAULT_GAP_US = 20.0  # armed -> release: lets a host waiter reach its blocking call
 CHUNK = 500  # trials per native call (Ctrl-C is seen between chunks)
 FLOOR_TRIALS = 2000  # a p50 beside every measurement; launch_floor_us() for a full series
+MAX_TRIALS = 10_000_000  # ~10^7 trials take minutes; more is a typo, not a measurement
+MAX_WARMUP = 1_000_000
 
 
 @dataclass
@@ -88,14 +92,12 @@ def wake_latency(strategy: str, *, gpu: int = 0, trials: int = DEFAULT_TRIALS, w
         gap_us: time between "armed" and the release.
         progress: called as ``progress(done, total)`` after each chunk.
     """
-    from .errors import invalid
-
-    if not isinstance(trials, int) or trials < 1:
-        raise invalid("trials", trials, "an int >= 1")
-    if not isinstance(warmup, int) or warmup < 0:
-        raise invalid("warmup", warmup, "an int >= 0")
-    if not 0 <= gap_us <= 1e6:
-        raise invalid("gap_us", gap_us, "a float in [0, 1e6]")
+    resolve(strategy, **options)  # every argument is checked before the GPU is looked for
+    checks.gpu_index("gpu", gpu)
+    trials = checks.count("trials", trials, 1, MAX_TRIALS)
+    warmup = checks.count("warmup", warmup, 0, MAX_WARMUP)
+    gap_us = float(checks.number("gap_us", gap_us, 0.0, 1e6))
+    checks.optional_callable("progress", progress, "a function progress(done, total), or None")
     native = require_gpu(gpu)
     resolution = float(native.timer_resolution_ns(gpu))
     floor = launch_floor_us(gpu)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import select
 import signal
 import subprocess
@@ -73,8 +74,8 @@ def test_no_nvml_is_one_line_exit_1(args):
     (("--seconds", "abc"), "invalid float value"),
     (("--gpus", "zero"), "--gpus='zero' is invalid"),
     (("--gpus", "0,,1"), "--gpus='0,,1' is invalid"),
-    (("--record", "/no/such/dir/x.jsonl"), "its directory does not exist"),
-    (("--replay", "/no/such/file.jsonl"), "no such recording"),
+    (("--record", "/no/such/dir/x.jsonl"), "a file in an existing directory"),
+    (("--replay", "/no/such/file.jsonl"), "/no/such/file.jsonl: no such file"),
     (("--bogus",), "unrecognized arguments"),
 ])
 def test_bad_usage_is_one_line_exit_2(args, needle):
@@ -128,7 +129,8 @@ def test_replay_of_the_composed_recording_names_holder_and_late_rank():
 def test_docs_example_output_is_what_replay_prints():
     doc = (ROOT / "docs" / "DIAGNOSE.md").read_text()
     example = doc.split("## Example output", 1)[1].split("```", 2)[1]
-    notes = [line for line in example.splitlines() if line.startswith(("GPU ", "  ", "late rank:"))]
+    note = re.compile(r"^(GPU \d|  (hint|process|holder|probe|note|disagreement): |late rank: )")
+    notes = [line for line in example.splitlines() if note.match(line)]  # the table's layout follows the width
     assert len(notes) >= 10
     proc = run("--replay", str(COMPOSED_4GPU))
     assert proc.returncode == 0, proc.stderr
@@ -161,6 +163,53 @@ def test_bad_serve_address_is_one_line_exit_2_before_any_gpu_work(address):
         proc = run("--serve", address, *extra)
         assert proc.returncode == 2, proc.stderr
         assert one_line_error(proc).startswith(f"waitbench: --serve={address!r} is invalid: expected [ADDR:]PORT")
+
+
+@pytest.mark.skipif(NO_NVML is None, reason="NVML works here; this tests the machine without it")
+def test_record_without_nvml_leaves_no_file(tmp_path):
+    rec = tmp_path / "new.jsonl"
+    proc = run("--record", str(rec))
+    assert proc.returncode == 1 and "NVML" in one_line_error(proc)
+    assert not rec.exists()
+
+
+@pytest.mark.parametrize("make_args, needle", [
+    (lambda d: ("--record", str(d)), "--record='{d}' is invalid: expected a file, not a directory"),
+    (lambda d: ("--replay", str(d)), "{d}: is a directory, not a waitbench telemetry recording"),
+    (lambda d: ("--replay", "/proc/self/mem"), "/proc/self/mem: cannot read it (Input/output error)"),
+    (lambda d: ("--replay", str(COMPOSED_4GPU), "--serve", "0.0.0.0:0"),
+     "--serve='0.0.0.0:0' is invalid: expected a loopback address (127.0.0.1, ::1, localhost) unless "
+     "--serve-public is also given"),
+])
+def test_files_and_addresses_are_one_line_exit_2(tmp_path, make_args, needle):
+    args = make_args(tmp_path)
+    if "/proc/self/mem" in args and not Path("/proc/self/mem").exists():
+        pytest.skip("no /proc/self/mem here")
+    proc = run(*args)
+    assert proc.returncode == 2, proc.stderr
+    assert needle.format(d=tmp_path) in one_line_error(proc)
+
+
+def test_replay_streams_the_same_rows_replay_refreshes_returns():
+    from waitbench.diagnose import replay_refreshes, rows_to_json
+
+    proc = run("--replay", str(COMPOSED_4GPU), "--json")
+    expected = [row for ref in replay_refreshes(COMPOSED_4GPU) for row in rows_to_json(ref.rows)]
+    assert proc.stdout == json.dumps(expected, indent=2, default=str) + "\n"
+
+
+@pytest.mark.parametrize("width", [80, 100])
+def test_replay_table_fits_80_and_100_columns(width):
+    env = dict(os.environ, PYTHONPATH=PKG_PATH, COLUMNS=str(width))
+    proc = subprocess.run([sys.executable, "-m", "waitbench", "diagnose", "--replay", str(COMPOSED_4GPU)],
+                          capture_output=True, text=True, env=env, timeout=60, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    table = [line for line in proc.stdout.splitlines() if not line.startswith(("GPU ", "  ", "late rank:"))]
+    assert max(len(line) for line in table) <= width
+    assert "…" not in proc.stdout
+    rows = [line for line in table if line.startswith(("0 ", "1 ", "2 ", "3 "))]
+    assert len(rows) == 12  # one line per GPU and refresh, never wrapped into several
+    assert all(line.rstrip().endswith(("busy", "busy-waiting", "idle", "(late?)")) for line in rows), rows
 
 
 @pytest.mark.gpu

@@ -131,3 +131,72 @@ def test_reference_renders_in_every_format(path, fmt):
     proc = waitbench("report", "--reference", "--format", fmt)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip()
+
+
+def test_plot_never_overwrites_an_input(results_file, tmp_path):
+    victim = tmp_path / "victim.jsonl"
+    victim.write_bytes(results_file.read_bytes())
+    before = victim.read_bytes()
+    for args in (("--plot", str(victim)), ("--plot", str(victim), "--force")):
+        line = one_line_error(waitbench("report", str(victim), *args))
+        assert "--plot=" in line
+    assert victim.read_bytes() == before
+    png = tmp_path / "input.png"  # even an input whose name says image is never replaced
+    png.write_bytes(before)
+    assert "a file the report does not read" in one_line_error(
+        waitbench("report", str(png), "--plot", str(png), "--force"))
+    assert png.read_bytes() == before
+
+
+def test_plot_refuses_a_file_that_is_not_its_image_unless_forced(results_file, tmp_path):
+    notes = tmp_path / "notes.png"
+    notes.write_text("my notes")
+    assert "--force overwrites it" in one_line_error(waitbench("report", str(results_file), "--plot", str(notes)))
+    assert notes.read_text() == "my notes"
+    proc = waitbench("report", str(results_file), "--plot", str(notes), "--force", "--quiet", "--format", "csv")
+    assert proc.returncode == 0 and notes.read_bytes().startswith(b"\x89PNG")
+    proc = waitbench("report", str(results_file), "--plot", str(notes), "--quiet", "--format", "csv")
+    assert proc.returncode == 0  # an image of its format is replaced freely
+
+
+@pytest.mark.parametrize("suffix, magic", [(".png", b"\x89PNG"), (".jpg", b"\xff\xd8\xff"), (".svg", b"<?xml"),
+                                           (".pdf", b"%PDF-")])
+def test_plot_format_follows_the_suffix(results_file, tmp_path, suffix, magic):
+    out = tmp_path / f"h{suffix}"
+    proc = waitbench("report", str(results_file), "--plot", str(out), "--quiet", "--format", "csv")
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_bytes().startswith(magic)
+
+
+@pytest.mark.parametrize("make_args, needle", [
+    (lambda d, f: ["--plot", str(d / "h.txt")], "expected a file name ending in .png"),
+    (lambda d, f: ["--plot", str(d / "h")], "expected a file name ending in .png"),
+    (lambda d, f: ["--plot", str(d)], "not a directory"),
+    (lambda d, f: ["--plot", ""], "--plot='' is invalid"),
+    (lambda d, f: ["--plots-dir", str(f)], "expected a folder (this is a file"),
+    (lambda d, f: ["--plots-dir", ""], "--plots-dir='' is invalid"),
+])
+def test_bad_plot_targets_are_one_line_before_any_output(results_file, tmp_path, make_args, needle):
+    proc = waitbench("report", str(results_file), *make_args(tmp_path, results_file))
+    assert needle in one_line_error(proc)
+    assert proc.stdout == ""
+
+
+@pytest.mark.parametrize("args, needle", [
+    (("",), "RESULTS='' is invalid"),
+    (("/proc/self/mem",), "/proc/self/mem: cannot read it (Input/output error)"),
+])
+def test_unreadable_inputs_are_one_line(args, needle):
+    if args[0].startswith("/proc") and not Path(args[0]).exists():
+        pytest.skip("no /proc/self/mem here")
+    assert needle in one_line_error(waitbench("report", *args))
+
+
+def test_malformed_lines_are_one_warning_line_and_the_rest_is_reported(results_file, tmp_path):
+    path = tmp_path / "torn.jsonl"
+    text = results_file.read_text()
+    path.write_text(text[:-200] + "\n" + "[1]\n" + text)
+    proc = waitbench("report", str(path), "--format", "csv")
+    assert proc.returncode == 0
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith(f"waitbench: warning: {path}: skipped 2 malformed lines (")

@@ -16,7 +16,7 @@ import matplotlib.image  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
 import synthetic_records as syn  # noqa: E402
-from reference_params import reference_params  # noqa: E402
+from reference_params import REFERENCE_DIR, reference_params  # noqa: E402
 
 from waitbench.report import pivot, plots, tables  # noqa: E402
 from waitbench.results import load_records  # noqa: E402
@@ -90,3 +90,57 @@ def test_charts_from_the_reference_results(tmp_path, path):
     assert written, f"{path.name}: no chart"
     for p in written:
         assert p.stat().st_size > MIN_PNG_BYTES and matplotlib.image.imread(p).shape[1] == 1000
+
+
+@pytest.fixture
+def records(request) -> list[dict]:
+    """The REAL reference run (every strategy of the H100 run) or the SYNTHETIC one (a stall, a noisy point)."""
+    if request.param == "synthetic":
+        return syn.synthetic_run(repetitions=2)
+    path = REFERENCE_DIR / "run.jsonl"
+    if not path.exists():
+        pytest.skip(f"no reference run at {path}")
+    return load_records(path)
+
+
+def _overlaps(fig, artists) -> list[tuple[str, str]]:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.text import Text
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    boxes = [(a.get_text(), Text.get_window_extent(a, renderer)) for a in artists if a.get_text()]  # no arrows
+    return [(ta, tb) for i, (ta, a) in enumerate(boxes) for tb, b in boxes[i + 1:]
+            if a.x0 < b.x1 - 0.5 and b.x0 < a.x1 - 0.5 and a.y0 < b.y1 - 0.5 and b.y0 < a.y1 - 0.5]
+
+
+@pytest.mark.parametrize("records", ["reference", "synthetic"], indirect=True)
+def test_headline_series_are_distinct_unhatched_and_their_labels_apart(records):
+    rows = tables.strategy_rows(records)
+    fig = plots.headline_figure(rows, pivot.run_info(records[0]["run_id"], records))
+    ax = fig.axes[0]
+    assert not any(p.get_hatch() for p in ax.patches)  # hatching is nobody's mark now: '~' marks noisy values
+    colours = {c.get_label(): c.patches[0].get_facecolor() for c in ax.containers}
+    assert len(set(colours.values())) == len(colours) == 5
+    assert _overlaps(fig, ax.texts) == []
+
+
+@pytest.mark.parametrize("records", ["reference", "synthetic"], indirect=True)
+def test_tradeoff_labels_every_point_and_no_label_overlaps_another(records):
+    rows = tables.strategy_rows(records)
+    fig = plots.tradeoff_figure(rows, pivot.run_info(records[0]["run_id"], records))
+    labels = [a for a in fig.axes[0].texts if hasattr(a, "xy")]
+    plotted = [r for r in rows if r.min_cost_ratio() is not None and r.metrics["wake_rtt_p50_us"]]
+    assert sorted(a.get_text() for a in labels) == sorted(r.label for r in plotted)
+    assert _overlaps(fig, labels) == []
+
+
+def test_label_spreading_keeps_order_gap_and_bounds():
+    from waitbench.report.tradeoff import spread
+
+    placed = spread([0.5, 0.5, 0.5, 0.1, 0.98], 0.1)
+    assert placed[3] == pytest.approx(0.1) and placed[4] <= 1.0
+    ordered = sorted(placed)
+    assert all(b - a >= 0.1 - 1e-9 for a, b in zip(ordered, ordered[1:]))
+    assert sorted(range(5), key=lambda i: placed[i])[:1] == [3]

@@ -7,7 +7,7 @@ import json
 
 import pytest
 from synthetic_windows import GEMM, SPIN_1WARP
-from waitbench.errors import ResultsError
+from waitbench.errors import MalformedLinesWarning, ResultsError
 from waitbench.telemetry.recording import FORMAT_VERSION, RecordingWriter, read_lines, read_windows
 
 
@@ -23,30 +23,55 @@ def test_round_trip(tmp_path):
     assert [line["kind"] for line in read_lines(path)] == ["note", "window", "window"]
 
 
-def test_torn_last_line_is_skipped(tmp_path):
+def test_torn_last_line_is_skipped_and_named(tmp_path):
     path = tmp_path / "rec.jsonl"
     with RecordingWriter(path) as w:
         w.window(GEMM)
     with open(path, "a") as fh:
         fh.write('{"format_version": 1, "kind": "win')
-    assert len(read_windows(path)) == 1
+    with pytest.warns(MalformedLinesWarning, match=r"rec.jsonl: skipped 1 malformed line \(2\); line 2: cut short"):
+        assert len(read_windows(path)) == 1
+    with RecordingWriter(path) as w:  # appending after the torn line starts a new line
+        w.window(SPIN_1WARP)
+    with pytest.warns(MalformedLinesWarning):
+        assert [s for s, _ in read_windows(path)] == [GEMM, SPIN_1WARP]
 
 
 @pytest.mark.parametrize("content, match", [
     ("", "no telemetry windows"),
-    (json.dumps({"format_version": FORMAT_VERSION + 1, "kind": "window"}) + "\n", "format"),
-    ("not json\n" + json.dumps({"format_version": FORMAT_VERSION, "kind": "note"}) + "\n", "not a JSON line"),
-    (json.dumps({"format_version": FORMAT_VERSION, "kind": "window", "summary": {"name": "x"}}) + "\n", "malformed"),
+    (json.dumps({"format_version": FORMAT_VERSION + 1, "kind": "window"}) + "\n", "format_version 2: this waitbench"),
+    ("not json\n", "not a readable waitbench telemetry recording: line 1: not JSON"),
+    (json.dumps({"schema_version": 2}) + "\n", "line 1: has no format_version: .* \\(a results file\\? show it with: "
+                                               "waitbench report\\)"),
+    ("[1]\n", "line 1: is a JSON array"),
+    (json.dumps({"format_version": FORMAT_VERSION, "kind": "window", "summary": {"name": "x"}}) + "\n",
+     "line 1: a window line is malformed"),
+    (json.dumps({"format_version": FORMAT_VERSION, "kind": "window", "summary": {**GEMM.to_dict(), "window_s": "x"}})
+     + "\n", "summary has window_s='x'"),
+    (json.dumps({"format_version": FORMAT_VERSION, "kind": "window", "summary": GEMM.to_dict(), "probe": 5}) + "\n",
+     "probe is not a probe reading"),
 ])
-def test_bad_files_raise_results_error(tmp_path, content, match):
+def test_bad_files_raise_results_error_naming_file_and_line(tmp_path, content, match):
     path = tmp_path / "bad.jsonl"
     path.write_text(content)
     with pytest.raises(ResultsError, match=match):
         read_windows(path)
 
 
-def test_missing_file_and_directory(tmp_path):
-    with pytest.raises(ResultsError, match="no such recording"):
+def test_missing_file_directory_and_writer_paths(tmp_path):
+    with pytest.raises(ResultsError, match="absent.jsonl: no such file"):
         read_windows(tmp_path / "absent.jsonl")
-    with pytest.raises(ValueError, match="record="):
+    with pytest.raises(ResultsError, match="is a directory, not a waitbench telemetry recording"):
+        read_windows(tmp_path)
+    with pytest.raises(ValueError, match="record=.* is invalid: expected a file in an existing directory"):
         RecordingWriter(tmp_path / "no" / "dir.jsonl")
+    with pytest.raises(ValueError, match="record=.* is invalid: expected a file, not a directory"):
+        RecordingWriter(tmp_path)
+    with pytest.raises(ValueError, match="record='' is invalid"):
+        RecordingWriter("")
+
+
+def test_writer_creates_its_file_at_the_first_line_only(tmp_path):
+    path = tmp_path / "new.jsonl"
+    RecordingWriter(path).close()
+    assert not path.exists()  # e.g. diagnose --record without NVML leaves no empty file

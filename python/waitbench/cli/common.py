@@ -7,16 +7,32 @@ Progress and messages go to stderr, so ``--json`` output on stdout stays machine
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
-from typing import Callable
+from typing import Any, Callable
 
 from rich.console import Console
 
 # Exit codes: 0 ok, 1 a measurement or runtime failure, 2 bad usage or input (argparse's code).
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
-err_console = Console(stderr=True, highlight=False)
-out_console = Console(highlight=False)
+
+
+class _Console(Console):
+    """A rich Console whose closed pipe ends the command as ``git``'s does (exit 141 from main), not rich's exit 1."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError(errno.EPIPE, "the reader of this output has gone")
+
+
+def console(**kwargs: Any) -> Console:
+    """A Console of the CLI (no highlighting of numbers, the CLI's broken-pipe rule)."""
+    return _Console(highlight=False, **kwargs)
+
+
+err_console = console(stderr=True)
+out_console = console()
 
 
 class UsageError(Exception):
@@ -33,9 +49,19 @@ def add_gpu_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gpu", type=int, default=0, metavar="INDEX", help="CUDA device index (default: 0)")
 
 
+def given(value: str | None) -> bool:
+    """Whether an optional string flag was given: an empty string was given (and is checked as a value)."""
+    return value is not None
+
+
+def one_line(text: str) -> str:
+    """``text`` with unprintable characters (newlines, escapes in a file name) shown as escapes: one line."""
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
 def fail(message: str, code: int = EXIT_USAGE) -> int:
     """Print one line on stderr and return the exit code (no traceback)."""
-    err_console.print(f"waitbench: {message}", markup=False, soft_wrap=True)
+    err_console.print(one_line(f"waitbench: {message}"), markup=False, soft_wrap=True)
     return code
 
 
@@ -55,7 +81,7 @@ def split_list(text: str, argument: str, valid: tuple[str, ...] | None = None) -
     """A comma-separated CLI list, each item checked against ``valid`` (ValueError naming the argument)."""
     from ..errors import invalid
 
-    items = [x.strip() for x in text.split(",") if x.strip()]
+    items = list(dict.fromkeys(x.strip() for x in text.split(",") if x.strip()))  # in order, once each
     if not items:
         raise invalid(argument, text, "a non-empty comma-separated list")
     for item in items:

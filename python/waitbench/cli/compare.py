@@ -9,11 +9,13 @@ import math
 import sys
 from typing import Any
 
+from .. import checks
 from .common import EXIT_FAILURE, add_output_flags, err_console
-from ..compare import DEFAULT_THRESHOLD_PCT
+from ..compare import DEFAULT_THRESHOLD_PCT, MAX_THRESHOLD_PCT
 from .report import emit, load_results, output_format
 
 ONLY_SHOWN = 6  # combinations named in the "only in A/B" note; the JSON output lists them all
+SCALED_MARK = "*"  # marks a relative change measured against something other than the value itself
 
 
 def register(subparsers: Any) -> None:
@@ -26,8 +28,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("a", metavar="A", help="baseline results: a .jsonl file or a directory of them")
     p.add_argument("b", metavar="B", help="results to compare with A")
     p.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD_PCT, metavar="PCT",
-                   help="changes within PCT percent (percentage points for metrics that are percentages) are SAME "
-                        "(default: %(default)s; 0: only the spreads decide)")
+                   help="changes within PCT percent (percentage points for metrics that are percentages) are SAME, "
+                        f"0..{MAX_THRESHOLD_PCT:g} (default: %(default)s; 0: only the spreads decide)")
     p.add_argument("--format", choices=FORMATS, default=None, help="output format (default: table)")
     p.add_argument("--fail-on-worse", action="store_true", help=f"exit {EXIT_FAILURE} when any metric is WORSE")
     add_output_flags(p)
@@ -52,19 +54,26 @@ def compare_table(result: Any) -> Any:
     from ..report.render import Column, TableData
     from ..report.tables import fmt_signed
 
-    columns = [Column("strategy", "strategy", "left", no_wrap=False), Column("workload", "workload", "left"),
-               Column("metric", "metric", "left"), Column("A", "A"), Column("B", "B"),
-               Column("change", "change"), Column("verdict", "verdict", "left"), Column("why", "why", "left",
-                                                                                       no_wrap=False, drop_order=1)]
+    columns = [Column("strategy", "strategy", "left", no_wrap=False, stack_order=1),
+               Column("workload", "workload", "left", stack_order=1), Column("metric", "metric", "left"),
+               Column("A", "A"), Column("B", "B"), Column("change", "change"), Column("verdict", "verdict", "left"),
+               Column("why", "why", "left", no_wrap=False, drop_order=2)]
     cells = []
+    scaled = False
     for r in result.rows:
-        points = metric(r.metric).points
-        change = "" if r.change_pct is None else fmt_signed(r.change_pct) + (" pt" if points else "%")
+        m = metric(r.metric)
+        change = "" if r.change_pct is None else fmt_signed(r.change_pct) + (" pt" if m.points else "%")
+        if change and r.a is not None and r.a.scale:  # relative to A's board power, not to the delta itself
+            change += SCALED_MARK
+            scaled = True
         cells.append([r.label, r.workload or "", r.metric, _side(r.a), _side(r.b), change,
                       r.verdict, r.reason])
-    counts = ", ".join(f"{n} {v}" for v, n in result.counts().items() if n)
-    notes = [f"B against A; threshold {result.threshold_pct:g}% (points for _pct metrics); ±: half-width from the "
-             f"recorded spread. {counts or 'nothing to compare'}."]
+    counts = " · ".join(f"{n} {v}" for v, n in result.counts().items() if n)  # a short line of its own: never cut
+    notes = [counts or "nothing to compare", f"B against A; threshold {result.threshold_pct:g}% (points for _pct "
+             "metrics); ±: half-width from the recorded spread."]
+    if scaled:
+        notes.append(f"{SCALED_MARK}: power_delta_w's change is relative to A's board power (power_w), as the delta "
+                     "over idle itself may be near 0.")
     for side, names in (("A", result.only_a), ("B", result.only_b)):
         if names:
             more = f"; and {len(names) - ONLY_SHOWN} more" if len(names) > ONLY_SHOWN else ""
@@ -80,7 +89,9 @@ def handle(args: argparse.Namespace) -> int:
     from ..compare import WORSE, compare, dumps
 
     fmt = output_format(args)
-    records_a, records_b = load_results([args.a]), load_results([args.b])
+    checks.number("--threshold", args.threshold, 0.0, MAX_THRESHOLD_PCT,
+                  valid=f"a number of percent in [0, {MAX_THRESHOLD_PCT:g}]")
+    records_a, records_b = load_results([args.a], "A"), load_results([args.b], "B")
     result = compare(records_a, records_b, threshold_pct=args.threshold)
     for w in result.warnings:
         err_console.print(f"warning: {w}", markup=False, soft_wrap=True)

@@ -5,15 +5,20 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import signal
 import sys
+import textwrap
 import time
-from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from ..errors import invalid
+from .. import checks
+from ..errors import WaitbenchError, invalid
+from ..telemetry.recording import RecordingWriter
 from .common import EXIT_OK, UsageError, add_output_flags, err_console, out_console
+
+SECONDS_MIN, SECONDS_MAX = 1.0, 3600.0
 
 HELP = "watch GPUs and say per GPU whether it is idle, busy, or busy-waiting (100% reported, nothing works)"
 EPILOG = """\
@@ -37,19 +42,20 @@ processes, so a probe slowed beside another process's kernel cannot tell waiting
 --watch redraws the table after every window until Ctrl-C. --record FILE appends every window
 (raw series, processes, probe) as JSON Lines; --replay FILE shows a recording on any machine,
 without a GPU. --serve [ADDR:]PORT serves the latest window as Prometheus metrics at /metrics
-(waitbench_*; 127.0.0.1 unless ADDR is given; port 0 picks a free one; needs
-`pip install 'waitbench[exporter]'`), live or from --replay; docs/DIAGNOSE.md has a scrape config
-and an alert rule. Bad usage: one line, exit 2. No GPU or no NVML: one line, exit 1.
+(waitbench_*; 127.0.0.1 unless ADDR is given; an ADDR that is not loopback, such as 0.0.0.0,
+also needs --serve-public; port 0 picks a free one; needs `pip install 'waitbench[exporter]'`),
+live or from --replay; docs/DIAGNOSE.md has a scrape config and an alert rule. Bad usage: one
+line, exit 2. No GPU or no NVML: one line, exit 1.
 """
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("diagnose", help=HELP, description=HELP, epilog=EPILOG,
+    p = subparsers.add_parser("diagnose", help=HELP.replace("%", "%%"), description=HELP, epilog=EPILOG,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--gpus", default=None, metavar="LIST",
                    help="comma-separated nvidia-smi indices, UUIDs or PCI bus ids (default: every GPU)")
     p.add_argument("--seconds", type=float, default=None, metavar="N",
-                   help="length of each window in seconds, 1..3600 (default: 3)")
+                   help=f"length of each window in seconds, {SECONDS_MIN:g}..{SECONDS_MAX:g} (default: 3)")
     p.add_argument("--probe", action="store_true",
                    help="after each window, time a short FMA burst on each GPU against its cached idle baseline")
     p.add_argument("--probe-refresh", action="store_true",
@@ -60,21 +66,35 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--replay", default=None, metavar="FILE", help="show windows recorded with --record; needs no GPU")
     p.add_argument("--serve", default=None, metavar="[ADDR:]PORT",
                    help="serve Prometheus metrics at http://ADDR:PORT/metrics (ADDR default 127.0.0.1)")
+    p.add_argument("--serve-public", action="store_true",
+                   help="let --serve bind an address that is not loopback (e.g. 0.0.0.0): every host that can reach "
+                        "this one can then read the metrics, process names and command lines included")
     add_output_flags(p)
     p.set_defaults(handler=run)
 
 
 def _validate(args: argparse.Namespace) -> None:
-    if args.replay:
-        live = [flag for flag, on in (("--record", args.record), ("--gpus", args.gpus),
+    """Every flag checked before NVML is touched: one line and exit 2 for any bad one."""
+    if args.replay is not None:
+        checks.path("--replay", args.replay)
+        live = [flag for flag, on in (("--record", args.record is not None), ("--gpus", args.gpus is not None),
                                       ("--seconds", args.seconds is not None), ("--probe", args.probe),
                                       ("--probe-refresh", args.probe_refresh), ("--watch", args.watch)) if on]
         if live:
             raise UsageError(f"--replay shows a recording: it takes no {', '.join(live)}")
-    if args.record and not Path(args.record).resolve().parent.is_dir():
-        raise UsageError(f"--record={args.record!r} is invalid: its directory does not exist")
-    if args.seconds is not None and not 1.0 <= args.seconds <= 3600.0:
-        raise invalid("--seconds", args.seconds, "a number of seconds in [1, 3600]")
+    if args.gpus is not None and not args.gpus.strip():  # an empty list is not "every GPU" (leave --gpus out)
+        raise invalid("--gpus", args.gpus, "comma-separated nvidia-smi indices, UUIDs or PCI bus ids, or 'all'")
+    if args.record is not None:
+        RecordingWriter(args.record, argument="--record").close()  # checks the path; creates nothing
+    if args.seconds is not None:
+        checks.number("--seconds", args.seconds, SECONDS_MIN, SECONDS_MAX,
+                      valid=f"a number of seconds in [{SECONDS_MIN:g}, {SECONDS_MAX:g}]")
+    if args.serve_public and args.serve is None:
+        raise UsageError("--serve-public goes with --serve [ADDR:]PORT")
+    if args.serve is not None:  # before a recording is read or NVML opened (a bind can still fail later)
+        from ..exporter import bind_address
+
+        bind_address(args.serve, argument="--serve", public=args.serve_public)
 
 
 @contextlib.contextmanager
@@ -91,21 +111,28 @@ def _term_as_interrupt() -> Iterator[None]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..diagnose import replay_refreshes
+    from ..diagnose_replay import iter_refreshes
 
     _validate(args)
-    refreshes = replay_refreshes(args.replay, ignore_gpm=args.ignore_gpm) if args.replay else None
-    keep_going = args.watch or args.serve
+    refreshes = iter_refreshes(args.replay, ignore_gpm=args.ignore_gpm) if args.replay is not None else None
+    keep_going = args.watch or args.serve is not None
     endpoint = store = None
     try:
         with _term_as_interrupt() if keep_going else contextlib.nullcontext():
-            if args.serve:
+            if args.serve is not None:
                 from ..exporter import MetricsStore, serve
+
+                if refreshes is None:  # live: no endpoint is announced on a machine without NVML
+                    from ..telemetry.nvml import unavailable_reason
+
+                    reason = unavailable_reason()
+                    if reason:
+                        raise WaitbenchError(reason)
 
                 store = MetricsStore()
                 for ref in refreshes or []:  # a replay is in the store before the first scrape can come
                     store.update(ref)
-                endpoint = serve(args.serve, store, argument="--serve")
+                endpoint = serve(args.serve, store, argument="--serve", public=args.serve_public)
                 err_console.print(f"serving metrics on {endpoint.url} (Ctrl-C stops)", markup=False, soft_wrap=True)
             return _replay(args, refreshes, store) if refreshes is not None else _live(args, store)
     except KeyboardInterrupt:
@@ -125,19 +152,31 @@ def _print_refresh(ref: Any, title: str) -> None:
         out_console.print(line, markup=False, soft_wrap=True)
 
 
-def _replay(args: argparse.Namespace, refreshes: Sequence[Any], store: Any) -> int:
+def _replay(args: argparse.Namespace, refreshes: Iterator[Any], store: Any) -> int:
+    """Show a recording refresh by refresh as it is read (a JSON array streamed the same way)."""
     from ..diagnose_render import rows_to_json
 
     if store is not None:
         while True:  # serve the recording until Ctrl-C / SIGTERM
             time.sleep(3600)
     if args.json:
-        rows = [row for ref in refreshes for row in rows_to_json(ref.rows)]
-        sys.stdout.write(json.dumps(rows, indent=2, default=str) + "\n")
+        first = True
+        for ref in refreshes:
+            for row in rows_to_json(ref.rows):
+                text = textwrap.indent(json.dumps(row, indent=2, default=str), "  ")
+                sys.stdout.write(("[\n" if first else ",\n") + text)
+                first = False
+        sys.stdout.write("[]\n" if first else "\n]\n")
         return EXIT_OK
-    for ref in refreshes:
-        suffix = f", refresh {ref.index}" if len(refreshes) > 1 else ""
-        _print_refresh(ref, f"waitbench diagnose (replay of {args.replay}{suffix})")
+    previous, shown = None, 0
+    for ref in refreshes:  # one refresh behind, so a recording of one refresh is titled without a number
+        if previous is not None:
+            _print_refresh(previous, f"waitbench diagnose (replay of {args.replay}, refresh {previous.index})")
+            shown += 1
+        previous = ref
+    if previous is not None:
+        suffix = f", refresh {previous.index}" if shown else ""
+        _print_refresh(previous, f"waitbench diagnose (replay of {args.replay}{suffix})")
     return EXIT_OK
 
 
@@ -149,13 +188,14 @@ def _live(args: argparse.Namespace, store: Any) -> int:
 
     seconds = DEFAULT_SECONDS if args.seconds is None else args.seconds
     specs = parse_gpus(args.gpus)
-    keep_going = args.watch or args.serve
-    if args.probe or args.probe_refresh:  # said before anything runs, always: the probe puts work on the GPUs
-        err_console.print(f"after each window, probing every watched GPU: an FP32 FMA burst (< {PROBE_BUDGET_S:g} s "
-                          f"of GPU time, < {PROBE_ALLOC_MAX_BYTES >> 20} MB) on a concurrent stream, in a child "
-                          f"process; idle baselines in {cache_dir()}", markup=False, soft_wrap=True)
+    keep_going = args.watch or args.serve is not None
 
     def on_start(devices: Sequence[Any]) -> None:
+        if args.probe or args.probe_refresh:  # said before the first window, always: the probe puts work on GPUs
+            err_console.print(f"after each window, probing every watched GPU: an FP32 FMA burst (< "
+                              f"{PROBE_BUDGET_S:g} s of GPU time, < {PROBE_ALLOC_MAX_BYTES >> 20} MB) on a concurrent "
+                              f"stream, in a child process; idle baselines in {cache_dir()}", markup=False,
+                              soft_wrap=True)
         if not args.quiet:
             how = f"a window every {seconds:g} s until Ctrl-C" if keep_going else f"for {seconds:g} s"
             err_console.print(f"watching {len(devices)} GPU(s), {how} ...", markup=False)
@@ -173,10 +213,12 @@ def _live(args: argparse.Namespace, store: Any) -> int:
         return EXIT_OK
     if args.watch and not args.json:
         from rich.live import Live
-        from rich.text import Text
 
-        with Live(Text("waiting for the first window ..."), console=out_console, auto_refresh=False) as live:
-            for ref in source:
+        first = next(source, None)  # a missing NVML ends the command here, before anything is drawn
+        if first is None:
+            return EXIT_OK
+        with Live(console=out_console, auto_refresh=False) as live:
+            for ref in itertools.chain([first], source):
                 if store is not None:
                     store.update(ref)
                 stamp = time.strftime("%H:%M:%S")

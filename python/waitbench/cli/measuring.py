@@ -8,9 +8,9 @@ import importlib.util
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
-from .. import results
-from .._native import gpu_unavailable_reason
-from ..errors import NoGpuError
+from .. import checks, results
+from .._native import gpu_unavailable_reason, require_gpu
+from ..errors import NoGpuError, invalid
 from ..runner import Session, Settings
 from ..workloads import BUILTIN
 from .common import default_results_path, err_console, out_console, split_list
@@ -21,24 +21,44 @@ def workloads_from(args: argparse.Namespace) -> list[str]:
     names = split_list(args.workloads, "--workloads", BUILTIN)
     if "gemm" in names and importlib.util.find_spec("torch") is None:
         if not args.quiet:
-            err_console.print("note: gemm skipped: it needs torch (pip install 'waitbench[torch]')")
+            err_console.print("note: gemm skipped: it needs torch (pip install 'waitbench[torch]')", markup=False)
         names.remove("gemm")
+        if not names:
+            raise invalid("--workloads", args.workloads, "at least one workload this machine can run (gemm needs "
+                          "torch: pip install 'waitbench[torch]')")
     return names
 
 
+def output_path(args: argparse.Namespace) -> str:
+    """--out (default: results/<timestamp>.jsonl), checked before any measuring: nothing is created yet."""
+    path = args.out if args.out is not None else default_results_path()
+    results.ResultsWriter(path, argument="--out").close()
+    return path
+
+
+def check_common(args: argparse.Namespace) -> tuple[list[str], str]:
+    """What run and sweep check before looking for a GPU: --gpu, --workloads, --out."""
+    checks.gpu_index("--gpu", args.gpu)
+    return workloads_from(args), output_path(args)
+
+
 def require_gpu_or_explain(gpu: int) -> None:
+    """NoGpuError pointing to the reference results when no GPU is usable; ValueError for a --gpu beyond the count."""
     reason = gpu_unavailable_reason()
     if reason:
         raise NoGpuError(f"{reason}; to see what waitbench measures, read the reference results: "
                          "waitbench report --reference")
+    try:
+        require_gpu(gpu)
+    except ValueError as exc:
+        raise ValueError(str(exc).replace("gpu=", "--gpu=", 1)) from None
 
 
 @contextmanager
-def session(args: argparse.Namespace, workloads: list[str], settings: Settings, total_steps: int
+def session(args: argparse.Namespace, workloads: list[str], settings: Settings, total_steps: int, path: str
             ) -> Iterator[tuple[Session, Callable[[str], None]]]:
-    """A session writing to --out, with a progress bar; says where the results are, even on Ctrl-C."""
-    path = args.out or default_results_path()
-    writer = results.ResultsWriter(path)
+    """A session writing to ``path`` (--out), with a progress bar; says where the results are, even on Ctrl-C."""
+    writer = results.ResultsWriter(path, argument="--out")
     try:
         with steps(total_steps, args.quiet) as advance:
             with Session(args.gpu, workloads, settings, writer, advance) as s:
@@ -46,7 +66,7 @@ def session(args: argparse.Namespace, workloads: list[str], settings: Settings, 
     finally:
         writer.close()
         if not args.quiet:
-            err_console.print(f"{writer.count} records written to {path}")
+            err_console.print(f"{writer.count} records written to {path}", markup=False, soft_wrap=True)
 
 
 def show(records: list[dict], args: argparse.Namespace, kinds: tuple[str, ...]) -> None:

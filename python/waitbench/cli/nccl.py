@@ -14,7 +14,6 @@ import os
 import sys
 from typing import Any
 
-from rich.console import Console
 
 from ..errors import invalid
 from ..nccl.config import CALLS, PROTOCOLS, WORKLOADS, ScenarioConfig, validate_config
@@ -24,11 +23,12 @@ from .common import (
     EXIT_OK,
     EXIT_USAGE,
     add_output_flags,
-    default_results_path,
     err_console,
     fail,
     out_console,
 )
+from .common import console as common_console  # the CLI's broken-pipe rule; `console` is a local name below
+from .measuring import output_path
 from .progress import steps
 
 MAX_GLOO_NPROC = 64
@@ -150,7 +150,7 @@ def handle(args: argparse.Namespace) -> int:
                 raise invalid("--nproc", nproc, f"an integer in [2, {MAX_GLOO_NPROC}]")
             nproc = nproc or 2
     quiet = args.quiet or (under_torchrun() and os.environ.get("RANK") != "0")  # rank 0 speaks for the job
-    out = args.out or default_results_path()
+    out = output_path(args)
     with steps(len(modes) + int(args.emulate), quiet) as advance:
         advance(f"mode {modes[0].name}")
         names = [m.name for m in modes]
@@ -182,7 +182,7 @@ def show(records: list[dict[str, Any]]) -> None:
     from ..report.nccl_tables import calls_table, emulation_table, episode_table
 
     # Wider than 80 columns: cut cells would hide the numbers; a narrow terminal wraps lines instead.
-    console = Console(highlight=False, width=max(out_console.width, TABLE_WIDTH))
+    console = common_console(width=max(out_console.width, TABLE_WIDTH))
     notes: list[str] = []
     for make in (episode_table, calls_table, emulation_table):
         table, more = make(records)

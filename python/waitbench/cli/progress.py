@@ -6,6 +6,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from .common import err_console
@@ -26,7 +27,7 @@ def steps(total: int, quiet: bool) -> Iterator[Callable[[str], None]]:
             if not first[0]:
                 bar.advance(task)
             first[0] = False
-            bar.update(task, description=message)
+            bar.update(task, description=escape(message))  # a workload's own name may hold "[...]"
 
         yield advance
         bar.update(task, completed=total, description="done")

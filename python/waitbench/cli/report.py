@@ -2,7 +2,9 @@
 """``waitbench report``: tables and charts from results files, or from the shipped reference results.
 
 Runs anywhere (no GPU): it only reads records. ``--reference`` shows the committed H100 results,
-which is what a person without a GPU runs to see what waitbench measures.
+which is what a person without a GPU runs to see what waitbench measures. Files are streamed and
+kept as compact records (:mod:`waitbench.report.compact`), so a long run's file fits in memory;
+chart targets are checked before anything is printed or written (:mod:`waitbench.report.images`).
 """
 
 from __future__ import annotations
@@ -13,13 +15,14 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..errors import ResultsError
-from ..results import load_records, validate
-from .common import UsageError, add_output_flags, err_console, out_console
+from ..results import iter_records, results_files
+from .common import UsageError, add_output_flags, console, err_console, out_console
 
 TABLE_WIDTH = 120  # width of a table written to a file or pipe (a terminal uses its own width)
 
 
 def register(subparsers: Any) -> None:
+    from ..report.images import FORMATS as IMAGE_SUFFIXES
     from ..report.render import FORMATS
 
     p = subparsers.add_parser(
@@ -31,28 +34,33 @@ def register(subparsers: Any) -> None:
     p.add_argument("--reference", action="store_true",
                    help="include the H100 reference results shipped with waitbench")
     p.add_argument("--format", choices=FORMATS, default=None, help="output format (default: table)")
-    p.add_argument("--plot", metavar="PNG", help="write the headline chart to this PNG file")
-    p.add_argument("--plots-dir", metavar="DIR", help="write every chart (headline, trade-off, sweep) into DIR")
+    p.add_argument("--plot", metavar="FILE",
+                   help="write the headline chart to FILE, in the format its suffix names: "
+                        + ", ".join(IMAGE_SUFFIXES))
+    p.add_argument("--plots-dir", metavar="DIR", help="write every chart (headline, trade-off, sweep) into DIR as PNG")
+    p.add_argument("--force", action="store_true",
+                   help="let --plot/--plots-dir replace an existing file that is not an image of that format "
+                        "(never a file the report reads)")
     add_output_flags(p)
     p.set_defaults(handler=handle)
 
 
-def load_results(paths: Sequence[str]) -> list[dict[str, Any]]:
-    """Records of every path, each checked on its own so an empty or foreign file is named in the error."""
-    records: list[dict[str, Any]] = []
-    for raw in paths:
-        path = Path(raw)
-        if not path.exists():
-            raise ResultsError(f"{path}: no such file or directory")
-        if path.is_dir() and not any(path.glob("*.jsonl")):
-            raise ResultsError(f"{path}: no *.jsonl results files in this directory")
-        recs = load_records(path)
-        for i, rec in enumerate(recs):
-            try:
-                validate(rec)
-            except ValueError as exc:
-                raise ResultsError(f"{path}: record {i + 1} is malformed: {exc}") from None
-        records.extend(recs)
+def input_files(paths: Sequence[str], argument: str = "RESULTS") -> list[Path]:
+    """The results files behind the given paths (each named in the error if it is missing or empty)."""
+    return results_files(list(paths), argument) if paths else []
+
+
+def load_results(paths: Sequence[str | Path], argument: str = "RESULTS") -> list[Any]:
+    """Compact records of every file behind ``paths``, streamed; a file without records is named in the error."""
+    from ..report.compact import Compactor
+
+    compact = Compactor()
+    records: list[Any] = []
+    for f in results_files(list(paths), argument):
+        before = len(records)
+        records.extend(compact(rec) for rec in iter_records(f))
+        if len(records) == before:
+            raise ResultsError(f"{f}: no records")
     return records
 
 
@@ -67,8 +75,7 @@ def table_console() -> Any:
     """The terminal's console, or one TABLE_WIDTH wide when stdout is a file or pipe."""
     if out_console.is_terminal:
         return out_console
-    from rich.console import Console
-    return Console(file=sys.stdout, width=TABLE_WIDTH, highlight=False)
+    return console(file=sys.stdout, width=TABLE_WIDTH)
 
 
 def emit(tables: Sequence[Any], fmt: str) -> None:
@@ -80,31 +87,65 @@ def emit(tables: Sequence[Any], fmt: str) -> None:
         sys.stdout.write(render_text(tables, fmt))
 
 
+def _reference_inputs() -> list[Path]:
+    from importlib import resources
+
+    from ..report.reference import reference_files
+
+    out = []
+    for f in reference_files():
+        with resources.as_file(f) as path:
+            out.append(Path(path))
+    return out
+
+
 def handle(args: argparse.Namespace) -> int:
+    from ..report import images
     from ..report import tables as report_tables
     from ..report.reference import load_reference
 
     fmt = output_format(args)
     if not args.results and not args.reference:
         raise UsageError("report needs RESULTS (files or directories) or --reference")
-    records = load_results(args.results)
+    files = input_files(args.results)
+    inputs = files + (_reference_inputs() if args.reference else [])
+    if args.plot is not None:  # checked before anything is read, drawn or printed
+        images.check_target(args.plot, "--plot", inputs, args.force)
+    if args.plots_dir is not None:
+        images.check_folder(args.plots_dir, "--plots-dir")
+    records = load_results(files) if files else []
     if args.reference:
-        records += load_reference()
+        from ..report.compact import compact_all
+        records += compact_all(load_reference())
     tables = report_tables.build_tables(records)
     if not tables:
         raise ResultsError("the results hold no waiter, workload, sweep or nccl records to report")
+    planned = _plan_charts(args, records, inputs)
     emit(tables, fmt)
-    written = []
-    if args.plot or args.plots_dir:
-        from ..report import plots
-        try:
-            if args.plot:
-                written.append(plots.write_headline(records, args.plot))
-            if args.plots_dir:
-                written += plots.write_all(records, args.plots_dir)
-        except ImportError as exc:  # matplotlib is an extra: say which one to install
-            raise UsageError(str(exc)) from None
+    from ..report import plots
+
+    written = plots.write(planned) if planned else []
     if not args.quiet:
         for path in written:
             err_console.print(f"wrote {path}", markup=False, soft_wrap=True)
     return 0
+
+
+def _plan_charts(args: argparse.Namespace, records: Sequence[Any], inputs: Sequence[Path]) -> list[Any]:
+    """Every chart drawn and its target checked, before the first table is printed or file written."""
+    if args.plot is None and args.plots_dir is None:
+        return []
+    try:
+        from ..report import plots
+
+        planned = []
+        if args.plot is not None:
+            planned += plots.plan_headline(records, args.plot, inputs=inputs, force=args.force)
+        if args.plots_dir is not None:
+            planned += plots.plan_all(records, args.plots_dir, inputs=inputs, force=args.force)
+    except ImportError as exc:  # matplotlib is an extra: say which one to install
+        raise UsageError(str(exc)) from None
+    targets = [t.resolve() for t, _ in planned]
+    if len(set(targets)) != len(targets):
+        raise UsageError("--plot names a file that --plots-dir also writes: pick another name")
+    return planned

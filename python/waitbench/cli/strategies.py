@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
+from rich.markup import escape
 from rich.table import Table
 
 from ..strategies import strategies
@@ -21,24 +23,24 @@ def register(sub: argparse._SubParsersAction) -> None:
 def handle(args: argparse.Namespace) -> int:
     specs = strategies()
     if args.json:
-        print(json.dumps([{
+        sys.stdout.write(json.dumps([{
             "name": s.name, "mechanism": s.mechanism, "source": s.source, "doc": s.doc,
             "options": [{"name": o.name, "type": o.type.__name__, "default": o.default, "unit": o.unit,
                          "valid": o.valid_range(), "doc": o.doc} for o in s.options],
             "presets": {k: dict(v) for k, v in s.presets.items()},
-        } for s in specs], indent=2))
+        } for s in specs], indent=2) + "\n")
         return 0
     table = Table(title="waitbench strategies", show_lines=True)
     table.add_column("strategy", style="bold", no_wrap=True)
     table.add_column("waits on")
     table.add_column("what it is")
     table.add_column("options (default; valid)")
-    for s in specs:
-        opts = "\n".join(f"{o.name}={o.default!r}{' ' + o.unit if o.unit else ''}; {o.valid_range()}"
+    for s in specs:  # registered strategies bring their own text: escaped, so "[x]" stays "[x]"
+        opts = "\n".join(escape(f"{o.name}={o.default!r}{' ' + o.unit if o.unit else ''}; {o.valid_range()}")
                          for o in s.options)
-        doc = s.doc + ("\n" + "\n".join(f"[dim]{k}[/dim]: {v}" for k, v in s.preset_docs.items())
-                       if s.preset_docs else "")
-        name = s.name if s.source == "builtin" else f"{s.name}\n[dim]{s.source}[/dim]"
-        table.add_row(name, s.mechanism, doc, opts)
+        doc = escape(s.doc) + ("\n" + "\n".join(f"[dim]{escape(k)}[/dim]: {escape(v)}"
+                                                 for k, v in s.preset_docs.items()) if s.preset_docs else "")
+        name = escape(s.name) if s.source == "builtin" else f"{escape(s.name)}\n[dim]{escape(s.source)}[/dim]"
+        table.add_row(name, escape(s.mechanism), doc, opts)
     out_console.print(table)
     return 0

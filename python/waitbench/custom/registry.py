@@ -12,8 +12,10 @@ import contextvars
 import inspect
 import re
 from dataclasses import dataclass, field
+from collections.abc import Iterable
 from typing import Any, Callable, Mapping
 
+from .. import checks
 from ..errors import invalid
 from ..strategies import FLAG, TIMEOUT, Option, Strategy, add, remove
 
@@ -46,9 +48,8 @@ class Launch:
                 raise invalid(key, value, "an int, a function of the options, or the name of one of the strategy's "
                               "options: " + ", ".join(opts))
             value = opts[value] if isinstance(value, str) else value(opts) if callable(value) else value
-            if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
-                raise invalid(key, value, f"an int in [{lo}, {hi}] (launch shape)")
-            shape[key] = value
+            shape[key] = int(checks.number(key, value, lo, hi, integer=True,
+                                           valid=f"an int in [{lo}, {hi}] (launch shape)"))
         if shape["pollers"] > shape["threads"]:
             raise invalid("pollers", shape["pollers"], f"at most threads={shape['threads']} (launch shape)")
         return shape
@@ -91,19 +92,33 @@ class CustomStrategy(Strategy):
 
 
 def _check_options(name: str, options: Any) -> tuple[Option, ...]:
+    if isinstance(options, (str, bytes, Option)) or not isinstance(options, Iterable):
+        raise invalid("options", options, "an iterable of waitbench.strategies.Option")
     opts = tuple(options)
     seen: set[str] = set()
     for o in opts:
         if not isinstance(o, Option):
             raise invalid("options", o, "waitbench.strategies.Option instances")
+        if not isinstance(o.name, str) or o.name in seen or not o.name.isidentifier():
+            raise invalid("options", o.name, "distinct Python identifiers")
         if o.name in PROVIDED:
             raise invalid("options", o.name, f"names other than {', '.join(PROVIDED)} (waitbench adds those)")
-        if o.name in seen or not o.name.isidentifier():
-            raise invalid("options", o.name, "distinct Python identifiers")
         if o.type not in (int, float, str, bool):
-            raise invalid(f"{name}: option {o.name} type", o.type.__name__, "int, float, str or bool")
+            raise invalid(f"{name}: option {o.name} type", getattr(o.type, "__name__", o.type),
+                          "int, float, str or bool")
         if o.type is str and o.choices is None:
             raise invalid(f"{name}: option {o.name}", "no choices", "choices for a str option (kernels get its index)")
+        for bound in ("min", "max"):
+            if getattr(o, bound) is not None:
+                checks.number(f"{name}: option {o.name} {bound}", getattr(o, bound))
+        if o.min is not None and o.max is not None and o.min > o.max:
+            raise invalid(f"{name}: option {o.name} max", o.max, f">= its min ({o.min})")
+        if o.choices is not None and (not isinstance(o.choices, tuple) or not o.choices):
+            raise invalid(f"{name}: option {o.name} choices", o.choices, "a non-empty tuple")
+        if o.multiple_of is not None:
+            checks.count(f"{name}: option {o.name} multiple_of", o.multiple_of, 1, 1 << 30)
+        if not isinstance(o.doc, str) or not isinstance(o.unit, str):
+            raise invalid(f"{name}: option {o.name} doc/unit", (o.doc, o.unit), "strings")
         o.check(o.default)  # a default outside its own range is a bug in the registration
         seen.add(o.name)
     return opts
@@ -113,6 +128,17 @@ def _doc(obj: Any, doc: str) -> str:
     target = getattr(obj, "py_func", obj)  # a numba kernel keeps its Python function here
     text = doc or (inspect.getdoc(target) if inspect.isfunction(target) else "") or ""
     return text.strip().split("\n\n")[0].replace("\n", " ") if text else "a research strategy (no description)"
+
+
+def _check_arguments(name: Any, host: Any, doc: Any, check: Any, replace: Any) -> None:
+    """The plain arguments of register_strategy, checked before anything is registered or decorated."""
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise invalid("name", name, "1-64 characters: letters, digits and _.+- (not first)")
+    checks.flag("host", host)
+    checks.flag("replace", replace)
+    if not isinstance(doc, str):
+        raise invalid("doc", doc, "a one-line description (str), or '' for the docstring's first paragraph")
+    checks.optional_callable("check", check, "a function check(options) that raises ValueError, or None")
 
 
 def register_strategy(name: str, kernel: Any = None, *, host_wait: Callable[..., str] | None = None,
@@ -139,6 +165,10 @@ def register_strategy(name: str, kernel: Any = None, *, host_wait: Callable[...,
     Returns:
         The :class:`CustomStrategy` (or, in decorator form, a decorator).
     """
+    _check_arguments(name, host, doc, check, replace)
+    options = _check_options(name, options)
+    if launch is not None and not isinstance(launch, Launch):
+        raise invalid("launch", launch, "a waitbench.custom.Launch, for a device kernel only")
     if kernel is None and host_wait is None:
         def decorate(obj: Any) -> Any:
             register_strategy(name, None if host else obj, host_wait=obj if host else None, options=options,
@@ -148,8 +178,6 @@ def register_strategy(name: str, kernel: Any = None, *, host_wait: Callable[...,
         return decorate
     if kernel is not None and host_wait is not None:
         raise invalid("kernel", kernel, "None when host_wait is given (a strategy waits on the device or the host)")
-    if not isinstance(name, str) or not NAME_RE.match(name):
-        raise invalid("name", name, "1-64 characters: letters, digits and _.+- (not first)")
     if host_wait is not None and not callable(host_wait):
         raise invalid("host_wait", host_wait, "a function fn(ctx, **options) -> outcome name")
     if kernel is not None:
@@ -158,7 +186,7 @@ def register_strategy(name: str, kernel: Any = None, *, host_wait: Callable[...,
         kernel_kind(kernel)  # ValueError for anything that is no kernel we can launch
     if launch is not None and (host_wait is not None or not isinstance(launch, Launch)):
         raise invalid("launch", launch, "a waitbench.custom.Launch, for a device kernel only")
-    user = _check_options(name, options)
+    user = options
     device = kernel is not None
     spec = CustomStrategy(
         name=name, mechanism="device" if device else "host", native="external" if device else "python-host",

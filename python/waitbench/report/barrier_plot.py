@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from .plots import FONT_PT, _figure
+from .figstyle import FONT_PT, figure
 
 _KIND_COLORS = {"shm-futex": "#1f77b4", "mp-barrier": "#d62728", "gloo-barrier": "#2ca02c", "store-barrier": "#9467bd"}
 _REF_STYLES = {"host-block": ("#555555", "--"), "nccl-shaped": ("#ff7f0e", ":")}
@@ -39,7 +39,7 @@ def barrier_figure(records: Sequence[dict[str, Any]], machine: str) -> Any:
             (" (Python)" if r["host_wait_in_python"] else "")
         series.setdefault(label, []).append(r)
     ranks = sorted({r["options"]["ranks"] for r in bars})
-    fig = _figure(6.0)
+    fig = figure(6.0)
     ax = fig.add_subplot()
     n = len(series)
     styles = ("-", "--", "-.", ":")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import statistics
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from ..strategies import get as _get_strategy
 from ..strategies import strategies as _all_strategies
@@ -50,9 +50,38 @@ class RunInfo:
         return " · ".join(parts)
 
 
-def combo_key(rec: dict[str, Any]) -> ComboKey:
-    """Identity of a strategy + option set: (strategy, preset, options as canonical JSON)."""
-    return (rec["strategy"] or "", rec["preset"] or "", json.dumps(rec["options"] or {}, sort_keys=True))
+# (strategy, id(options)) -> (options, filled, canonical JSON); holding options keeps its id from being reused
+_FILLED: dict[tuple[str, int], tuple[Any, dict[str, Any], str]] = {}
+_FILLED_MAX = 4096
+
+
+def _filled(strategy: str, options: Any) -> tuple[dict[str, Any], str]:
+    """Options with the strategy's defaults filled in for keys a record lacks, and their canonical JSON.
+
+    Why: options added to a strategy later (e.g. ``flag_lines``) are absent from older records, which
+    measured their default; without filling, the same configuration would not match across files.
+    """
+    hit = _FILLED.get((strategy, id(options)))
+    if hit is not None and hit[0] is options:
+        return hit[1], hit[2]
+    raw = options if isinstance(options, dict) else {}
+    defaults = _default_options(strategy) or {}
+    filled = {**{k: v for k, v in defaults.items() if k not in raw}, **raw}
+    text = json.dumps(filled, sort_keys=True, default=str)
+    if len(_FILLED) >= _FILLED_MAX:
+        _FILLED.clear()
+    _FILLED[(strategy, id(options))] = (options, filled, text)
+    return filled, text
+
+
+def options_of(rec: Mapping[str, Any]) -> dict[str, Any]:
+    """A record's options, defaults filled in for options its strategy gained after the record was made."""
+    return _filled(rec["strategy"] or "", rec["options"])[0]
+
+
+def combo_key(rec: Mapping[str, Any]) -> ComboKey:
+    """Identity of a strategy + option set: (strategy, preset, options with defaults filled, as canonical JSON)."""
+    return (rec["strategy"] or "", rec["preset"] or "", _filled(rec["strategy"] or "", rec["options"])[1])
 
 
 def _default_options(strategy: str) -> dict[str, Any] | None:
@@ -94,13 +123,13 @@ def varying_options(records: Sequence[dict[str, Any]]) -> set[str]:
     seen: dict[tuple[str, str], dict[str, set[str]]] = {}
     for rec in records:
         per = seen.setdefault((rec["strategy"] or "", rec["preset"] or ""), {})
-        for k, v in (rec["options"] or {}).items():
+        for k, v in options_of(rec).items():
             per.setdefault(k, set()).add(json.dumps(v, sort_keys=True))
     return {k for per in seen.values() for k, vals in per.items() if len(vals) > 1}
 
 
 def label_of(rec: dict[str, Any], varying: Iterable[str] | None = None) -> str:
-    return combo_label(rec["strategy"] or "?", rec["preset"], rec["options"], varying)
+    return combo_label(rec["strategy"] or "?", rec["preset"], options_of(rec), varying)
 
 
 def group_runs(records: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:

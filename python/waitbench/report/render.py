@@ -12,7 +12,7 @@ import csv
 import io
 import json
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 FORMATS = ("table", "markdown", "csv", "json")
 NA = "n/a"  # shown for a metric that was not measured (its reason is in the record's null_reasons)
@@ -27,6 +27,7 @@ class Column:
     justify: str = "right"
     no_wrap: bool = True
     drop_order: int = 0  # on a terminal too narrow for every column, drop 1 first, then 2, ...; 0 = keep
+    stack_order: int = 0  # too narrow: at this step, move the column's value to a heading line over its rows
 
 
 @dataclass
@@ -42,26 +43,89 @@ class TableData:
     notes: list[str] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
     styles: dict[str, str] = field(default_factory=dict)  # exact cell text -> rich style
+    headings: dict[int, str] = field(default_factory=dict)  # row index -> heading line above it (stacked columns)
 
 
-def to_rich(t: TableData) -> Any:
-    """A rich Table (borderless between columns, so 12 metric columns fit in 120 characters)."""
+def to_rich(t: TableData, width: int | None = None) -> Any:
+    """A rich Table (borderless between columns, so 12 metric columns fit in 120 characters).
+
+    With ``width`` (a console's), every column gets a fixed width: each at least its minimum
+    (:func:`min_widths`), the room left going to the columns that wrap, so no number is cut and no
+    word is split. A table with stacked columns (``headings``) is drawn as one header, then per
+    group its heading line and its rows, all with the same column widths. Text from files (GPU
+    names, run ids, labels in notes) is escaped: "[x]" in a name stays "[x]".
+    """
+    from rich.console import Group
+    from rich.markup import escape
+    from rich.text import Text
+
+    widths = column_widths(t, width) if width is not None else [None] * len(t.columns)
+    title = f"{escape(t.title)}\n[dim]{escape(t.subtitle)}[/dim]" if t.subtitle else escape(t.title)
+    caption = escape("\n".join(t.notes))
+    if not t.headings:
+        return _rich_table(t, widths, range(len(t.cells)), title=title, caption=caption)
+    starts = sorted(t.headings)
+    parts: list[Any] = [_rich_table(t, widths, [], title=title)]
+    for k, start in enumerate(starts):
+        end = starts[k + 1] if k + 1 < len(starts) else len(t.cells)
+        parts.append(Text(t.headings[start], style="bold underline"))
+        parts.append(_rich_table(t, widths, range(start, end), header=False,
+                                 caption=caption if k == len(starts) - 1 else None))
+    return Group(*parts)
+
+
+def _rich_table(t: TableData, widths: Sequence[int | None], rows: Iterable[int], *, title: str | None = None,
+                caption: str | None = None, header: bool = True) -> Any:
     from rich import box
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=f"{t.title}\n[dim]{t.subtitle}[/dim]", caption="\n".join(t.notes), caption_justify="left",
-                  box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), collapse_padding=True, title_justify="left")
-    # The label column may wrap between words but never inside one (a strategy name stays whole).
-    longest_word = max((len(w) for row in t.cells for w in row[0].split()), default=8)
+    table = Table(title=title, caption=caption or None, caption_justify="left", box=box.SIMPLE_HEAD, show_edge=False,
+                  pad_edge=False, padding=(0, 1), collapse_padding=True, title_justify="left", show_header=header)
     for i, col in enumerate(t.columns):
-        first = i == 0
-        table.add_column(col.header, justify="left" if first else col.justify,  # type: ignore[arg-type]
-                         no_wrap=col.no_wrap, overflow="fold", style="bold" if first else None,
-                         min_width=longest_word if first else None)
-    for row in t.cells:
-        table.add_row(*(Text(c, style=t.styles.get(c, "dim" if c == NA else "")) for c in row))
+        table.add_column(col.header, justify="left" if i == 0 else col.justify,  # type: ignore[arg-type]
+                         no_wrap=col.no_wrap, overflow="fold", style="bold" if i == 0 else None, width=widths[i])
+    for r in rows:
+        table.add_row(*(Text(c, style=t.styles.get(c, "dim" if c == NA else "")) for c in t.cells[r]))
     return table
+
+
+def column_widths(t: TableData, width: int) -> list[int]:
+    """Fixed column widths within ``width``: minimums first, then what is left to the wrapping columns."""
+    from rich.cells import cell_len
+
+    widths = min_widths(t)
+    room = width - table_width(t)
+    for i, col in enumerate(t.columns):
+        if room <= 0:
+            break
+        if col.no_wrap:
+            continue
+        natural = max((cell_len(line) for text in [col.header] + [row[i] for row in t.cells]
+                       for line in text.split("\n")), default=widths[i])
+        grow = min(room, natural - widths[i])
+        widths[i] += max(grow, 0)
+        room -= max(grow, 0)
+    return widths
+
+
+def min_widths(t: TableData) -> list[int]:
+    """Each column's narrowest width: its widest cell where it does not wrap, its longest word where it does."""
+    from rich.cells import cell_len
+
+    out = []
+    for i, col in enumerate(t.columns):
+        texts = [col.header] + [row[i] for row in t.cells]
+        if col.no_wrap:
+            out.append(max(cell_len(line) for text in texts for line in text.split("\n")))
+        else:
+            out.append(max((cell_len(w) for text in texts for w in text.split()), default=1))
+    return out
+
+
+def table_width(t: TableData) -> int:
+    """Columns this table needs at least, as rich draws it here (no edges; two spaces between columns)."""
+    return sum(min_widths(t)) + 2 * (len(t.columns) - 1)
 
 
 def _md_escape(text: str) -> str:
@@ -125,26 +189,52 @@ def render_text(tables: Sequence[TableData], fmt: str, **top: Any) -> str:
     raise invalid("format", fmt, "one of markdown, csv, json (table is printed with rich)")
 
 
-def fit_width(t: TableData, console: Any) -> TableData:
-    """``t`` without its least important columns, as many as a terminal this narrow needs dropped.
+def _without(t: TableData, drop: set[int], stack: list[int]) -> TableData:
+    """``t`` without columns ``drop``; columns ``stack`` become heading lines where their values change."""
+    keep = [i for i in range(len(t.columns)) if i not in drop and i not in stack]
+    headings = dict(t.headings)
+    if stack:
+        last = None
+        for r, row in enumerate(t.cells):
+            label = " · ".join(row[i] for i in stack if row[i])
+            if label != last:
+                headings[r] = label
+            last = label
+    return TableData(t.kind, t.title, t.subtitle, [t.columns[i] for i in keep], [[row[i] for i in keep]
+                     for row in t.cells], t.raw, t.notes, t.meta, t.styles, headings)
+
+
+def fit_width(t: TableData, width: int) -> TableData:
+    """``t`` fitted to the console's width: columns stacked into heading lines or dropped, step by step.
 
     Why: a rich table squeezed below its minimum width truncates every number; fewer whole columns,
-    named in a note, read better.
+    named in a note, or a label moved onto its own line, read better. Step n stacks the columns whose
+    ``stack_order`` is n and drops those whose ``drop_order`` is n.
     """
-    from rich.measure import Measurement
+    steps = sorted({c.drop_order for c in t.columns if c.drop_order}
+                   | {c.stack_order for c in t.columns if c.stack_order})
+    drop: list[int] = []
+    stack: list[int] = []
+    fitted = t
+    while table_width(fitted) > width and steps:
+        level = steps.pop(0)
+        drop += [i for i, c in enumerate(t.columns) if c.drop_order == level]
+        stack += [i for i, c in enumerate(t.columns) if c.stack_order == level]
+        fitted = _without(t, set(drop), stack)
+    if drop:
+        dropped = ", ".join(t.columns[i].long_header for i in drop)
+        fitted.notes = t.notes + [f"Not shown at this width: {dropped} (widen the terminal or use --format)."]
+    return fitted
 
-    order = sorted({c.drop_order for c in t.columns if c.drop_order})
-    dropped: list[str] = []
-    wide = console.options.update_width(10_000)
-    while Measurement.get(console, wide, to_rich(t)).minimum > console.width and order:
-        level = order.pop(0)
-        keep = [i for i, c in enumerate(t.columns) if c.drop_order != level]
-        dropped += [c.long_header for c in t.columns if c.drop_order == level]
-        t = TableData(t.kind, t.title, t.subtitle, [t.columns[i] for i in keep],
-                      [[row[i] for i in keep] for row in t.cells], t.raw, t.notes, t.meta, t.styles)
-    if dropped:
-        t.notes = t.notes + [f"Not shown at this width: {', '.join(dropped)} (widen the terminal or use --format)."]
-    return t
+
+class Fitted:
+    """A table that fits itself to the width it is drawn at (a terminal, a file, a ``rich.live.Live``)."""
+
+    def __init__(self, t: TableData) -> None:
+        self.t = t
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        yield to_rich(fit_width(self.t, options.max_width), options.max_width)
 
 
 def print_rich(tables: Sequence[TableData], console: Any) -> None:
@@ -152,4 +242,4 @@ def print_rich(tables: Sequence[TableData], console: Any) -> None:
     for i, t in enumerate(tables):
         if i:
             console.print()
-        console.print(to_rich(fit_width(t, console)))
+        console.print(Fitted(t))

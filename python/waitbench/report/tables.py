@@ -120,7 +120,7 @@ def strategy_rows(records: Sequence[dict[str, Any]]) -> list[StrategyRow]:
         first = group[0]
         row = StrategyRow(
             label=pivot.label_of(first, varying), strategy=first["strategy"] or "?", preset=first["preset"],
-            options=first["options"] or {}, mechanism=pivot.mechanism(first["strategy"] or ""),
+            options=pivot.options_of(first), mechanism=pivot.mechanism(first["strategy"] or ""),
             repetitions=max(len(waiters), 1),
             metrics={m: pivot.median(r[m] for r in ok_waiters) for m in WAITER_METRICS},
             verdict=pivot.mode(r["verdict"] for r in ok_waiters),
@@ -208,7 +208,7 @@ def sweep_rows(records: Sequence[dict[str, Any]]) -> list[SweepRow]:
     others_keys = sorted(pivot.varying_options(recs) - {"blocks", "threads"} - set(pivot.HIDDEN_OPTIONS))
     shapes: dict[tuple[Any, ...], dict[str, list[dict[str, Any]]]] = {}
     for r in recs:
-        opts = r["options"] or {}
+        opts = pivot.options_of(r)
         blocks = r["waiter_blocks"] if r["waiter_blocks"] is not None else opts.get("blocks")
         threads = r["waiter_threads"] if r["waiter_threads"] is not None else opts.get("threads")
         others = tuple((k, opts.get(k)) for k in others_keys)

@@ -7,8 +7,9 @@ LMDeploy after its fix), so the cost of waiting is reported on both sides.
 Sources and periods: the process from ``time.process_time()`` (getrusage, ns resolution); the calling
 thread from ``time.thread_time()``; any other thread of this process from
 ``/proc/self/task/<tid>/stat`` fields utime+stime, in clock ticks (usually 10 ms: a window of ~1 s
-gives ~1% resolution). Threads are found by their Python name, or by the name in
-``/proc/self/task/<tid>/comm`` (cut to 15 characters by Linux).
+gives ~1% resolution; read directly: see :func:`thread_cpu_s` for why not psutil). Threads are listed
+by psutil and found by their Python name, or by the name in ``/proc/self/task/<tid>/comm`` (cut to 15
+characters by Linux; psutil does not give thread names).
 Equivalent tool: ``top -H -p <pid>`` (per-thread %CPU).
 """
 
@@ -20,20 +21,18 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
 from ..errors import invalid
 
-_TASKS = Path("/proc/self/task")
-
-
-def clock_ticks_per_s() -> int:
-    return int(os.sysconf("SC_CLK_TCK")) if hasattr(os, "sysconf") else 100
+_TASKS = Path("/proc/self/task")  # a thread's name and CPU time (psutil lists the threads)
 
 
 def find_thread(name: str) -> int | None:
     """Native id of this process's thread called ``name``, or None.
 
     Python threads match on their ``threading`` name; native threads (the C++ core's waiters) on
-    Linux's 15-character comm.
+    Linux's 15-character comm, which psutil does not expose, so it is read from /proc.
     """
     for t in threading.enumerate():
         if t.name == name and t.native_id is not None:
@@ -51,13 +50,23 @@ def find_thread(name: str) -> int | None:
 
 def _task_ids() -> list[int]:
     try:
-        return sorted(int(p.name) for p in _TASKS.iterdir() if p.name.isdigit())
-    except OSError:
+        return sorted(t.id for t in psutil.Process().threads())
+    except psutil.Error:
         return []
 
 
+def clock_ticks_per_s() -> int:
+    return int(os.sysconf("SC_CLK_TCK")) if hasattr(os, "sysconf") else 100
+
+
 def thread_cpu_s(tid: int) -> float | None:
-    """CPU seconds (user + system) of thread ``tid`` of this process, or None if it is gone or unreadable."""
+    """CPU seconds (user + system) of thread ``tid`` of this process, or None if it is gone or unreadable.
+
+    Read from the one thread's ``/proc/self/task/<tid>/stat``, not psutil: ``Process().threads()``
+    reads every thread's stat file, handing the GIL back and forth at each, and with a busy Python
+    thread it took about 9 ms per call against 3-6 ms for the one file (two threads, measured here), which
+    made a busy thread read 106-110% of a core over a 0.6 s window (tests/telemetry/test_host_cpu.py).
+    """
     if tid == threading.get_native_id():
         return time.thread_time()
     try:

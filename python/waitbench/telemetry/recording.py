@@ -6,44 +6,46 @@ Why a format of its own (not results records): a window keeps its raw series and
 reason, so a verdict can be recomputed later, on any machine, with other thresholds. Each line is
 one JSON object with ``kind``: ``"window"`` (``summary``, plus optional ``scenario``, ``label``,
 ``expected_verdict``, ``baseline_scenario``), ``"instrument"`` (measured periods) or ``"note"``.
+Writing and reading go through :mod:`waitbench.jsonl`: the file is created at the first line, a
+torn line is never glued to the next, and malformed lines are skipped and named on read.
 """
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import os
 from pathlib import Path
-from typing import IO, Any, Iterator
+from typing import Any, Iterator
 
-from ..errors import ResultsError, invalid
-from ..results import iter_json_lines, json_default
+from .. import jsonl
+from ..errors import ResultsError
+from ..jsonl import NotOurs
 from .summary import WindowSummary
 
 FORMAT_VERSION = 1
+WHAT = "waitbench telemetry recording"
 
 
 class RecordingWriter:
-    """Appends lines to a recording and flushes each one (an interrupted session keeps its windows)."""
+    """Appends lines to a recording, each flushed and fsynced (an interrupted session keeps its windows).
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
-        if self.path.parent and not self.path.parent.exists():
-            raise invalid("record", str(path), "a file in an existing directory")
-        self._fh: IO[str] | None = open(self.path, "a", encoding="utf-8")
+    ``path`` is checked at once (a non-empty path to a new file or to a recording, in an existing
+    directory) and the file is created at the first line, so a session that fails before its first
+    window (no NVML) leaves no empty file behind.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, argument: str = "record") -> None:
+        self._out = jsonl.Appender(path, argument=argument, what=WHAT, marker="format_version", make_parents=False)
+        self.path = self._out.path
 
     def write(self, kind: str, **fields: Any) -> None:
-        assert self._fh is not None, "RecordingWriter is closed"
-        line = {"format_version": FORMAT_VERSION, "kind": kind, **fields}
-        self._fh.write(json.dumps(line, separators=(",", ":"), default=json_default) + "\n")
-        self._fh.flush()
+        self._out.write_line({"format_version": FORMAT_VERSION, "kind": kind, **fields})
 
     def window(self, summary: WindowSummary, **fields: Any) -> None:
         self.write("window", summary=summary.to_dict(), **fields)
 
     def close(self) -> None:
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
+        self._out.close()
 
     def __enter__(self) -> RecordingWriter:
         return self
@@ -52,24 +54,124 @@ class RecordingWriter:
         self.close()
 
 
+def check_line(obj: Any) -> dict[str, Any]:
+    """One line of a recording, or ValueError/NotOurs saying why it is not one."""
+    if not isinstance(obj, dict):
+        raise NotOurs(f"is a JSON {jsonl.json_kind(obj)}, not a recording line object")
+    if "format_version" not in obj:
+        hint = " (a results file? show it with: waitbench report)" if "schema_version" in obj else ""
+        raise NotOurs(f"has no format_version: not a waitbench telemetry recording line{hint}")
+    if obj["format_version"] != FORMAT_VERSION:
+        raise ResultsError(f"format_version {obj['format_version']!r}: this waitbench reads telemetry recordings "
+                           f"of format {FORMAT_VERSION}")
+    return obj
+
+
 def read_lines(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
-    """Every line of a recording; ResultsError for a missing file or a corrupt line (a torn last line is skipped)."""
-    for lineno, line in iter_json_lines(path, "recording"):
-        if not isinstance(line, dict) or line.get("format_version") != FORMAT_VERSION:
-            raise ResultsError(f"{Path(path)}:{lineno}: not a waitbench telemetry recording of format {FORMAT_VERSION}")
-        yield line
+    """Stream every line of a recording; malformed lines are skipped and named in one warning.
+
+    ResultsError for a missing or unreadable file, a file with no recording line, or another format.
+    """
+    p = Path(path)
+
+    def located(obj: Any) -> dict[str, Any]:
+        try:
+            return check_line(obj)
+        except ResultsError as exc:
+            raise ResultsError(f"{p}: {exc}") from None
+
+    yield from jsonl.read(p, WHAT, located)
+
+
+# JSON types a summary field may hold, from its annotation (a window read back is judged as it is).
+_TYPES = {"str": (str,), "int": (int,), "float": (int, float), "list": (list,), "dict": (dict,)}
+
+
+def _expected(annotation: str) -> tuple[tuple[type, ...], bool]:
+    """(accepted JSON types, None allowed) of a WindowSummary field annotation such as 'float | None'."""
+    parts = [a.strip() for a in str(annotation).split("|")]
+    types: tuple[type, ...] = ()
+    for part in parts:
+        types += _TYPES.get(part.split("[")[0], ())
+    return types, "None" in parts
+
+
+def _check_summary(data: Any) -> None:
+    if not isinstance(data, dict):
+        raise ValueError("a window line's summary is not an object")
+    for f in dataclasses.fields(WindowSummary):
+        if f.name not in data:
+            continue
+        types, nullable = _expected(f.type)
+        v = data[f.name]
+        if (v is None and not nullable) or (v is not None and types and
+                                             (not isinstance(v, types) or isinstance(v, bool))):
+            raise ValueError(f"a window line's summary has {f.name}={v!r}: expected {f.type}")
+    for p in data.get("processes") or []:
+        if not isinstance(p, dict) or not isinstance(p.get("pid"), int) or isinstance(p.get("pid"), bool):
+            raise ValueError(f"a window line's summary lists a process without an int pid: {p!r}")
+
+
+def _check_probe(probe: Any) -> None:
+    """A probe reading as diagnose --probe records it (ProbeReading.to_dict), or ValueError."""
+    if probe is None:
+        return
+    ok = (isinstance(probe, dict) and isinstance(probe.get("state"), str) and isinstance(probe.get("text", ""), str)
+          and isinstance(probe.get("run") or {}, dict) and isinstance(probe.get("baseline") or {}, dict)
+          and (probe.get("ratio") is None or (isinstance(probe["ratio"], (int, float))
+                                              and not isinstance(probe["ratio"], bool))))
+    if not ok:
+        raise ValueError(f"a window line's probe is not a probe reading: {probe!r:.80}")
+
+
+def _window(line: dict[str, Any]) -> tuple[WindowSummary, dict[str, Any]]:
+    try:
+        _check_probe(line.get("probe"))
+        _check_summary(line.get("summary"))
+        summary = WindowSummary.from_dict(line["summary"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"a window line is malformed ({exc})") from None
+    return summary, {k: v for k, v in line.items() if k != "summary"}
+
+
+def iter_entries(path: str | os.PathLike[str]) -> Iterator[tuple[str, Any]]:
+    """Stream a recording's windows and warm-idle baselines in file order, one line at a time:
+    ``("window", (summary, the line's other fields))`` or ``("baseline", line)`` (diagnose writes a GPU's
+    baseline before the first window judged against it).
+
+    A window line whose summary does not parse is skipped and counted like any malformed line;
+    ResultsError when the recording holds no window at all.
+    """
+    p = Path(path)
+
+    def entry_or_skip(obj: Any) -> tuple[str, Any] | None:
+        try:
+            line = check_line(obj)
+        except ResultsError as exc:
+            raise ResultsError(f"{p}: {exc}") from None
+        if line.get("kind") == "window":
+            return "window", _window(line)
+        if line.get("kind") == "baseline" and isinstance(line.get("uuid"), str) \
+                and isinstance(line.get("power_w"), (int, float)) and not isinstance(line.get("power_w"), bool):
+            return "baseline", line
+        return None
+
+    found = False
+    for item in jsonl.read(p, WHAT, entry_or_skip):
+        if item is not None:
+            found = found or item[0] == "window"
+            yield item
+    if not found:
+        raise ResultsError(f"{p}: no telemetry windows")
+
+
+def iter_windows(path: str | os.PathLike[str]) -> Iterator[tuple[WindowSummary, dict[str, Any]]]:
+    """Stream the windows of a recording as (summary, the line's other fields) (see :func:`iter_entries`)."""
+    for kind, item in iter_entries(path):
+        if kind == "window":
+            yield item
 
 
 def read_windows(path: str | os.PathLike[str]) -> list[tuple[WindowSummary, dict[str, Any]]]:
     """The windows of a recording: (summary, the line's other fields); ResultsError if there are none."""
-    out = []
-    for line in read_lines(path):
-        if line.get("kind") == "window":
-            try:
-                summary = WindowSummary.from_dict(line["summary"])
-            except (KeyError, TypeError, ValueError) as exc:
-                raise ResultsError(f"{path}: a window line is malformed ({exc})") from None
-            out.append((summary, {k: v for k, v in line.items() if k != "summary"}))
-    if not out:
-        raise ResultsError(f"{path}: no telemetry windows")
-    return out
+    return list(iter_windows(path))

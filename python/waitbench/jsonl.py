@@ -1,0 +1,236 @@
+# SPDX-License-Identifier: Apache-2.0
+"""JSON Lines files written as a run goes and read back whatever happened to them.
+
+Why one module for results and telemetry recordings alike: both are appended line by line while a
+measurement runs, so both can end in a torn line (a run killed mid-write), be appended to again
+afterwards, be handed a file that is not theirs, or be larger than memory. Here, once:
+
+- :class:`Appender` opens its file at the first line (a run that fails before measuring anything
+  leaves no empty file or folder), starts a new line when the file does not end with one (so a torn
+  line never swallows the next record), refuses a file that is not of its kind, and flushes and
+  fsyncs every line (an interrupted run keeps everything it finished).
+- :func:`read` streams a file line by line, skips every malformed line wherever it is, and says so
+  in one warning naming the file and the lines; a file with no good line at all is an error that
+  names the file and what is wrong with it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from pathlib import Path
+from typing import IO, Any, Callable, Iterator, TypeVar
+
+from . import checks
+from .errors import MalformedLinesWarning, ResultsError, invalid
+
+T = TypeVar("T")
+MAX_LINE_BYTES = 64 << 20  # far above any record or window; a longer "line" is a binary file
+SHOWN_LINES = 8  # line numbers named in a warning; the count says how many more
+_BOM = b"\xef\xbb\xbf"
+
+
+class NotOurs(ValueError):
+    """A line that is well-formed JSON but not of this file kind (a whole file of them is the wrong file)."""
+
+
+def json_kind(obj: Any) -> str:
+    """What a parsed JSON value is, in JSON's words (for messages about lines that are not objects)."""
+    return {list: "array", str: "string", bool: "boolean", type(None): "null", dict: "object"}.get(type(obj), "number")
+
+
+def json_default(obj: Any) -> Any:
+    """``json.dumps(default=...)`` for numpy scalars and arrays (records and recordings alike)."""
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    raise TypeError(f"cannot write {type(obj).__name__} to JSON")
+
+
+def dumps(obj: Any) -> bytes:
+    """One compact JSON line, newline included."""
+    return (json.dumps(obj, default=json_default, separators=(",", ":")) + "\n").encode("utf-8")
+
+
+def _cannot(path: Path, exc: OSError) -> ResultsError:
+    return ResultsError(f"{path}: cannot read it ({exc.strerror or exc})")
+
+
+def _raw_lines(fh: IO[bytes]) -> Iterator[tuple[int, bytes | None]]:
+    """(line number, bytes) per line; None for a line longer than MAX_LINE_BYTES (its rest is skipped)."""
+    lineno = 0
+    while True:
+        raw = fh.readline(MAX_LINE_BYTES + 1)
+        if not raw:
+            return
+        lineno += 1
+        if len(raw) > MAX_LINE_BYTES:
+            while raw and not raw.endswith(b"\n"):
+                raw = fh.readline(MAX_LINE_BYTES)
+            yield lineno, None
+            continue
+        yield lineno, raw
+
+
+def _parse(lineno: int, raw: bytes | None) -> Any:
+    """The JSON value of one line; ValueError saying what is wrong with it."""
+    if raw is None:
+        raise ValueError(f"longer than {MAX_LINE_BYTES:,} bytes (a binary file?)")
+    if lineno == 1 and raw.startswith(_BOM):
+        raw = raw[len(_BOM):]  # a UTF-8 byte order mark (Windows editors write one)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError("not UTF-8 text (a binary or latin-1 file?)") from None
+    try:
+        return json.loads(text.rstrip("\r\n"))
+    except json.JSONDecodeError as exc:
+        cut = not raw.endswith(b"\n")
+        raise ValueError("cut short (an interrupted write?)" if cut else f"not JSON ({exc.msg})") from None
+
+
+def open_for_reading(path: str | os.PathLike[str], what: str) -> IO[bytes]:
+    """``path`` opened in binary mode; ResultsError naming it when it is missing, a folder or unreadable."""
+    p = Path(checks.path("path", path))
+    if p.is_dir():
+        raise ResultsError(f"{p}: is a directory, not a {what}")
+    if not p.exists():
+        raise ResultsError(f"{p}: no such file")
+    if not p.is_file():
+        raise ResultsError(f"{p}: not a regular file (a {what} is a JSON Lines file)")
+    try:
+        return open(p, "rb")
+    except OSError as exc:
+        raise _cannot(p, exc) from None
+
+
+def read(path: str | os.PathLike[str], what: str, check: Callable[[Any], T]) -> Iterator[T]:
+    """Stream the items of a JSON Lines file: ``check(parsed line)`` for each non-blank line.
+
+    ``check`` returns the item or raises ValueError (the line is malformed: skipped and counted) or
+    ResultsError (the whole file is refused). At the end, skipped lines are named in one
+    :class:`~waitbench.errors.MalformedLinesWarning`; if no line was good, ResultsError names the
+    file and what is wrong with its first line instead (``what`` names the file kind).
+    """
+    p = Path(path)
+    bad: list[tuple[int, str]] = []  # the first SHOWN_LINES of them: a file of garbage stays small in memory
+    n_bad = foreign = good = 0
+    with open_for_reading(p, what) as fh:
+        try:
+            for lineno, raw in _raw_lines(fh):
+                if raw is not None and not raw.strip():
+                    continue
+                try:
+                    item = check(_parse(lineno, raw))
+                except ValueError as exc:  # NotOurs too: a JSON object of another kind
+                    foreign += isinstance(exc, NotOurs)
+                    n_bad += 1
+                    if len(bad) < SHOWN_LINES:
+                        bad.append((lineno, str(exc)))
+                    continue
+                good += 1
+                yield item
+        except OSError as exc:
+            raise _cannot(p, exc) from None
+    if bad and not good:
+        first, why = bad[0]
+        raise ResultsError(f"{p}: not a {'' if foreign else 'readable '}{what}: line {first}: {why}")
+    if bad:
+        warnings.warn(MalformedLinesWarning(skipped_message(p, bad, n_bad)), stacklevel=2)
+
+
+def skipped_message(path: Path, bad: list[tuple[int, str]], count: int) -> str:
+    """One line: how many lines of ``path`` were skipped, the first of them, and why the first one was."""
+    numbers = ", ".join(str(n) for n, _ in bad) + (", ..." if count > len(bad) else "")
+    first, why = bad[0]
+    plural = "s" if count > 1 else ""
+    return f"{path}: skipped {count} malformed line{plural} ({numbers}); line {first}: {why}"
+
+
+def _first_line(path: Path) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.readline(1 << 20)
+
+
+def check_output(path: Any, argument: str, what: str, marker: str) -> Path:
+    """``path`` as a file to append ``what`` lines to, checked without creating anything.
+
+    It must be a non-empty path; an existing file must be a regular, writable file that is empty or
+    whose first line is a JSON object with ``marker`` (appending records to a file of another kind
+    would spoil it); a new file's nearest existing folder must be a writable folder.
+    """
+    p = Path(checks.path(argument, path))
+    if p.is_dir():
+        raise invalid(argument, str(path), f"a file, not a directory (a {what} to append to)")
+    if p.exists():
+        if not p.is_file():
+            raise invalid(argument, str(path), f"a regular file (a {what} to append to)")
+        if not os.access(p, os.W_OK):
+            raise invalid(argument, str(path), "a file this process may write")
+        try:
+            first = _first_line(p)
+        except OSError as exc:
+            raise invalid(argument, str(path), f"a readable {what} ({exc.strerror or exc})") from None
+        if first.strip() and not _has_marker(first, marker):
+            raise invalid(argument, str(path), f"a new file or a {what} to append to (this file holds something "
+                          "else; pick another name)")
+        return p
+    parent = p.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise invalid(argument, str(path), f"a path whose folder can be created ({parent} is not a folder)")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise invalid(argument, str(path), f"a path in a folder this process may write ({parent} is not)")
+    return p
+
+
+def _has_marker(first: bytes, marker: str) -> bool:
+    try:
+        obj = _parse(1, first if first.endswith(b"\n") else first + b"\n")
+    except ValueError:
+        return False
+    return isinstance(obj, dict) and marker in obj
+
+
+class Appender:
+    """Appends JSON lines to one file: opened at the first line, each line flushed and fsynced."""
+
+    def __init__(self, path: Any, *, argument: str, what: str, marker: str, make_parents: bool = True) -> None:
+        self.path = check_output(path, argument, what, marker)
+        if not make_parents and not self.path.parent.is_dir():
+            raise invalid(argument, str(path), "a file in an existing directory")
+        self._make_parents = make_parents
+        self._fh: IO[bytes] | None = None
+        self._closed = False
+
+    def _open(self) -> IO[bytes]:
+        if self._make_parents:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(self.path, "a+b")
+        try:
+            end = fh.seek(0, os.SEEK_END)
+            if end:
+                fh.seek(end - 1)
+                if fh.read(1) != b"\n":  # a torn last line: never glue the next line onto it
+                    fh.write(b"\n")
+        except BaseException:
+            fh.close()
+            raise
+        return fh
+
+    def write_line(self, obj: Any) -> None:
+        if self._closed:
+            raise ValueError(f"{self.path}: this writer is closed")
+        data = dumps(obj)
+        if self._fh is None:
+            self._fh = self._open()
+        self._fh.write(data)
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+
+    def close(self) -> None:
+        self._closed = True
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
