@@ -53,12 +53,6 @@ PyBarrier make(const std::string& name, F&& f) {
 
 void register_barrier(py::module_& m) {
   m.attr("BARRIER_MAX_PARTIES") = kBarrierMaxParties;
-  m.attr("BARRIER_LIVENESS_MAX_NS") = kBarrierLivenessMaxNs;
-  m.attr("BARRIER_RELEASED") = static_cast<int>(kBarrierReleased);
-  m.attr("BARRIER_TIMEOUT") = static_cast<int>(kBarrierTimeout);
-  m.attr("BARRIER_ABORTED") = static_cast<int>(kBarrierAborted);
-  m.attr("BARRIER_RANK_DIED") = static_cast<int>(kBarrierRankDied);
-  m.attr("BARRIER_INTERRUPTED") = static_cast<int>(kBarrierInterrupted);
 
   py::class_<PyBarrier>(m, "SharedBarrier", "A cross-process futex barrier in POSIX shared memory.")
       .def_static("create",
@@ -113,9 +107,7 @@ void register_barrier(py::module_& m) {
       .def_property_readonly("closed", [](PyBarrier& b) { return !b.impl; })
       .def_property_readonly("parties", [](PyBarrier& b) { return b.get().parties(); })
       .def_property_readonly("rank", [](PyBarrier& b) { return b.get().rank(); })
-      .def_property_readonly("n_waiting", [](PyBarrier& b) { return b.get().n_waiting(); })
-      .def_property_readonly("generation", [](PyBarrier& b) { return b.get().generation(); })
-      .def_property_readonly("creator_pid", [](PyBarrier& b) { return b.get().creator_pid(); });
+      .def_property_readonly("n_waiting", [](PyBarrier& b) { return b.get().n_waiting(); });
 
   py::class_<AckProbe>(m, "AckProbe", "A one-warp ack kernel a released barrier rank launches, and when its ack is seen.")
       .def(py::init([](int device) {

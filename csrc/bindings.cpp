@@ -131,7 +131,6 @@ PYBIND11_MODULE(_C, m) {
         py::arg("device"), py::arg("registers"),
         "Resources of the spin kernel variant compiled for `registers`, as loaded on `device`.");
   m.def("now_ns", &now_ns, "Host CLOCK_MONOTONIC in ns: the clock of every host timestamp waitbench takes.");
-  m.def("thread_cpu_ns", &thread_cpu_ns, "CPU time of the calling thread in ns.");
   m.def("device_count", &device_count, "Number of CUDA devices; raises NoGpuError without a usable driver.");
   m.def("device_info", [](int index) {
     const DeviceInfo d = device_info(index);
@@ -303,21 +302,7 @@ PYBIND11_MODULE(_C, m) {
              return w.held_clock_mhz(reinterpret_cast<cudaStream_t>(stream));
            },
            py::arg("stream"), py::call_guard<py::gil_scoped_release>(),
-           "fma: SM clock (MHz) its blocks held during the last enqueue on `stream` (0: not measured).")
-      .def("time_from_enqueue",
-           [](const BuiltinWorkload& w, uintptr_t stream, int launches, double timeout_s) {
-             TimedRun t;
-             {
-               py::gil_scoped_release nogil;
-               t = time_from_enqueue(w, reinterpret_cast<cudaStream_t>(stream), launches, timeout_s);
-             }
-             py::dict r;
-             r["enqueue_ns"] = t.enqueue_ns;
-             r["done_ns"] = t.done_ns;
-             r["completed"] = t.completed;
-             return r;
-           },
-           py::arg("stream"), py::arg("launches"), py::arg("timeout_s"));
+           "fma: SM clock (MHz) its blocks held during the last enqueue on `stream` (0: not measured).");
 
   // Common calls made while a collective waits (waitbench nccl --calls): prepare, run once, timed.
   m.def("side_call_names", &side_call_names, "Names of the calls SideCall can make.");

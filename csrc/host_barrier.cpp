@@ -244,8 +244,6 @@ SharedBarrier::~SharedBarrier() {
 
 int SharedBarrier::parties() const { return static_cast<int>(layout()->parties); }
 int SharedBarrier::n_waiting() const { return static_cast<int>(layout()->count.load()); }
-uint32_t SharedBarrier::generation() const { return layout()->gen.load(); }
-int32_t SharedBarrier::creator_pid() const { return layout()->creator_pid; }
 
 int SharedBarrier::claim(int rank) {
   Layout* l = layout();

@@ -87,8 +87,6 @@ class SharedBarrier {
   int parties() const;
   int rank() const { return rank_; }
   int n_waiting() const;  // parties that arrived for the current generation
-  uint32_t generation() const;
-  int32_t creator_pid() const;
   BarrierBrokenInfo broken() const;
 
  private:

@@ -153,17 +153,4 @@ int64_t wait_stream_idle(cudaStream_t stream, double timeout_s) {
   }
 }
 
-TimedRun time_from_enqueue(const BuiltinWorkload& w, cudaStream_t stream, int launches, double timeout_s) {
-  if (launches < 1 || launches > 512) {
-    // The driver's launch queue is finite: past it, enqueueing itself would block behind a waiter.
-    throw std::invalid_argument("launches=" + std::to_string(launches) + " is invalid: expected [1, 512]");
-  }
-  TimedRun r;
-  r.enqueue_ns = now_ns();
-  w.enqueue(stream, launches);
-  r.done_ns = wait_stream_idle(stream, timeout_s);
-  r.completed = r.done_ns != 0;
-  return r;
-}
-
 }  // namespace wb
