@@ -33,42 +33,6 @@ py::array_t<T> to_array(const std::vector<T>& v) {
   return a;
 }
 
-template <typename T>
-void take(const py::dict& d, const char* key, T* field) {
-  if (d.contains(key)) *field = d[key].cast<T>();
-}
-
-WaiterConfig config_from(const py::dict& d) {
-  static const char* known[] = {"kind", "device", "blocks", "threads", "pollers", "registers", "smem_bytes",
-                                "check_every", "flag", "poll", "flag_lines", "backoff", "backoff_ns", "backoff_cap_ns", "spin_us", "sync",
-                                "timeout_s"};
-  for (auto item : d) {
-    const auto key = item.first.cast<std::string>();
-    bool ok = false;
-    for (const char* k : known) ok = ok || key == k;
-    if (!ok) throw std::invalid_argument("unknown native waiter setting '" + key + "'");
-  }
-  WaiterConfig c;
-  take(d, "kind", &c.kind);
-  take(d, "device", &c.device);
-  take(d, "blocks", &c.blocks);
-  take(d, "threads", &c.threads);
-  take(d, "pollers", &c.pollers);
-  take(d, "registers", &c.registers);
-  take(d, "smem_bytes", &c.smem_bytes);
-  take(d, "check_every", &c.check_every);
-  take(d, "flag", &c.flag);
-  take(d, "poll", &c.poll);
-  take(d, "flag_lines", &c.flag_lines);
-  take(d, "backoff", &c.backoff);
-  take(d, "backoff_ns", &c.backoff_ns);
-  take(d, "backoff_cap_ns", &c.backoff_cap_ns);
-  take(d, "spin_us", &c.spin_us);
-  take(d, "sync", &c.sync);
-  take(d, "timeout_s", &c.timeout_s);
-  return c;
-}
-
 // Owns a Waiter so Python can close it deterministically (the destructor aborts a live wait).
 struct PyWaiter {
   std::unique_ptr<Waiter> impl;
@@ -156,9 +120,54 @@ PYBIND11_MODULE(_C, m) {
     return r;
   });
 
+  py::enum_<WaiterKind>(m, "WaiterKind", "What runs the wait (the strategy table's `native` column).")
+      .value("DEVICE_SPIN", WaiterKind::kDeviceSpin)
+      .value("STREAM_WAIT_VALUE", WaiterKind::kStreamWaitValue)
+      .value("HOST_SPIN", WaiterKind::kHostSpin)
+      .value("HOST_YIELD", WaiterKind::kHostYield)
+      .value("HOST_BLOCK", WaiterKind::kHostBlock)
+      .value("EVENT_SYNC", WaiterKind::kEventSync)
+      .value("EXTERNAL", WaiterKind::kExternal);
+  py::enum_<FlagLocation>(m, "FlagLocation", "Where the release word lives.")
+      .value("HOST", FlagLocation::kHost)
+      .value("DEVICE", FlagLocation::kDevice);
+  py::enum_<PollLoad>(m, "PollLoad", "How the spin kernel's pollers load the flag.")
+      .value("VOLATILE", PollLoad::kVolatile)
+      .value("ACQUIRE", PollLoad::kAcquire);
+  py::enum_<FlagLines>(m, "FlagLines", "Every poller polls one word, or each poller its own 16-byte line.")
+      .value("SHARED", FlagLines::kShared)
+      .value("PER_POLLER", FlagLines::kPerPoller);
+  py::enum_<BackoffMode>(m, "Backoff", "Sleep between polls of the spin kernel.")
+      .value("NONE", kBackoffNone)
+      .value("FIXED", kBackoffFixed)
+      .value("EXP", kBackoffExp);
+  py::enum_<EventSync>(m, "EventSync", "How cudaEventSynchronize waits (event-sync).")
+      .value("BLOCKING", EventSync::kBlocking)
+      .value("SPIN", EventSync::kSpin);
+
+  py::class_<WaiterConfig>(m, "WaiterConfig",
+                           "A native waiter's settings; waitbench.strategies.native_config() builds it from the table.")
+      .def(py::init<>())
+      .def_readwrite("kind", &WaiterConfig::kind)
+      .def_readwrite("device", &WaiterConfig::device)
+      .def_readwrite("blocks", &WaiterConfig::blocks)
+      .def_readwrite("threads", &WaiterConfig::threads)
+      .def_readwrite("pollers", &WaiterConfig::pollers)
+      .def_readwrite("registers", &WaiterConfig::registers)
+      .def_readwrite("smem_bytes", &WaiterConfig::smem_bytes)
+      .def_readwrite("check_every", &WaiterConfig::check_every)
+      .def_readwrite("flag", &WaiterConfig::flag)
+      .def_readwrite("poll", &WaiterConfig::poll)
+      .def_readwrite("flag_lines", &WaiterConfig::flag_lines)
+      .def_readwrite("backoff", &WaiterConfig::backoff)
+      .def_readwrite("backoff_ns", &WaiterConfig::backoff_ns)
+      .def_readwrite("backoff_cap_ns", &WaiterConfig::backoff_cap_ns)
+      .def_readwrite("spin_us", &WaiterConfig::spin_us)
+      .def_readwrite("sync", &WaiterConfig::sync)
+      .def_readwrite("timeout_s", &WaiterConfig::timeout_s);
+
   py::class_<PyWaiter>(m, "Waiter", "A native waiter; construct it from waitbench.strategies.native_config().")
-      .def(py::init([](const py::dict& cfg) {
-             const WaiterConfig c = config_from(cfg);
+      .def(py::init([](WaiterConfig c) {  // a copy: read with the GIL released
              py::gil_scoped_release nogil;
              return PyWaiter{Waiter::create(c)};
            }),
@@ -188,8 +197,7 @@ PYBIND11_MODULE(_C, m) {
       .def("sm_ids", [](PyWaiter& w) { return w.get().sm_ids(); });
 
   m.def("external_waiter",
-        [](const py::dict& cfg, py::function launcher) {
-          const WaiterConfig c = config_from(cfg);
+        [](WaiterConfig c, py::function launcher) {
           // The waiter may be destroyed with the GIL released (close()): drop the function under it.
           std::shared_ptr<py::function> fn(new py::function(launcher), [](py::function* f) {
             py::gil_scoped_acquire gil;

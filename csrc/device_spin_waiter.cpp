@@ -18,17 +18,14 @@ std::string arg_error(const std::string& name, int64_t value, const std::string&
 }
 
 size_t flag_words(const WaiterConfig& cfg) {
-  if (cfg.flag_lines == "shared") return 1;
-  if (cfg.flag_lines != "per-poller") {
-    throw std::invalid_argument("flag_lines='" + cfg.flag_lines + "' is invalid: expected one of shared, per-poller");
-  }
+  if (cfg.flag_lines == FlagLines::kShared) return 1;
   return static_cast<size_t>(std::max(cfg.blocks, 1)) * static_cast<size_t>(std::max(cfg.pollers, 1)) * kLineWords;
 }
 
 class DeviceSpinWaiter final : public Waiter {
  public:
   explicit DeviceSpinWaiter(const WaiterConfig& cfg)
-      : Waiter(cfg, cfg.blocks), flag_(cfg.flag == "device", flag_words(cfg), control(), control_dev()) {
+      : Waiter(cfg, cfg.blocks), flag_(cfg.flag == FlagLocation::kDevice, flag_words(cfg), control(), control_dev()) {
     validate();
   }
   ~DeviceSpinWaiter() override { shutdown(); }
@@ -58,14 +55,10 @@ class DeviceSpinWaiter final : public Waiter {
         info_ = info;
       }
     }
-    if (cfg_.threads < 32 || cfg_.threads % 32 != 0 || registers_ == 0) {
+    if (registers_ == 0) {
       throw std::invalid_argument(arg_error("threads", cfg_.threads,
           "expected a multiple of 32 in [32, " + std::to_string(best_max_threads) + "] (the most a block of "
           "this kernel can have on this GPU with registers <= " + std::to_string(cfg_.registers) + ")"));
-    }
-    if (cfg_.pollers < 1 || cfg_.pollers > cfg_.threads) {
-      throw std::invalid_argument(arg_error("pollers", cfg_.pollers, "expected [1, threads=" +
-                                                                         std::to_string(cfg_.threads) + "]"));
     }
     int optin = 0;
     WB_CUDA(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, cfg_.device));
@@ -83,18 +76,6 @@ class DeviceSpinWaiter final : public Waiter {
           " block(s) of this shape fit on one SM x " + std::to_string(sm_count_) +
           " SMs; blocks that cannot all be resident at once could never all be waiting"));
     }
-    if (cfg_.poll != "volatile" && cfg_.poll != "acquire") {
-      throw std::invalid_argument("poll='" + cfg_.poll + "' is invalid: expected one of volatile, acquire");
-    }
-    if (cfg_.backoff == "none") {
-      mode_ = kBackoffNone;
-    } else if (cfg_.backoff == "fixed") {
-      mode_ = kBackoffFixed;
-    } else if (cfg_.backoff == "exp") {
-      mode_ = kBackoffExp;
-    } else {
-      throw std::invalid_argument("backoff='" + cfg_.backoff + "' is invalid: expected one of none, fixed, exp");
-    }
   }
 
   void start(uint32_t gen, int64_t timeout_ns) override {
@@ -106,11 +87,11 @@ class DeviceSpinWaiter final : public Waiter {
     p.gen = gen;
     p.pollers = static_cast<uint32_t>(cfg_.pollers);
     p.check_every = static_cast<uint32_t>(cfg_.check_every);
-    p.backoff_mode = mode_;
+    p.backoff_mode = cfg_.backoff;
     p.backoff_ns = static_cast<uint32_t>(cfg_.backoff_ns);
     p.backoff_cap_ns = static_cast<uint32_t>(cfg_.backoff_cap_ns);
-    p.poll_acquire = cfg_.poll == "acquire" ? 1u : 0u;
-    p.flag_stride = cfg_.flag_lines == "per-poller" ? static_cast<uint32_t>(kLineWords) : 0u;
+    p.poll_acquire = cfg_.poll == PollLoad::kAcquire ? 1u : 0u;
+    p.flag_stride = cfg_.flag_lines == FlagLines::kPerPoller ? static_cast<uint32_t>(kLineWords) : 0u;
     p.seed = 1.0f;
     launch_spin(registers_, cfg_.blocks, cfg_.threads, cfg_.smem_bytes, p, stream_.get());
   }
@@ -123,7 +104,6 @@ class DeviceSpinWaiter final : public Waiter {
   int registers_ = 0;  // the compiled variant in use (<= cfg_.registers)
   int sm_count_ = 0;
   int blocks_per_sm_ = 0;
-  uint32_t mode_ = kBackoffNone;
 };
 
 }  // namespace

@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // A device waiter whose kernel the caller launches at each arm (research strategies: a cupy, numba
 // or NVRTC kernel written to protocol.hpp); arming, release, timing and deadlines are the core's.
-#include <stdexcept>
-#include <string>
+#include <utility>
 
 #include "release_flag.hpp"
 #include "waiter_kinds.hpp"
@@ -10,18 +9,12 @@
 namespace wb {
 namespace {
 
-std::string arg_error(const std::string& name, int64_t value, const std::string& valid) {
-  return name + "=" + std::to_string(value) + " is invalid: " + valid;
-}
-
 class ExternalDeviceWaiter final : public Waiter {
  public:
   ExternalDeviceWaiter(const WaiterConfig& cfg, ExternalLauncher launch)
-      : Waiter(cfg, cfg.blocks), flag_(cfg.flag == "device", 1, control(), control_dev()), launch_(std::move(launch)) {
-    if (cfg.blocks < 1 || cfg.blocks > 65535) {
-      throw std::invalid_argument(arg_error("blocks", cfg.blocks, "expected [1, 65535]"));
-    }
-  }
+      : Waiter(cfg, cfg.blocks),
+        flag_(cfg.flag == FlagLocation::kDevice, 1, control(), control_dev()),
+        launch_(std::move(launch)) {}
   ~ExternalDeviceWaiter() override { shutdown(); }
   bool device_clock() const override { return true; }
   bool acks_relaxed() const override { return false; }  // the protocol's kernels write the ack last, with release

@@ -2,8 +2,6 @@
 // The host-side waiters: a persistent thread of host_waits.cpp spins, yields, blocks on a futex or
 // sits in cudaEventSynchronize, then enqueues the work; a watchdog bounds the event wait.
 #include <memory>
-#include <stdexcept>
-#include <string>
 
 #include "clock.hpp"
 #include "common.hpp"
@@ -19,11 +17,8 @@ class HostWaiter final : public Waiter {
  public:
   HostWaiter(const WaiterConfig& cfg, HostWaitMode mode) : Waiter(cfg, 1), mode_(mode) {
     if (mode_ == HostWaitMode::kEventSync) {
-      if (cfg.sync != "blocking" && cfg.sync != "spin") {
-        throw std::invalid_argument("sync='" + cfg.sync + "' is invalid: expected one of blocking, spin");
-      }
       event_ = std::make_unique<Event>(cudaEventDisableTiming |
-                                       (cfg.sync == "blocking" ? cudaEventBlockingSync : cudaEventDefault));
+                                       (cfg.sync == EventSync::kBlocking ? cudaEventBlockingSync : cudaEventDefault));
       wait_stream_ = std::make_unique<Stream>();
     }
     const int64_t spin_ns = cfg.spin_us < 0 ? -1 : cfg.spin_us * 1000;

@@ -60,9 +60,7 @@ class Waiter:
         self.gpu = gpu
         native = require_gpu(gpu)
         if self.spec.source == "builtin":
-            cfg = native_config(self.spec, self.options)
-            cfg["device"] = gpu
-            self._native = native.Waiter(cfg)
+            self._native = native.Waiter(native_config(self.spec, self.options, gpu))
         else:  # a research strategy (waitbench.custom): same interface, its own kernel or Python wait
             self._native = self.spec.create_waiter(self.options, gpu)
 
