@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // The barrier part of waitbench._C: the cross-process futex barrier and the ack probe its ranks
 // launch. Thin: Python (waitbench.barrier) validates, names errors and owns the public API.
-#include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
 #include <cerrno>
@@ -9,11 +8,10 @@
 #include <system_error>
 
 #include "ack_probe.hpp"
+#include "bind.hpp"
 #include "host_barrier.hpp"
 
-namespace py = pybind11;
-using namespace wb;
-
+namespace wb {
 namespace {
 
 // Owns a SharedBarrier so Python can close it deterministically (unmap, free its rank).
@@ -118,3 +116,5 @@ void register_barrier(py::module_& m) {
       .def("fire", &AckProbe::fire, py::arg("timeout_s"), py::call_guard<py::gil_scoped_release>(),
            "Launch the ack kernel, spin until its ack is visible; the host time (now_ns) it was seen.");
 }
+
+}  // namespace wb
