@@ -11,22 +11,29 @@ using namespace wb;
 
 namespace {
 
-py::object translate(const char* name) { return py::module_::import("waitbench.errors").attr(name); }
+// Raises waitbench.errors.<name>(what): imported when an error is raised, never at import.
+void raise_as(const char* name, const char* what) {
+  PyErr_SetString(py::module_::import("waitbench.errors").attr(name).ptr(), what);
+}
 
 }  // namespace
 
 PYBIND11_MODULE(_C, m) {
   m.doc() = "waitbench native core: wait strategies, wake-up timing and workloads (see waitbench/*.py).";
 
+  // common.hpp's exceptions, each onto its own waitbench.errors class (most derived first); the
+  // rest are pybind11's (std::invalid_argument: ValueError, other std::exception: RuntimeError).
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
     } catch (const NoDeviceError& e) {
-      PyErr_SetString(translate("NoGpuError").ptr(), e.what());
-    } catch (const WaitError& e) {
-      PyErr_SetString(translate("WaitbenchError").ptr(), e.what());
+      raise_as("NoGpuError", e.what());
     } catch (const CudaError& e) {
-      PyErr_SetString(translate("WaitbenchError").ptr(), e.what());
+      raise_as("CudaError", e.what());
+    } catch (const WaitExpired& e) {
+      raise_as("WaitExpired", e.what());
+    } catch (const WaitError& e) {
+      raise_as("WaitbenchError", e.what());
     }
   });
 

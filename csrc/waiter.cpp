@@ -113,7 +113,7 @@ void Waiter::arm() {
         wait(5.0);
       } catch (...) {
       }
-      throw WaitError("the waiter was not resident within timeout_s=" + std::to_string(cfg_.timeout_s) +
+      throw WaitExpired("the waiter was not resident within timeout_s=" + std::to_string(cfg_.timeout_s) +
                       " s: other work may hold the GPU's SMs; it was aborted");
     }
     cpu_relax();

@@ -79,7 +79,7 @@ class Waiter {
   virtual ~Waiter() = default;
 
   // Starts a new wait and returns once it is resident (device) or waiting (stream, host).
-  // Throws WaitError if it cannot get there before its deadline.
+  // Throws WaitExpired (after aborting it) if it cannot get there before its deadline.
   void arm();
   // Releases the wait; returns the host time of the releasing store.
   int64_t release();

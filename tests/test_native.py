@@ -68,6 +68,18 @@ def test_bad_options_are_reported_before_the_missing_gpu() -> None:
         waitbench.Waiter("spin", threads=33)
 
 
+def test_every_native_exception_maps_onto_a_waitbench_error() -> None:
+    """csrc/module.cpp raises waitbench.errors classes by name: each must exist and be a WaitbenchError."""
+    import re
+
+    import waitbench.errors as errors
+
+    source = (Path(__file__).resolve().parents[1] / "csrc" / "module.cpp").read_text()
+    names = re.findall(r'raise_as\("(\w+)"', source)
+    assert names == ["NoGpuError", "CudaError", "WaitExpired", "WaitbenchError"]
+    assert all(issubclass(getattr(errors, n), errors.WaitbenchError) for n in names)
+
+
 def test_import_needs_no_gpu_and_touches_no_cuda() -> None:
     code = "import waitbench, waitbench._C; print(waitbench.__version__)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .strategies import native_config, resolve
 from ._native import require_gpu
+from .errors import WaitExpired
+from .strategies import native_config, resolve
 
 
 @dataclass(frozen=True)
@@ -103,11 +104,23 @@ class Waiter:
         """Release the wait; returns the host time (``waitbench._C.now_ns``) of the release."""
         return self._native.release()
 
-    def wait(self, timeout_s: float | None = None) -> WaitOutcome:
-        """Block until the wait ended; the default timeout is the strategy's deadline plus 5 s."""
+    def wait(self, timeout_s: float | None = None, *, check: bool = False) -> WaitOutcome:
+        """Block until the wait ended.
+
+        Args:
+            timeout_s: how long to wait for the end (default: the strategy's deadline plus 5 s);
+                WaitbenchError past it, the wait still going.
+            check: raise :class:`WaitExpired` if the waiter reached its deadline before it was
+                released, as ``subprocess.run(check=True)`` raises for a failed command; otherwise
+                that is the outcome's ``status`` ('expired').
+        """
         if timeout_s is None:
             timeout_s = float(self.options["timeout_s"]) + 5.0
-        return WaitOutcome(**self._native.wait(timeout_s))
+        out = WaitOutcome(**self._native.wait(timeout_s))
+        if check and out.status == "expired":
+            raise WaitExpired(f"{self.strategy!r} reached its deadline (timeout_s={self.options['timeout_s']:g} s) "
+                              "before it was released")
+        return out
 
     def abort(self) -> None:
         """End the wait now (its outcome will be 'aborted'); safe from any thread."""
