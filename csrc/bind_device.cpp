@@ -33,7 +33,8 @@ void register_device(py::module_& m) {
     r["driver_version"] = d.driver_version;
     r["runtime_version"] = d.runtime_version;
     return r;
-  });
+  },
+  py::arg("index"), "What CUDA device `index` is and what its SMs can hold.");
 }
 
 }  // namespace wb
