@@ -53,37 +53,42 @@ void register_barrier(py::module_& m) {
   m.attr("BARRIER_MAX_PARTIES") = kBarrierMaxParties;
 
   py::class_<PyBarrier>(m, "SharedBarrier", "A cross-process futex barrier in POSIX shared memory.")
-      .def_static("create",
-                  [](const std::string& name, int parties) {
-                    return make(name, [&] { return SharedBarrier::create(name, parties); });
-                  },
-                  py::arg("name"), py::arg("parties"))
-      .def_static("open", [](const std::string& name) { return make(name, [&] { return SharedBarrier::open(name); }); },
-                  py::arg("name"))
+      .def_static(
+          "create",
+          [](const std::string& name, int parties) {
+            return make(name, [&] { return SharedBarrier::create(name, parties); });
+          },
+          py::arg("name"), py::arg("parties"))
+      .def_static(
+          "open", [](const std::string& name) { return make(name, [&] { return SharedBarrier::open(name); }); },
+          py::arg("name"))
       .def_static("unlink", &SharedBarrier::unlink, py::arg("name"))
       .def_static("creator", &SharedBarrier::creator, py::arg("name"),
                   "(pid of the process that created barrier `name`, whether it is alive); (0, False) if none.")
-      .def("claim", [](PyBarrier& b, int rank) { return b.get().claim(rank); }, py::arg("rank"),
-           py::call_guard<py::gil_scoped_release>())
-      .def("wait",
-           [](PyBarrier& b, int64_t timeout_ns, int64_t spin_ns) {
-             SharedBarrier& impl = b.get();
-             // Asked at every liveness check and on EINTR: Ctrl-C ends the wait and breaks the barrier.
-             const std::function<bool()> interrupted = [] {
-               py::gil_scoped_acquire gil;
-               return PyErr_CheckSignals() != 0;
-             };
-             BarrierWaitResult r;
-             {
-               py::gil_scoped_release nogil;
-               r = impl.wait(timeout_ns, spin_ns, interrupted);
-             }
-             if (PyErr_Occurred()) throw py::error_already_set();
-             return py::make_tuple(r.status, r.index, r.generation, r.release_ns, r.wake_ns, r.cpu_ns, r.wall_ns);
-           },
-           py::arg("timeout_ns"), py::arg("spin_ns"),
-           "Arrive and wait (GIL released): (status, index, generation, release_ns, wake_ns, cpu_ns, wall_ns).")
-      .def("abort", [](PyBarrier& b) { b.get().abort(); }, py::call_guard<py::gil_scoped_release>())
+      .def(
+          "claim", [](PyBarrier& b, int rank) { return b.get().claim(rank); }, py::arg("rank"),
+          py::call_guard<py::gil_scoped_release>())
+      .def(
+          "wait",
+          [](PyBarrier& b, int64_t timeout_ns, int64_t spin_ns) {
+            SharedBarrier& impl = b.get();
+            // Asked at every liveness check and on EINTR: Ctrl-C ends the wait and breaks the barrier.
+            const std::function<bool()> interrupted = [] {
+              py::gil_scoped_acquire gil;
+              return PyErr_CheckSignals() != 0;
+            };
+            BarrierWaitResult r;
+            {
+              py::gil_scoped_release nogil;
+              r = impl.wait(timeout_ns, spin_ns, interrupted);
+            }
+            if (PyErr_Occurred()) throw py::error_already_set();
+            return py::make_tuple(r.status, r.index, r.generation, r.release_ns, r.wake_ns, r.cpu_ns, r.wall_ns);
+          },
+          py::arg("timeout_ns"), py::arg("spin_ns"),
+          "Arrive and wait (GIL released): (status, index, generation, release_ns, wake_ns, cpu_ns, wall_ns).")
+      .def(
+          "abort", [](PyBarrier& b) { b.get().abort(); }, py::call_guard<py::gil_scoped_release>())
       .def("broken",
            [](PyBarrier& b) {
              const BarrierBrokenInfo i = b.get().broken();
@@ -107,7 +112,8 @@ void register_barrier(py::module_& m) {
       .def_property_readonly("rank", [](PyBarrier& b) { return b.get().rank(); })
       .def_property_readonly("n_waiting", [](PyBarrier& b) { return b.get().n_waiting(); });
 
-  py::class_<AckProbe>(m, "AckProbe", "A one-warp ack kernel a released barrier rank launches, and when its ack is seen.")
+  py::class_<AckProbe>(m, "AckProbe",
+                       "A one-warp ack kernel a released barrier rank launches, and when its ack is seen.")
       .def(py::init([](int device) {
              py::gil_scoped_release nogil;
              return std::make_unique<AckProbe>(device);

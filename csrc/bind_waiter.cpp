@@ -37,18 +37,19 @@ void register_waiter(py::module_& m) {
   m.attr("CONTROL_WORDS_BYTES") = static_cast<int>(sizeof(ControlWords));
   m.attr("REGISTER_VARIANTS") = std::vector<int>(std::begin(kRegisterVariants), std::end(kRegisterVariants));
 
-  m.def("spin_kernel_info",
-        [](int device, int registers) {
-          use_device(device);
-          const KernelInfo k = spin_kernel_info(registers);
-          py::dict r;
-          r["regs_per_thread"] = k.regs_per_thread;
-          r["static_smem_bytes"] = k.static_smem_bytes;
-          r["max_threads_per_block"] = k.max_threads_per_block;
-          return r;
-        },
-        py::arg("device"), py::arg("registers"),
-        "Resources of the spin kernel variant compiled for `registers`, as loaded on `device`.");
+  m.def(
+      "spin_kernel_info",
+      [](int device, int registers) {
+        use_device(device);
+        const KernelInfo k = spin_kernel_info(registers);
+        py::dict r;
+        r["regs_per_thread"] = k.regs_per_thread;
+        r["static_smem_bytes"] = k.static_smem_bytes;
+        r["max_threads_per_block"] = k.max_threads_per_block;
+        return r;
+      },
+      py::arg("device"), py::arg("registers"),
+      "Resources of the spin kernel variant compiled for `registers`, as loaded on `device`.");
   py::enum_<WaiterKind>(m, "WaiterKind", "What runs the wait (the strategy table's `native` column).")
       .value("DEVICE_SPIN", WaiterKind::kDeviceSpin)
       .value("STREAM_WAIT_VALUE", WaiterKind::kStreamWaitValue)
@@ -101,19 +102,23 @@ void register_waiter(py::module_& m) {
              return PyWaiter{Waiter::create(c)};
            }),
            py::arg("config"))
-      .def("arm", [](PyWaiter& w) { w.get().arm(); }, py::call_guard<py::gil_scoped_release>())
-      .def("release", [](PyWaiter& w) { return w.get().release(); }, py::call_guard<py::gil_scoped_release>())
-      .def("wait",
-           [](PyWaiter& w, double timeout_s) {
-             WaitResult r;
-             {
-               py::gil_scoped_release nogil;
-               r = w.get().wait(timeout_s);
-             }
-             return result_dict(r);
-           },
-           py::arg("timeout_s"))
-      .def("abort", [](PyWaiter& w) { w.get().abort(); }, py::call_guard<py::gil_scoped_release>())
+      .def(
+          "arm", [](PyWaiter& w) { w.get().arm(); }, py::call_guard<py::gil_scoped_release>())
+      .def(
+          "release", [](PyWaiter& w) { return w.get().release(); }, py::call_guard<py::gil_scoped_release>())
+      .def(
+          "wait",
+          [](PyWaiter& w, double timeout_s) {
+            WaitResult r;
+            {
+              py::gil_scoped_release nogil;
+              r = w.get().wait(timeout_s);
+            }
+            return result_dict(r);
+          },
+          py::arg("timeout_s"))
+      .def(
+          "abort", [](PyWaiter& w) { w.get().abort(); }, py::call_guard<py::gil_scoped_release>())
       .def("close",
            [](PyWaiter& w) {
              py::gil_scoped_release nogil;
@@ -125,31 +130,32 @@ void register_waiter(py::module_& m) {
       .def("shape", [](PyWaiter& w) { return w.get().shape(); })
       .def("sm_ids", [](PyWaiter& w) { return w.get().sm_ids(); });
 
-  m.def("external_waiter",
-        [](WaiterConfig c, py::function launcher) {
-          // The waiter may be destroyed with the GIL released (close()): drop the function under it.
-          std::shared_ptr<py::function> fn(new py::function(launcher), [](py::function* f) {
-            py::gil_scoped_acquire gil;
-            delete f;
-          });
-          // Called from arm() with the GIL released: take it back to run the Python launcher.
-          ExternalLauncher launch = [fn](const ExternalLaunch& l) {
-            py::gil_scoped_acquire gil;
-            py::dict d;
-            d["gen"] = l.gen;
-            d["flag_addr"] = l.flag_addr;
-            d["abort_addr"] = l.abort_addr;
-            d["slots_addr"] = l.slots_addr;
-            d["timeout_ns"] = l.timeout_ns;
-            d["stream"] = l.stream;
-            d["blocks"] = l.blocks;
-            (*fn)(d);
-          };
-          py::gil_scoped_release nogil;
-          return PyWaiter{Waiter::create_external(c, std::move(launch))};
-        },
-        py::arg("config"), py::arg("launcher"),
-        "A device waiter whose kernel `launcher(words: dict)` launches at each arm (research strategies).");
+  m.def(
+      "external_waiter",
+      [](WaiterConfig c, py::function launcher) {
+        // The waiter may be destroyed with the GIL released (close()): drop the function under it.
+        std::shared_ptr<py::function> fn(new py::function(launcher), [](py::function* f) {
+          py::gil_scoped_acquire gil;
+          delete f;
+        });
+        // Called from arm() with the GIL released: take it back to run the Python launcher.
+        ExternalLauncher launch = [fn](const ExternalLaunch& l) {
+          py::gil_scoped_acquire gil;
+          py::dict d;
+          d["gen"] = l.gen;
+          d["flag_addr"] = l.flag_addr;
+          d["abort_addr"] = l.abort_addr;
+          d["slots_addr"] = l.slots_addr;
+          d["timeout_ns"] = l.timeout_ns;
+          d["stream"] = l.stream;
+          d["blocks"] = l.blocks;
+          (*fn)(d);
+        };
+        py::gil_scoped_release nogil;
+        return PyWaiter{Waiter::create_external(c, std::move(launch))};
+      },
+      py::arg("config"), py::arg("launcher"),
+      "A device waiter whose kernel `launcher(words: dict)` launches at each arm (research strategies).");
 }
 
 }  // namespace wb

@@ -18,13 +18,14 @@ void register_workloads(py::module_& m) {
            }),
            py::arg("device"), py::arg("priority") = 0)
       .def_property_readonly("handle", [](const Stream& s) { return reinterpret_cast<uintptr_t>(s.get()); });
-  m.def("wait_stream_idle",
-        [](uintptr_t handle, int device, double timeout_s) {
-          use_device(device);
-          return wait_stream_idle(reinterpret_cast<cudaStream_t>(handle), timeout_s);
-        },
-        py::arg("handle"), py::arg("device"), py::arg("timeout_s"), py::call_guard<py::gil_scoped_release>(),
-        "Host time (now_ns) at which the stream's queued work finished, or 0 if not within timeout_s.");
+  m.def(
+      "wait_stream_idle",
+      [](uintptr_t handle, int device, double timeout_s) {
+        use_device(device);
+        return wait_stream_idle(reinterpret_cast<cudaStream_t>(handle), timeout_s);
+      },
+      py::arg("handle"), py::arg("device"), py::arg("timeout_s"), py::call_guard<py::gil_scoped_release>(),
+      "Host time (now_ns) at which the stream's queued work finished, or 0 if not within timeout_s.");
 
   py::class_<BuiltinWorkload>(m, "Workload", "A built-in workload with known work per launch.")
       .def(py::init([](const std::string& name, int device, int64_t size) {
@@ -45,17 +46,19 @@ void register_workloads(py::module_& m) {
              r["smem_bytes"] = i.smem_bytes;
              return r;
            })
-      .def("enqueue",
-           [](const BuiltinWorkload& w, uintptr_t stream, int launches) {
-             w.enqueue(reinterpret_cast<cudaStream_t>(stream), launches);
-           },
-           py::arg("stream"), py::arg("launches"), py::call_guard<py::gil_scoped_release>())
-      .def("held_clock_mhz",
-           [](const BuiltinWorkload& w, uintptr_t stream) {
-             return w.held_clock_mhz(reinterpret_cast<cudaStream_t>(stream));
-           },
-           py::arg("stream"), py::call_guard<py::gil_scoped_release>(),
-           "fma: SM clock (MHz) its blocks held during the last enqueue on `stream` (0: not measured).");
+      .def(
+          "enqueue",
+          [](const BuiltinWorkload& w, uintptr_t stream, int launches) {
+            w.enqueue(reinterpret_cast<cudaStream_t>(stream), launches);
+          },
+          py::arg("stream"), py::arg("launches"), py::call_guard<py::gil_scoped_release>())
+      .def(
+          "held_clock_mhz",
+          [](const BuiltinWorkload& w, uintptr_t stream) {
+            return w.held_clock_mhz(reinterpret_cast<cudaStream_t>(stream));
+          },
+          py::arg("stream"), py::call_guard<py::gil_scoped_release>(),
+          "fma: SM clock (MHz) its blocks held during the last enqueue on `stream` (0: not measured).");
 
   // Common calls made while a collective waits (waitbench nccl --calls): prepare, run once, timed.
   m.def("side_call_names", &side_call_names, "Names of the calls SideCall can make.");

@@ -42,8 +42,8 @@ void use_device(int device);
 
 }  // namespace wb
 
-#define WB_CUDA(call)                                                   \
-  do {                                                                  \
-    cudaError_t wb_err_ = (call);                                       \
+#define WB_CUDA(call)                                                                 \
+  do {                                                                                \
+    cudaError_t wb_err_ = (call);                                                     \
     if (wb_err_ != cudaSuccess) ::wb::throw_cuda(wb_err_, #call, __FILE__, __LINE__); \
   } while (0)

@@ -25,7 +25,8 @@ size_t flag_words(const WaiterConfig& cfg) {
 class DeviceSpinWaiter final : public Waiter {
  public:
   explicit DeviceSpinWaiter(const WaiterConfig& cfg)
-      : Waiter(cfg, cfg.blocks), flag_(cfg.flag == FlagLocation::kDevice, flag_words(cfg), control(), control_dev()) {
+      : Waiter(cfg, cfg.blocks),
+        flag_(cfg.flag == FlagLocation::kDevice, flag_words(cfg), control(), control_dev()) {
     validate();
   }
   ~DeviceSpinWaiter() override { shutdown(); }
@@ -56,25 +57,27 @@ class DeviceSpinWaiter final : public Waiter {
       }
     }
     if (registers_ == 0) {
-      throw std::invalid_argument(arg_error("threads", cfg_.threads,
-          "expected a multiple of 32 in [32, " + std::to_string(best_max_threads) + "] (the most a block of "
-          "this kernel can have on this GPU with registers <= " + std::to_string(cfg_.registers) + ")"));
+      const std::string valid = "expected a multiple of 32 in [32, " + std::to_string(best_max_threads) +
+                                "] (the most a block of this kernel can have on this GPU with registers <= " +
+                                std::to_string(cfg_.registers) + ")";
+      throw std::invalid_argument(arg_error("threads", cfg_.threads, valid));
     }
     int optin = 0;
     WB_CUDA(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, cfg_.device));
     const int smem_max = optin - info_.static_smem_bytes;
     if (cfg_.smem_bytes < 0 || cfg_.smem_bytes > smem_max) {
-      throw std::invalid_argument(arg_error("smem_bytes", cfg_.smem_bytes,
-                                            "expected [0, " + std::to_string(smem_max) + "] on this GPU"));
+      throw std::invalid_argument(
+          arg_error("smem_bytes", cfg_.smem_bytes, "expected [0, " + std::to_string(smem_max) + "] on this GPU"));
     }
     WB_CUDA(cudaDeviceGetAttribute(&sm_count_, cudaDevAttrMultiProcessorCount, cfg_.device));
     blocks_per_sm_ = spin_blocks_per_sm(registers_, cfg_.threads, cfg_.smem_bytes);
     const int64_t max_blocks = static_cast<int64_t>(blocks_per_sm_) * sm_count_;
     if (cfg_.blocks < 1 || cfg_.blocks > max_blocks) {
-      throw std::invalid_argument(arg_error("blocks", cfg_.blocks,
-          "expected [1, " + std::to_string(max_blocks) + "]: at most " + std::to_string(blocks_per_sm_) +
-          " block(s) of this shape fit on one SM x " + std::to_string(sm_count_) +
-          " SMs; blocks that cannot all be resident at once could never all be waiting"));
+      const std::string valid = "expected [1, " + std::to_string(max_blocks) + "]: at most " +
+                                std::to_string(blocks_per_sm_) + " block(s) of this shape fit on one SM x " +
+                                std::to_string(sm_count_) +
+                                " SMs; blocks that cannot all be resident at once could never all be waiting";
+      throw std::invalid_argument(arg_error("blocks", cfg_.blocks, valid));
     }
   }
 

@@ -54,8 +54,8 @@ struct BarrierBrokenInfo {
   uint32_t generation = 0;        // the generation that could not complete
   int dead_rank = -1;             // kBarrierRankDied: which rank, and its pid
   int32_t dead_pid = 0;
-  std::vector<int> missing;       // ranks that had not arrived for that generation
-  std::vector<int32_t> pids;      // pid of every rank (0: no process holds it)
+  std::vector<int> missing;   // ranks that had not arrived for that generation
+  std::vector<int32_t> pids;  // pid of every rank (0: no process holds it)
 };
 
 class SharedBarrier {

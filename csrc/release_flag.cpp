@@ -17,7 +17,9 @@ int greatest_priority() {
 }  // namespace
 
 ReleaseFlag::ReleaseFlag(bool on_device, size_t words, ControlWords* host_words, ControlWords* dev_words)
-    : words_(words), host_words_(host_words), dev_words_(dev_words) {
+    : words_(words),
+      host_words_(host_words),
+      dev_words_(dev_words) {
   if (words_ == 0 || words_ > kMaxFlagWords) {
     throw std::invalid_argument("flag_lines: " + std::to_string(words_) + " flag words are invalid: expected [1, " +
                                 std::to_string(kMaxFlagWords) + "] (fewer blocks x pollers)");

@@ -17,7 +17,8 @@ namespace {
 class StreamWaitValueWaiter final : public Waiter {
  public:
   explicit StreamWaitValueWaiter(const WaiterConfig& cfg)
-      : Waiter(cfg, 1), flag_(cfg.flag == FlagLocation::kDevice, 1, control(), control_dev()) {}
+      : Waiter(cfg, 1),
+        flag_(cfg.flag == FlagLocation::kDevice, 1, control(), control_dev()) {}
   ~StreamWaitValueWaiter() override { shutdown(); }
   bool device_clock() const override { return true; }
 

@@ -114,7 +114,7 @@ void Waiter::arm() {
       } catch (...) {
       }
       throw WaitExpired("the waiter was not resident within timeout_s=" + std::to_string(cfg_.timeout_s) +
-                      " s: other work may hold the GPU's SMs; it was aborted");
+                        " s: other work may hold the GPU's SMs; it was aborted");
     }
     cpu_relax();
   }

@@ -48,12 +48,12 @@ struct WaiterConfig {
 };
 
 struct WaitResult {
-  std::string status;        // released | expired | aborted
-  int64_t release_ns = 0;    // host time of the release (0 if never released)
-  int64_t ack_ns = 0;        // host time the GPU's ack was seen
-  uint64_t wake_gt_ns = 0;   // device %globaltimer of the last block's observation (device waits)
+  std::string status;           // released | expired | aborted
+  int64_t release_ns = 0;       // host time of the release (0 if never released)
+  int64_t ack_ns = 0;           // host time the GPU's ack was seen
+  uint64_t wake_gt_ns = 0;      // device %globaltimer of the last block's observation (device waits)
   int64_t host_observe_ns = 0;  // host waits: when the waiting thread saw the release
-  int64_t wait_cpu_ns = -1;  // host waits: CPU time of the waiting thread
+  int64_t wait_cpu_ns = -1;     // host waits: CPU time of the waiting thread
   int64_t wait_wall_ns = -1;
 };
 
