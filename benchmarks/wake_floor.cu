@@ -33,9 +33,9 @@
 
 namespace {
 
-#define CK(call)                                                                                   \
-  do {                                                                                             \
-    cudaError_t e_ = (call);                                                                       \
+#define CK(call)                                                                                         \
+  do {                                                                                                   \
+    cudaError_t e_ = (call);                                                                             \
     if (e_ != cudaSuccess) throw std::runtime_error(std::string(#call) + ": " + cudaGetErrorString(e_)); \
   } while (0)
 
@@ -165,7 +165,9 @@ void pin_self(int cpu) {
   } else {
     set = g_all_cpus;
   }
-  if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set) != 0) throw std::runtime_error("pthread_setaffinity_np");
+  if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set) != 0) {
+    throw std::runtime_error("pthread_setaffinity_np");
+  }
 }
 
 std::vector<int> parse_cpu_list(const std::string& s) {  // "3", "3,19", "2-3"
@@ -231,8 +233,8 @@ class Harness {
   // One path: `setup(n)` before the trials (launch a persistent kernel, start a thread), then for
   // gen = 1..n: `arm(gen)` (enqueue; returns once waiting), gap, t0, `release(gen)`, await ack, t1.
   Row run(const std::string& path, const std::string& kind, const std::string& note, double gap_us,
-          const std::function<void(uint32_t)>& arm, const std::function<void(uint32_t)>& release,
-          const uint32_t* ack, const std::function<void()>& teardown) {
+          const std::function<void(uint32_t)>& arm, const std::function<void(uint32_t)>& release, const uint32_t* ack,
+          const std::function<void()>& teardown) {
     Row row{path, kind, note, {}, ""};
     const uint32_t n = uint32_t(o_.trials + o_.warmup);
     try {
@@ -263,10 +265,14 @@ class Harness {
       spin_kernel<false><<<1, 32, 0, stream_>>>(static_cast<uint32_t*>(flag.dev), static_cast<Slot*>(slot.dev), n);
     }
     CK(cudaGetLastError());
-    return run(release_ack ? "device-spin+release-ack" : "device-spin", release_ack ? "probe" : "floor",
-               release_ack ? "ack after outcome and time, with st.release.sys" : "1 warp, lane 0 polls a host-mapped flag",
-               o_.gap_us, [](uint32_t) {}, [f](uint32_t g) { store(f, g); }, &s->ack,
-               [&] { store(f, 0x7fffffff); CK(cudaStreamSynchronize(stream_)); });
+    return run(
+        release_ack ? "device-spin+release-ack" : "device-spin", release_ack ? "probe" : "floor",
+        release_ack ? "ack after outcome and time, with st.release.sys" : "1 warp, lane 0 polls a host-mapped flag",
+        o_.gap_us, [](uint32_t) {}, [f](uint32_t g) { store(f, g); }, &s->ack,
+        [&] {
+          store(f, 0x7fffffff);
+          CK(cudaStreamSynchronize(stream_));
+        });
   }
 
   // marker: 0 none, 1 a kernel writing armed (release), 2 cuStreamWriteValue32 of armed.
@@ -283,8 +289,12 @@ class Harness {
       launch_ack(sd, g, release_ack, stream_);
       if (marker && !await(&s->armed, g)) throw std::runtime_error("marker not seen within 2 s");
     };
-    return run(path, kind, note, gap_us, arm, [f](uint32_t g) { store(f, g); }, &s->ack,
-               [&] { store(f, 0x7fffffff); CK(cudaStreamSynchronize(stream_)); });
+    return run(
+        path, kind, note, gap_us, arm, [f](uint32_t g) { store(f, g); }, &s->ack,
+        [&] {
+          store(f, 0x7fffffff);
+          CK(cudaStreamSynchronize(stream_));
+        });
   }
 
   Row launch(bool release_ack) {
@@ -292,10 +302,11 @@ class Harness {
     auto* s = static_cast<Slot*>(slot.host);
     auto* sd = static_cast<Slot*>(slot.dev);
     auto go = [&](uint32_t g) { launch_ack(sd, g, release_ack, stream_); };
-    return run(release_ack ? "launch+release-ack" : "launch", release_ack ? "probe" : "floor",
-               release_ack ? "ack kernel writes time and outcome, then the ack with st.release.sys"
-                           : "a hot thread launches a 1-warp kernel that writes the ack",
-               o_.gap_us, [](uint32_t) {}, go, &s->ack, [&] { CK(cudaStreamSynchronize(stream_)); });
+    return run(
+        release_ack ? "launch+release-ack" : "launch", release_ack ? "probe" : "floor",
+        release_ack ? "ack kernel writes time and outcome, then the ack with st.release.sys"
+                    : "a hot thread launches a 1-warp kernel that writes the ack",
+        o_.gap_us, [](uint32_t) {}, go, &s->ack, [&] { CK(cudaStreamSynchronize(stream_)); });
   }
 
   // A persistent waiter thread; event: 0 none, 1 spin-sync event, 2 blocking-sync event.
@@ -411,7 +422,8 @@ int main(int argc, char** argv) {
     else if (a == "--device") o.device = std::stoi(next());
     else if (a == "--out") o.out = next();
     else {
-      std::fprintf(stderr, "usage: %s [--trials N] [--warmup N] [--gap-us G] [--device D] [--out FILE.json]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--trials N] [--warmup N] [--gap-us G] [--device D] [--out FILE.json]\n",
+                   argv[0]);
       return 2;
     }
   }
@@ -433,21 +445,37 @@ int main(int argc, char** argv) {
     Harness h(o);
     std::vector<Row> rows;
     rows.push_back(h.device_spin(false));
-    rows.push_back(h.stream_wait("stream-wait-value", "floor", "cuStreamWaitValue32 on a host-mapped flag, then a 1-warp ack kernel", 0, false, o.gap_us));
+    rows.push_back(h.stream_wait("stream-wait-value", "floor",
+                                 "cuStreamWaitValue32 on a host-mapped flag, then a 1-warp ack kernel", 0, false,
+                                 o.gap_us));
     rows.push_back(h.launch(false));
-    rows.push_back(h.host("host-spin", "floor", "waiter thread spins on an atomic, then launches", HostWait::kSpin, 0, true));
-    rows.push_back(h.host("host-yield", "floor", "waiter thread sched_yield()s between loads, then launches", HostWait::kYield, 0, true));
-    rows.push_back(h.host("host-block", "floor", "waiter thread in FUTEX_WAIT, woken by FUTEX_WAKE, then launches", HostWait::kBlock, 0, true));
-    rows.push_back(h.host("event-spin-sync", "floor", "cudaEventSynchronize (spin) on an event behind a stream wait, then launch", HostWait::kSpin, 1, true));
-    rows.push_back(h.host("event-blocking-sync", "floor", "the same with cudaEventBlockingSync", HostWait::kSpin, 2, true));
+    rows.push_back(
+        h.host("host-spin", "floor", "waiter thread spins on an atomic, then launches", HostWait::kSpin, 0, true));
+    rows.push_back(h.host("host-yield", "floor", "waiter thread sched_yield()s between loads, then launches",
+                          HostWait::kYield, 0, true));
+    rows.push_back(h.host("host-block", "floor", "waiter thread in FUTEX_WAIT, woken by FUTEX_WAKE, then launches",
+                          HostWait::kBlock, 0, true));
+    rows.push_back(h.host("event-spin-sync", "floor",
+                          "cudaEventSynchronize (spin) on an event behind a stream wait, then launch", HostWait::kSpin,
+                          1, true));
+    rows.push_back(
+        h.host("event-blocking-sync", "floor", "the same with cudaEventBlockingSync", HostWait::kSpin, 2, true));
     rows.push_back(h.device_spin(true));
     rows.push_back(h.launch(true));
-    rows.push_back(h.stream_wait("swv+kernel-marker", "probe", "a 1-warp kernel writes armed (release) before the wait; host waits for it", 1, false, o.gap_us));
-    rows.push_back(h.stream_wait("swv+write-marker", "probe", "cuStreamWriteValue32 writes armed before the wait; host waits for it", 2, false, o.gap_us));
-    rows.push_back(h.stream_wait("swv+release-ack", "probe", "the ack kernel of launch+release-ack behind the wait", 0, true, o.gap_us));
-    rows.push_back(h.stream_wait("swv gap x5", "probe", "the floor path released after 5x the gap", 0, false, 5 * o.gap_us));
-    rows.push_back(h.host("host-spin unpinned", "probe", "host-spin with the waiter thread free to run on any CPU", HostWait::kSpin, 0, false));
-    rows.push_back(h.host("host-block unpinned", "probe", "host-block with the waiter thread free to run on any CPU", HostWait::kBlock, 0, false));
+    rows.push_back(h.stream_wait("swv+kernel-marker", "probe",
+                                 "a 1-warp kernel writes armed (release) before the wait; host waits for it", 1, false,
+                                 o.gap_us));
+    rows.push_back(h.stream_wait("swv+write-marker", "probe",
+                                 "cuStreamWriteValue32 writes armed before the wait; host waits for it", 2, false,
+                                 o.gap_us));
+    rows.push_back(h.stream_wait("swv+release-ack", "probe", "the ack kernel of launch+release-ack behind the wait", 0,
+                                 true, o.gap_us));
+    rows.push_back(
+        h.stream_wait("swv gap x5", "probe", "the floor path released after 5x the gap", 0, false, 5 * o.gap_us));
+    rows.push_back(h.host("host-spin unpinned", "probe", "host-spin with the waiter thread free to run on any CPU",
+                          HostWait::kSpin, 0, false));
+    rows.push_back(h.host("host-block unpinned", "probe", "host-block with the waiter thread free to run on any CPU",
+                          HostWait::kBlock, 0, false));
 
     timespec ts;
     const double mono = per_call_ns([&] { clock_gettime(CLOCK_MONOTONIC, &ts); });
@@ -469,16 +497,17 @@ int main(int argc, char** argv) {
       ok = ok && r.error.empty();
       std::printf("%-24s %-6s %8.2f %8.2f %8.2f %8.2f %9zu  %s\n", r.path.c_str(), r.kind.c_str(), pct(r.us, 0),
                   pct(r.us, 50), pct(r.us, 99), pct(r.us, 99.9), r.us.size(), r.error.c_str());
-      js << (i ? ", " : "") << "{\"path\": \"" << r.path << "\", \"kind\": \"" << r.kind << "\", \"note\": \""
-         << r.note << "\", \"trials\": " << r.us.size() << ", \"min_us\": " << pct(r.us, 0)
-         << ", \"p50_us\": " << pct(r.us, 50) << ", \"p90_us\": " << pct(r.us, 90) << ", \"p99_us\": "
-         << pct(r.us, 99) << ", \"p999_us\": " << pct(r.us, 99.9) << ", \"max_us\": " << pct(r.us, 100)
-         << ", \"error\": \"" << r.error << "\"}";
+      js << (i ? ", " : "") << "{\"path\": \"" << r.path << "\", \"kind\": \"" << r.kind << "\", \"note\": \"" << r.note
+         << "\", \"trials\": " << r.us.size() << ", \"min_us\": " << pct(r.us, 0) << ", \"p50_us\": " << pct(r.us, 50)
+         << ", \"p90_us\": " << pct(r.us, 90) << ", \"p99_us\": " << pct(r.us, 99)
+         << ", \"p999_us\": " << pct(r.us, 99.9) << ", \"max_us\": " << pct(r.us, 100) << ", \"error\": \"" << r.error
+         << "\"}";
     }
     js << "]}\n";
-    std::printf("host calls, ns each: clock_gettime(MONOTONIC) %.0f, (THREAD_CPUTIME) %.0f, cudaSetDevice %.0f, "
-                "FUTEX_WAKE with no waiter %.0f; cpus main %d waiter %d\n", mono, cpu, setdev, wake, g_main_cpu,
-                g_waiter_cpu);
+    std::printf(
+        "host calls, ns each: clock_gettime(MONOTONIC) %.0f, (THREAD_CPUTIME) %.0f, cudaSetDevice %.0f, "
+        "FUTEX_WAKE with no waiter %.0f; cpus main %d waiter %d\n",
+        mono, cpu, setdev, wake, g_main_cpu, g_waiter_cpu);
     if (!o.out.empty()) {
       std::ofstream(o.out) << js.str();
     }

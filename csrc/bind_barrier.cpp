@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // The barrier part of waitbench._C: the cross-process futex barrier and the ack probe its ranks
 // launch. Thin: Python (waitbench.barrier) validates, names errors and owns the public API.
-#include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
 #include <cerrno>
@@ -9,11 +8,10 @@
 #include <system_error>
 
 #include "ack_probe.hpp"
+#include "bind.hpp"
 #include "host_barrier.hpp"
 
-namespace py = pybind11;
-using namespace wb;
-
+namespace wb {
 namespace {
 
 // Owns a SharedBarrier so Python can close it deterministically (unmap, free its rank).
@@ -53,45 +51,44 @@ PyBarrier make(const std::string& name, F&& f) {
 
 void register_barrier(py::module_& m) {
   m.attr("BARRIER_MAX_PARTIES") = kBarrierMaxParties;
-  m.attr("BARRIER_LIVENESS_MAX_NS") = kBarrierLivenessMaxNs;
-  m.attr("BARRIER_RELEASED") = static_cast<int>(kBarrierReleased);
-  m.attr("BARRIER_TIMEOUT") = static_cast<int>(kBarrierTimeout);
-  m.attr("BARRIER_ABORTED") = static_cast<int>(kBarrierAborted);
-  m.attr("BARRIER_RANK_DIED") = static_cast<int>(kBarrierRankDied);
-  m.attr("BARRIER_INTERRUPTED") = static_cast<int>(kBarrierInterrupted);
 
   py::class_<PyBarrier>(m, "SharedBarrier", "A cross-process futex barrier in POSIX shared memory.")
-      .def_static("create",
-                  [](const std::string& name, int parties) {
-                    return make(name, [&] { return SharedBarrier::create(name, parties); });
-                  },
-                  py::arg("name"), py::arg("parties"))
-      .def_static("open", [](const std::string& name) { return make(name, [&] { return SharedBarrier::open(name); }); },
-                  py::arg("name"))
+      .def_static(
+          "create",
+          [](const std::string& name, int parties) {
+            return make(name, [&] { return SharedBarrier::create(name, parties); });
+          },
+          py::arg("name"), py::arg("parties"))
+      .def_static(
+          "open", [](const std::string& name) { return make(name, [&] { return SharedBarrier::open(name); }); },
+          py::arg("name"))
       .def_static("unlink", &SharedBarrier::unlink, py::arg("name"))
       .def_static("creator", &SharedBarrier::creator, py::arg("name"),
                   "(pid of the process that created barrier `name`, whether it is alive); (0, False) if none.")
-      .def("claim", [](PyBarrier& b, int rank) { return b.get().claim(rank); }, py::arg("rank"),
-           py::call_guard<py::gil_scoped_release>())
-      .def("wait",
-           [](PyBarrier& b, int64_t timeout_ns, int64_t spin_ns) {
-             SharedBarrier& impl = b.get();
-             // Asked at every liveness check and on EINTR: Ctrl-C ends the wait and breaks the barrier.
-             const std::function<bool()> interrupted = [] {
-               py::gil_scoped_acquire gil;
-               return PyErr_CheckSignals() != 0;
-             };
-             BarrierWaitResult r;
-             {
-               py::gil_scoped_release nogil;
-               r = impl.wait(timeout_ns, spin_ns, interrupted);
-             }
-             if (PyErr_Occurred()) throw py::error_already_set();
-             return py::make_tuple(r.status, r.index, r.generation, r.release_ns, r.wake_ns, r.cpu_ns, r.wall_ns);
-           },
-           py::arg("timeout_ns"), py::arg("spin_ns"),
-           "Arrive and wait (GIL released): (status, index, generation, release_ns, wake_ns, cpu_ns, wall_ns).")
-      .def("abort", [](PyBarrier& b) { b.get().abort(); }, py::call_guard<py::gil_scoped_release>())
+      .def(
+          "claim", [](PyBarrier& b, int rank) { return b.get().claim(rank); }, py::arg("rank"),
+          py::call_guard<py::gil_scoped_release>())
+      .def(
+          "wait",
+          [](PyBarrier& b, int64_t timeout_ns, int64_t spin_ns) {
+            SharedBarrier& impl = b.get();
+            // Asked at every liveness check and on EINTR: Ctrl-C ends the wait and breaks the barrier.
+            const std::function<bool()> interrupted = [] {
+              py::gil_scoped_acquire gil;
+              return PyErr_CheckSignals() != 0;
+            };
+            BarrierWaitResult r;
+            {
+              py::gil_scoped_release nogil;
+              r = impl.wait(timeout_ns, spin_ns, interrupted);
+            }
+            if (PyErr_Occurred()) throw py::error_already_set();
+            return py::make_tuple(r.status, r.index, r.generation, r.release_ns, r.wake_ns, r.cpu_ns, r.wall_ns);
+          },
+          py::arg("timeout_ns"), py::arg("spin_ns"),
+          "Arrive and wait (GIL released): (status, index, generation, release_ns, wake_ns, cpu_ns, wall_ns).")
+      .def(
+          "abort", [](PyBarrier& b) { b.get().abort(); }, py::call_guard<py::gil_scoped_release>())
       .def("broken",
            [](PyBarrier& b) {
              const BarrierBrokenInfo i = b.get().broken();
@@ -113,11 +110,10 @@ void register_barrier(py::module_& m) {
       .def_property_readonly("closed", [](PyBarrier& b) { return !b.impl; })
       .def_property_readonly("parties", [](PyBarrier& b) { return b.get().parties(); })
       .def_property_readonly("rank", [](PyBarrier& b) { return b.get().rank(); })
-      .def_property_readonly("n_waiting", [](PyBarrier& b) { return b.get().n_waiting(); })
-      .def_property_readonly("generation", [](PyBarrier& b) { return b.get().generation(); })
-      .def_property_readonly("creator_pid", [](PyBarrier& b) { return b.get().creator_pid(); });
+      .def_property_readonly("n_waiting", [](PyBarrier& b) { return b.get().n_waiting(); });
 
-  py::class_<AckProbe>(m, "AckProbe", "A one-warp ack kernel a released barrier rank launches, and when its ack is seen.")
+  py::class_<AckProbe>(m, "AckProbe",
+                       "A one-warp ack kernel a released barrier rank launches, and when its ack is seen.")
       .def(py::init([](int device) {
              py::gil_scoped_release nogil;
              return std::make_unique<AckProbe>(device);
@@ -126,3 +122,5 @@ void register_barrier(py::module_& m) {
       .def("fire", &AckProbe::fire, py::arg("timeout_s"), py::call_guard<py::gil_scoped_release>(),
            "Launch the ack kernel, spin until its ack is visible; the host time (now_ns) it was seen.");
 }
+
+}  // namespace wb

@@ -35,10 +35,11 @@ void throw_cuda(cudaError_t err, const char* call, const char* file, int line) {
   const std::string what = cudaGetErrorString(err);
   if (err == cudaErrorInsufficientDriver || err == cudaErrorNoDevice || err == cudaErrorStubLibrary ||
       err == cudaErrorDevicesUnavailable || err == cudaErrorCompatNotSupportedOnDevice) {
-    throw NoDeviceError("no usable CUDA GPU: " + what +
-                        (err == cudaErrorInsufficientDriver
-                             ? " (no NVIDIA driver is loaded, or it is older than the CUDA runtime waitbench was built with)"
-                             : ""));
+    throw NoDeviceError(
+        "no usable CUDA GPU: " + what +
+        (err == cudaErrorInsufficientDriver
+             ? " (no NVIDIA driver is loaded, or it is older than the CUDA runtime waitbench was built with)"
+             : ""));
   }
   throw CudaError(std::string(call) + " failed: " + what + " [" + cudaGetErrorName(err) + " at " + file + ":" +
                   std::to_string(line) + "]");

@@ -7,9 +7,9 @@
 
 namespace wb {
 
-int64_t now_ns();         // CLOCK_MONOTONIC
-int64_t thread_cpu_ns();  // CPU time of the calling thread (CLOCK_THREAD_CPUTIME_ID)
+int64_t now_ns();              // CLOCK_MONOTONIC
+int64_t thread_cpu_ns();       // CPU time of the calling thread (CLOCK_THREAD_CPUTIME_ID)
 void spin_for_ns(int64_t ns);  // busy-wait (used for short gaps where sleeping is too coarse)
-void cpu_relax();          // pause hint inside host spin loops
+void cpu_relax();              // pause hint inside host spin loops
 
 }  // namespace wb

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 // Device-resident waits: the spin waiter (NCCL-shaped when given NCCL's launch shape), the ack and
 // armed markers, and the clock-calibration probe. Every loop here has a deadline and an abort word.
+#include "device_waits.hpp"
+
 #include <cuda_runtime.h>
 
 #include "common.hpp"
 #include "device_asm.cuh"
-#include "device_waits.hpp"
 
 namespace wb {
 namespace {
@@ -137,8 +138,9 @@ SpinKernel spin_kernel_for(int registers) {
     case 64: return spin_wait_kernel<64, 64>;
     case 96: return spin_wait_kernel<96, 96>;
     case 128: return spin_wait_kernel<128, 128>;
-    default: throw std::invalid_argument("registers=" + std::to_string(registers) +
-                                         " is invalid: expected one of 32, 64, 96, 128");
+    default:
+      throw std::invalid_argument("registers=" + std::to_string(registers) +
+                                  " is invalid: expected one of 32, 64, 96, 128");
   }
 }
 
@@ -178,8 +180,8 @@ void launch_ack(BlockSlot* slot, uint32_t gen, uint32_t outcome, cudaStream_t st
   WB_CUDA(cudaGetLastError());
 }
 
-void launch_clock_probe(const uint32_t* ping, uint32_t* pong_ack, uint64_t* pong_gt, uint32_t n,
-                        uint64_t timeout_ns, cudaStream_t stream) {
+void launch_clock_probe(const uint32_t* ping, uint32_t* pong_ack, uint64_t* pong_gt, uint32_t n, uint64_t timeout_ns,
+                        cudaStream_t stream) {
   clock_probe_kernel<<<1, 1, 0, stream>>>(ping, pong_ack, pong_gt, n, timeout_ns);
   WB_CUDA(cudaGetLastError());
 }

@@ -23,8 +23,7 @@ struct KernelInfo {
 KernelInfo spin_kernel_info(int registers);
 // Blocks of this shape that can be resident on one SM at once (cudaOccupancy...).
 int spin_blocks_per_sm(int registers, int threads, int smem_bytes);
-void launch_spin(int registers, int blocks, int threads, int smem_bytes, const SpinParams& params,
-                 cudaStream_t stream);
+void launch_spin(int registers, int blocks, int threads, int smem_bytes, const SpinParams& params, cudaStream_t stream);
 
 // One warp that writes `ack = gen`, then `outcome` and %globaltimer into `slot` (relaxed stores: the
 // host waits for all three, see Waiter::settle): the "work" queued behind front-end and host-side
@@ -34,8 +33,8 @@ void launch_ack(BlockSlot* slot, uint32_t gen, uint32_t outcome, cudaStream_t st
 // Clock calibration: one thread answers n pings. For i in 1..n it waits for *ping == i, writes
 // *pong_ack = i and then the %globaltimer read at that moment to pong_gt[i-1] (relaxed stores: the
 // host waits for pong_gt to turn nonzero). Ends by itself after timeout_ns.
-void launch_clock_probe(const uint32_t* ping, uint32_t* pong_ack, uint64_t* pong_gt, uint32_t n,
-                        uint64_t timeout_ns, cudaStream_t stream);
+void launch_clock_probe(const uint32_t* ping, uint32_t* pong_ack, uint64_t* pong_gt, uint32_t n, uint64_t timeout_ns,
+                        cudaStream_t stream);
 // Smallest non-zero step of %globaltimer seen over many reads, into *out.
 void launch_timer_resolution(uint64_t* out, cudaStream_t stream);
 

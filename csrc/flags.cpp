@@ -41,12 +41,8 @@ Event::~Event() {
   if (event_) cudaEventDestroy(event_);
 }
 
-uint32_t load_acquire(const uint32_t* word) {
-  return __atomic_load_n(word, __ATOMIC_ACQUIRE);
-}
+uint32_t load_acquire(const uint32_t* word) { return __atomic_load_n(word, __ATOMIC_ACQUIRE); }
 
-void store_release(uint32_t* word, uint32_t value) {
-  __atomic_store_n(word, value, __ATOMIC_RELEASE);
-}
+void store_release(uint32_t* word, uint32_t value) { __atomic_store_n(word, value, __ATOMIC_RELEASE); }
 
 }  // namespace wb

@@ -123,8 +123,8 @@ std::string shm_path(const std::string& name) {
 }  // namespace
 
 struct alignas(64) RankSlot {
-  std::atomic<int32_t> pid;         // 0: free; kClaiming while a process fills in the rest
-  std::atomic<uint32_t> arrived;    // the generation this rank last arrived for
+  std::atomic<int32_t> pid;       // 0: free; kClaiming while a process fills in the rest
+  std::atomic<uint32_t> arrived;  // the generation this rank last arrived for
   std::atomic<uint64_t> start_ticks;
   std::atomic<uint64_t> pidns;
 };
@@ -138,7 +138,7 @@ struct SharedBarrier::Layout {
   uint64_t creator_pidns;
   alignas(64) std::atomic<uint32_t> gen;  // the futex word; its change is the sense flip
   alignas(64) std::atomic<uint32_t> count;
-  std::atomic<uint32_t> sleepers;         // waiters inside FUTEX_WAIT: the releaser skips the syscall at 0
+  std::atomic<uint32_t> sleepers;  // waiters inside FUTEX_WAIT: the releaser skips the syscall at 0
   std::atomic<int64_t> release_ns;
   alignas(64) std::atomic<uint32_t> broken;  // 0, kBrokenWriting, or a BarrierStatus
   std::atomic<int32_t> broken_by;
@@ -164,7 +164,10 @@ uint32_t settled_reason(const std::atomic<uint32_t>& broken) {
 }  // namespace
 
 SharedBarrier::SharedBarrier(int fd, void* base, size_t bytes)
-    : fd_(fd), base_(base), bytes_(bytes), pidns_(pid_namespace()) {}
+    : fd_(fd),
+      base_(base),
+      bytes_(bytes),
+      pidns_(pid_namespace()) {}
 
 std::unique_ptr<SharedBarrier> SharedBarrier::create(const std::string& name, int parties) {
   if (parties < 1 || parties > kBarrierMaxParties) {
@@ -206,7 +209,8 @@ std::unique_ptr<SharedBarrier> SharedBarrier::open(const std::string& name) {
   struct stat st{};
   while (::fstat(fd, &st) == 0 && static_cast<size_t>(st.st_size) < bytes && now_ns() < limit) ::usleep(1000);
   void* base = static_cast<size_t>(st.st_size) >= bytes
-                   ? ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) : MAP_FAILED;
+                   ? ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
+                   : MAP_FAILED;
   if (base == MAP_FAILED) {
     ::close(fd);
     throw std::runtime_error(path + " is not a waitbench barrier (size " + std::to_string(st.st_size) + " bytes)");
@@ -244,8 +248,6 @@ SharedBarrier::~SharedBarrier() {
 
 int SharedBarrier::parties() const { return static_cast<int>(layout()->parties); }
 int SharedBarrier::n_waiting() const { return static_cast<int>(layout()->count.load()); }
-uint32_t SharedBarrier::generation() const { return layout()->gen.load(); }
-int32_t SharedBarrier::creator_pid() const { return layout()->creator_pid; }
 
 int SharedBarrier::claim(int rank) {
   Layout* l = layout();
@@ -325,11 +327,11 @@ BarrierBrokenInfo SharedBarrier::broken() const {
   return info;
 }
 
-BarrierWaitResult SharedBarrier::wait(int64_t timeout_ns, int64_t spin_ns,
-                                      const std::function<bool()>& interrupted) {
+BarrierWaitResult SharedBarrier::wait(int64_t timeout_ns, int64_t spin_ns, const std::function<bool()>& interrupted) {
   if (in_wait_.exchange(true)) {
-    throw std::logic_error("this HostBarrier handle is already waiting in another thread: a handle is one party; "
-                           "open one handle per thread that waits");
+    throw std::logic_error(
+        "this HostBarrier handle is already waiting in another thread: a handle is one party; "
+        "open one handle per thread that waits");
   }
   struct Done {
     std::atomic<bool>& flag;

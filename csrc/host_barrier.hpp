@@ -54,8 +54,8 @@ struct BarrierBrokenInfo {
   uint32_t generation = 0;        // the generation that could not complete
   int dead_rank = -1;             // kBarrierRankDied: which rank, and its pid
   int32_t dead_pid = 0;
-  std::vector<int> missing;       // ranks that had not arrived for that generation
-  std::vector<int32_t> pids;      // pid of every rank (0: no process holds it)
+  std::vector<int> missing;   // ranks that had not arrived for that generation
+  std::vector<int32_t> pids;  // pid of every rank (0: no process holds it)
 };
 
 class SharedBarrier {
@@ -87,8 +87,6 @@ class SharedBarrier {
   int parties() const;
   int rank() const { return rank_; }
   int n_waiting() const;  // parties that arrived for the current generation
-  uint32_t generation() const;
-  int32_t creator_pid() const;
   BarrierBrokenInfo broken() const;
 
  private:

@@ -36,7 +36,11 @@ void futex_wake_all(std::atomic<uint32_t>* word) {
 
 HostWaitThread::HostWaitThread(int device, HostWaitMode mode, int64_t spin_ns, cudaStream_t work_stream,
                                BlockSlot* slot)
-    : device_(device), mode_(mode), spin_ns_(spin_ns), work_stream_(work_stream), slot_(slot),
+    : device_(device),
+      mode_(mode),
+      spin_ns_(spin_ns),
+      work_stream_(work_stream),
+      slot_(slot),
       thread_([this] { loop(); }) {}
 
 HostWaitThread::~HostWaitThread() {

@@ -54,7 +54,7 @@ struct SpinParams {
   uint32_t poll_acquire;  // 1: ld.acquire.sys each poll; 0: ld.volatile polls (NCCL)
   uint32_t flag_stride;   // 0: every poller polls flag[0]; else poller t of block b polls
                           // flag[(b * pollers + t) * flag_stride] (its own line, as NCCL LL threads do)
-  float seed;  // makes held registers' contents unknown to the compiler
+  float seed;             // makes held registers' contents unknown to the compiler
 };
 
 enum BackoffMode : uint32_t { kBackoffNone = 0, kBackoffFixed = 1, kBackoffExp = 2 };

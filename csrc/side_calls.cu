@@ -21,8 +21,8 @@ __global__ void side_call_first_launch_kernel(int* out) {
 }  // namespace
 
 const std::vector<std::string>& side_call_names() {
-  static const std::vector<std::string> names = {
-      "cudaMalloc", "cudaFree", "cudaMallocHost", "cudaStreamCreate", "first-launch", "cudaDeviceSynchronize"};
+  static const std::vector<std::string> names = {"cudaMalloc",       "cudaFree",     "cudaMallocHost",
+                                                 "cudaStreamCreate", "first-launch", "cudaDeviceSynchronize"};
   return names;
 }
 

@@ -29,8 +29,8 @@ class SideCall {
  private:
   std::string name_;
   int device_;
-  void* device_ptr_ = nullptr;   // freed by "cudaFree", or what "cudaMalloc" got
-  void* host_ptr_ = nullptr;     // what "cudaMallocHost" got
+  void* device_ptr_ = nullptr;     // freed by "cudaFree", or what "cudaMalloc" got
+  void* host_ptr_ = nullptr;       // what "cudaMallocHost" got
   cudaStream_t stream_ = nullptr;  // what "cudaStreamCreate" made, or the stream of "first-launch"
   bool ran_ = false;
 };

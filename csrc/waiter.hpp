@@ -16,8 +16,19 @@
 
 namespace wb {
 
+// The choices of a waiter's settings. Python's strategy table (waitbench/strategies.py) names and
+// checks them; the bindings expose each as an enum whose members are those names in upper case
+// ('per-poller' is FlagLines.PER_POLLER).
+enum class WaiterKind { kDeviceSpin, kStreamWaitValue, kHostSpin, kHostYield, kHostBlock, kEventSync, kExternal };
+enum class FlagLocation { kHost, kDevice };    // where the release word lives
+enum class PollLoad { kVolatile, kAcquire };   // the spin kernel's load of the flag
+enum class FlagLines { kShared, kPerPoller };  // every poller polls one word, or each its own 16-byte line
+enum class EventSync { kBlocking, kSpin };     // how cudaEventSynchronize waits (event-sync)
+
+// One waiter's settings, already checked by the strategy table: the native core checks only what
+// depends on the device (threads its registers allow, blocks that can be resident, shared memory).
 struct WaiterConfig {
-  std::string kind;  // device-spin, stream-wait-value, host-spin, host-yield, host-block, event-sync
+  WaiterKind kind = WaiterKind::kDeviceSpin;
   int device = 0;
   int blocks = 1;
   int threads = 32;
@@ -25,24 +36,24 @@ struct WaiterConfig {
   int registers = 32;
   int smem_bytes = 0;
   int check_every = 10000;
-  std::string flag = "host";     // host | device
-  std::string poll = "volatile"; // volatile | acquire (the spin kernel's load)
-  std::string flag_lines = "shared";  // shared | per-poller (each poller its own 16-byte line)
-  std::string backoff = "none";  // none | fixed | exp
+  FlagLocation flag = FlagLocation::kHost;
+  PollLoad poll = PollLoad::kVolatile;
+  FlagLines flag_lines = FlagLines::kShared;
+  BackoffMode backoff = kBackoffNone;
   int backoff_ns = 0;
   int backoff_cap_ns = 0;
   int64_t spin_us = -1;
-  std::string sync = "blocking";  // blocking | spin
+  EventSync sync = EventSync::kBlocking;
   double timeout_s = 10.0;
 };
 
 struct WaitResult {
-  std::string status;        // released | expired | aborted
-  int64_t release_ns = 0;    // host time of the release (0 if never released)
-  int64_t ack_ns = 0;        // host time the GPU's ack was seen
-  uint64_t wake_gt_ns = 0;   // device %globaltimer of the last block's observation (device waits)
+  std::string status;           // released | expired | aborted
+  int64_t release_ns = 0;       // host time of the release (0 if never released)
+  int64_t ack_ns = 0;           // host time the GPU's ack was seen
+  uint64_t wake_gt_ns = 0;      // device %globaltimer of the last block's observation (device waits)
   int64_t host_observe_ns = 0;  // host waits: when the waiting thread saw the release
-  int64_t wait_cpu_ns = -1;  // host waits: CPU time of the waiting thread
+  int64_t wait_cpu_ns = -1;     // host waits: CPU time of the waiting thread
   int64_t wait_wall_ns = -1;
 };
 
@@ -63,12 +74,12 @@ class Waiter {
  public:
   static std::unique_ptr<Waiter> create(const WaiterConfig& cfg);
   // A device-resident waiter whose kernel the caller launches (through `launch`) at each arm; the
-  // arming, release, timing and deadline checks are the built-in ones. cfg.kind must be "external".
+  // arming, release, timing and deadline checks are the built-in ones (cfg.kind: kExternal).
   static std::unique_ptr<Waiter> create_external(const WaiterConfig& cfg, ExternalLauncher launch);
   virtual ~Waiter() = default;
 
   // Starts a new wait and returns once it is resident (device) or waiting (stream, host).
-  // Throws WaitError if it cannot get there before its deadline.
+  // Throws WaitExpired (after aborting it) if it cannot get there before its deadline.
   void arm();
   // Releases the wait; returns the host time of the releasing store.
   int64_t release();

@@ -18,7 +18,7 @@ struct TrialSamples {
   std::vector<int64_t> host_observe_ns;  // host waits: when the waiting thread saw the release
   std::vector<int64_t> wait_cpu_ns;      // host waits: waiting thread's CPU time (-1 otherwise)
   std::vector<int64_t> wait_wall_ns;
-  std::vector<int32_t> outcome;          // protocol Outcome of each trial
+  std::vector<int32_t> outcome;  // protocol Outcome of each trial
 };
 
 // n trials of arm -> sleep gap_ns -> release -> wait. Trials that expire or abort are kept (with

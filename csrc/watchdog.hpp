@@ -35,10 +35,10 @@ class Watchdog {
   std::atomic<uint32_t> state_{kIdle};
   std::mutex mu_;
   std::condition_variable cv_;
-  std::function<void()> fire_;         // guarded by mu_
-  int64_t deadline_ns_ = 0;            // guarded by mu_
-  int64_t wakes_at_ns_ = INT64_MAX;    // guarded by mu_: when the thread looks next (MAX: when notified)
-  bool stop_ = false;                  // guarded by mu_
+  std::function<void()> fire_;       // guarded by mu_
+  int64_t deadline_ns_ = 0;          // guarded by mu_
+  int64_t wakes_at_ns_ = INT64_MAX;  // guarded by mu_: when the thread looks next (MAX: when notified)
+  bool stop_ = false;                // guarded by mu_
   std::thread thread_;
 };
 

@@ -80,8 +80,8 @@ BuiltinWorkload::BuiltinWorkload(const std::string& name, int device, int64_t si
   WB_CUDA(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
   if (name == "fma") {
     if (size % 16 != 0 || size > (1LL << 30)) {
-      throw std::invalid_argument("size=" + std::to_string(size) + " is invalid: fma iterations must be a multiple "
-                                  "of 16 in [16, 2^30]");
+      throw std::invalid_argument("size=" + std::to_string(size) +
+                                  " is invalid: fma iterations must be a multiple of 16 in [16, 2^30]");
     }
     int per_sm = 0;
     WB_CUDA(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, fma_kernel, kFmaBlock, 0));
@@ -90,12 +90,12 @@ BuiltinWorkload::BuiltinWorkload(const std::string& name, int device, int64_t si
     a_ = std::make_unique<DeviceBuffer>(sizeof(float) * static_cast<size_t>(grid));
     clock_acc_ = std::make_unique<DeviceBuffer>(2 * sizeof(unsigned long long));
     clock_read_ = std::make_unique<MappedHostBuffer>(2 * sizeof(unsigned long long));
-    info_ = {name, "flop", 2.0 * kFmaChains * static_cast<double>(size) * grid * kFmaBlock, grid, kFmaBlock,
-             attr.numRegs, static_cast<int>(attr.sharedSizeBytes)};
+    const double flop = 2.0 * kFmaChains * static_cast<double>(size) * grid * kFmaBlock;
+    info_ = {name, "flop", flop, grid, kFmaBlock, attr.numRegs, static_cast<int>(attr.sharedSizeBytes)};
   } else if (name == "stream" || name == "memcpy") {
     if (size % (16 * kCopyBlock * kCopyVecPerThread) != 0) {
-      throw std::invalid_argument("size=" + std::to_string(size) + " is invalid: stream/memcpy bytes must be a "
-                                  "multiple of 16384");
+      throw std::invalid_argument("size=" + std::to_string(size) +
+                                  " is invalid: stream/memcpy bytes must be a multiple of 16384");
     }
     a_ = std::make_unique<DeviceBuffer>(static_cast<size_t>(size));
     b_ = std::make_unique<DeviceBuffer>(static_cast<size_t>(size));
@@ -103,8 +103,8 @@ BuiltinWorkload::BuiltinWorkload(const std::string& name, int device, int64_t si
     const int grid = static_cast<int>(vecs / (kCopyBlock * kCopyVecPerThread));
     const cudaFuncAttributes attr = attributes(copy_kernel);
     if (name == "stream") {
-      info_ = {name, "byte", 2.0 * static_cast<double>(size), grid, kCopyBlock, attr.numRegs,
-               static_cast<int>(attr.sharedSizeBytes)};
+      const int smem = static_cast<int>(attr.sharedSizeBytes);
+      info_ = {name, "byte", 2.0 * static_cast<double>(size), grid, kCopyBlock, attr.numRegs, smem};
     } else {
       info_ = {name, "byte", 2.0 * static_cast<double>(size), 0, 0, 0, 0};  // copy engine / driver kernel
     }
@@ -151,19 +151,6 @@ int64_t wait_stream_idle(cudaStream_t stream, double timeout_s) {
     if (now_ns() > deadline) return 0;
     cpu_relax();
   }
-}
-
-TimedRun time_from_enqueue(const BuiltinWorkload& w, cudaStream_t stream, int launches, double timeout_s) {
-  if (launches < 1 || launches > 512) {
-    // The driver's launch queue is finite: past it, enqueueing itself would block behind a waiter.
-    throw std::invalid_argument("launches=" + std::to_string(launches) + " is invalid: expected [1, 512]");
-  }
-  TimedRun r;
-  r.enqueue_ns = now_ns();
-  w.enqueue(stream, launches);
-  r.done_ns = wait_stream_idle(stream, timeout_s);
-  r.completed = r.done_ns != 0;
-  return r;
 }
 
 }  // namespace wb

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Calibrated concurrent workloads with known work per launch, and timing from enqueue.
+// Calibrated concurrent workloads with known work per launch, and waiting for a stream to go idle.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -44,17 +44,6 @@ class BuiltinWorkload {
   std::unique_ptr<DeviceBuffer> clock_acc_;       // fma: summed SM cycles, summed ns
   std::unique_ptr<MappedHostBuffer> clock_read_;  // where held_clock_mhz() copies them
 };
-
-struct TimedRun {
-  int64_t enqueue_ns = 0;  // host time just before the first launch was enqueued
-  int64_t done_ns = 0;     // host time the completion was seen (0 if not within the timeout)
-  bool completed = false;
-};
-
-// Times `launches` launches from enqueue: host clock before enqueueing, completion seen by polling
-// an event recorded after them. If they have not completed within timeout_s it returns with
-// completed = false (the caller decides whether that is a stall) and the work stays queued.
-TimedRun time_from_enqueue(const BuiltinWorkload& w, cudaStream_t stream, int launches, double timeout_s);
 
 // Records an event on `stream` and polls it: the host time the stream's queued work finished,
 // or 0 if not within timeout_s. Used for work enqueued by others (torch, cupy, numba).

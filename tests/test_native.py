@@ -68,6 +68,42 @@ def test_bad_options_are_reported_before_the_missing_gpu() -> None:
         waitbench.Waiter("spin", threads=33)
 
 
+def _public(names: object) -> set[str]:
+    return {n for n in names if not n.startswith("_")}
+
+
+def test_the_type_stub_ships_beside_the_module_and_names_exactly_what_it_exports() -> None:
+    import ast
+
+    mod = native()
+    stub = ast.parse(Path(mod.__file__).with_name("_C.pyi").read_text())
+    top = {n.name: n for n in stub.body if isinstance(n, (ast.ClassDef, ast.FunctionDef))}
+    constants = {n.target.id for n in stub.body if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name)}
+    assert _public(top) | constants == _public(dir(mod))
+    base = {n.name for n in top["_Enum"].body if isinstance(n, ast.FunctionDef)}
+    for name in _public(top):
+        node = top[name]
+        if not isinstance(node, ast.ClassDef):
+            continue
+        members = {n.name for n in node.body if isinstance(n, ast.FunctionDef)}
+        members |= {n.target.id for n in node.body if isinstance(n, ast.AnnAssign)}
+        if any(isinstance(b, ast.Name) and b.id == "_Enum" for b in node.bases):
+            members |= base
+        assert _public(members) == _public(dir(getattr(mod, name))), name
+
+
+def test_every_native_exception_maps_onto_a_waitbench_error() -> None:
+    """csrc/module.cpp raises waitbench.errors classes by name: each must exist and be a WaitbenchError."""
+    import re
+
+    import waitbench.errors as errors
+
+    source = (Path(__file__).resolve().parents[1] / "csrc" / "module.cpp").read_text()
+    names = re.findall(r'raise_as\("(\w+)"', source)
+    assert names == ["NoGpuError", "CudaError", "WaitExpired", "WaitbenchError"]
+    assert all(issubclass(getattr(errors, n), errors.WaitbenchError) for n in names)
+
+
 def test_import_needs_no_gpu_and_touches_no_cuda() -> None:
     code = "import waitbench, waitbench._C; print(waitbench.__version__)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

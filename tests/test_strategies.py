@@ -8,6 +8,8 @@ import importlib
 import pytest
 
 import waitbench
+from waitbench._native import native
+
 st = importlib.import_module("waitbench.strategies")  # the module (waitbench.strategies is the function)
 
 SINGLE_GPU = ["spin", "spin-backoff", "nccl-shaped", "stream-wait-value", "host-spin", "host-yield", "host-block",
@@ -70,15 +72,38 @@ def test_nccl_presets_carry_ncclish_shapes() -> None:
 
 
 def test_native_config_merges_preset_fixed_and_options() -> None:
+    c = native()
     spec, opts = st.resolve("nccl-shaped", preset="simple-2ch", flag="device")
-    cfg = st.native_config(spec, opts)
-    assert cfg["kind"] == "device-spin" and cfg["blocks"] == 2 and cfg["threads"] == 544
-    assert cfg["flag"] == "device" and cfg["backoff"] == "none" and "preset" not in cfg
+    assert "preset" not in spec.native_settings(opts)
+    cfg = st.native_config(spec, opts, gpu=1)
+    assert isinstance(cfg, c.WaiterConfig) and cfg.device == 1
+    assert cfg.kind == c.WaiterKind.DEVICE_SPIN and cfg.blocks == 2 and cfg.threads == 544 and cfg.registers == 96
+    assert cfg.flag == c.FlagLocation.DEVICE and cfg.flag_lines == c.FlagLines.PER_POLLER
+    assert cfg.backoff == c.Backoff.NONE and cfg.poll == c.PollLoad.VOLATILE and cfg.timeout_s == 10.0
 
 
-def test_native_config_keys_are_all_known_to_the_native_waiter() -> None:
-    native_keys = {"kind", "device", "blocks", "threads", "pollers", "registers", "smem_bytes", "check_every", "flag", "poll", "flag_lines",
-                   "backoff", "backoff_ns", "backoff_cap_ns", "spin_us", "sync", "timeout_s"}
+def test_every_choice_of_every_strategy_names_a_member_of_the_native_enum() -> None:
+    """The core no longer re-checks the table's choices: each must reach it as the member it names."""
+    def member(value: str) -> str:
+        return value.upper().replace("-", "_")
+
     for spec in st.strategies():
         _, opts = st.resolve(spec.name)
-        assert set(st.native_config(spec, opts)) <= native_keys, spec.name
+        assert st.native_config(spec, opts).kind.name == member(spec.native), spec.name
+        for o in spec.options:
+            for choice in o.choices or ():
+                _, opts = st.resolve(spec.name, **{o.name: choice})
+                cfg = st.native_config(spec, opts)
+                if o.type is str and o.name != "preset":
+                    assert getattr(cfg, o.name).name == member(choice), (spec.name, o.name)
+                elif o.name != "preset":
+                    assert getattr(cfg, o.name) == choice, (spec.name, o.name)
+
+
+def test_a_setting_the_native_config_lacks_is_an_error_not_ignored() -> None:
+    spec = st.Strategy("x", "host", "host-block", "test", (st.TIMEOUT,), fixed={"bogus": 1})
+    with pytest.raises(AttributeError, match="bogus"):
+        st.native_config(spec, spec.defaults())
+    spec = st.Strategy("x", "host", "host-block", "test", (st.TIMEOUT,), fixed={"sync": "yield"})
+    with pytest.raises(KeyError, match="YIELD"):
+        st.native_config(spec, spec.defaults())

@@ -9,7 +9,7 @@ import time
 import pytest
 
 import waitbench
-from waitbench.errors import WaitbenchError
+from waitbench.errors import WaitbenchError, WaitExpired
 
 ALL = [s.name for s in waitbench.strategies()]
 pytestmark = pytest.mark.gpu
@@ -56,6 +56,38 @@ def test_abort_ends_a_wait_promptly(name: str) -> None:
         assert time.monotonic() - t0 < 1.0
     finally:
         w.close()
+
+
+@pytest.mark.parametrize("name", ["spin", "stream-wait-value", "host-block", "event-blocking-sync"])
+def test_a_checked_wait_raises_wait_expired_past_the_deadline_and_the_waiter_stays_usable(name: str) -> None:
+    w = waitbench.Waiter(name, timeout_s=0.2)
+    try:
+        w.arm()
+        with pytest.raises(WaitExpired, match=f"'{name}' reached its deadline"):
+            w.wait(timeout_s=5.0, check=True)
+        assert not w.armed
+        w.arm()
+        w.release()
+        assert w.wait(check=True).status == "released"
+    finally:
+        w.close()
+
+
+def test_a_waiter_that_cannot_become_resident_raises_wait_expired() -> None:
+    info = waitbench._native.native().device_info(0)
+    blocks = info["max_threads_per_sm"] // 1024 * info["sm_count"]
+    full = waitbench.Waiter("spin", blocks=blocks, threads=1024, timeout_s=30.0)  # every SM's thread slots
+    assert full.shape["max_resident_blocks"] == blocks
+    late = waitbench.Waiter("spin", timeout_s=0.5)
+    try:
+        full.arm()
+        t0 = time.monotonic()
+        with pytest.raises(WaitExpired, match=r"not resident within timeout_s=0\.5"):
+            late.arm()
+        assert time.monotonic() - t0 < 0.5 + 5.0 + 2.0  # its deadline, then the aborted launch's collection
+    finally:
+        full.close()  # aborts it: then `late`'s kernel gets SMs, sees its abort word and ends
+        late.close()
 
 
 @pytest.mark.parametrize("name", ["spin", "nccl-shaped", "stream-wait-value", "host-block", "event-blocking-sync"])

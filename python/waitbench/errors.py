@@ -3,6 +3,19 @@
 
 Bad arguments raise the built-in ``ValueError`` (via :func:`invalid`), never a class of our own,
 so ordinary Python code handles them as it handles any other bad value.
+
+The native core's exceptions (csrc/common.hpp) arrive as these, one translator in csrc/module.cpp:
+
+==========================  ========================  ===============================================
+C++ (``wb::``)              Python                    when
+==========================  ========================  ===============================================
+``NoDeviceError``           :class:`NoGpuError`       no device, no driver, a driver older than CUDA
+``CudaError``               :class:`CudaError`        any other failed CUDA call
+``WaitExpired``             :class:`WaitExpired`      a waiter not resident by its deadline (aborted)
+``WaitError``               :class:`WaitbenchError`   a wait used out of order, not ended within the
+                                                      time given to ``wait()``, a GPU that never answered
+``std::invalid_argument``   ``ValueError``            a limit of the device (threads, blocks, smem)
+==========================  ========================  ===============================================
 """
 
 from __future__ import annotations
@@ -18,6 +31,10 @@ class NoGpuError(WaitbenchError):
     """No usable CUDA GPU: no device, no driver, or a driver older than the runtime."""
 
 
+class CudaError(WaitbenchError):
+    """A CUDA call failed on a usable GPU; the message names the call and the runtime's error."""
+
+
 class NvmlError(WaitbenchError):
     """An NVML call failed. One class for every NVML code: ``code`` and ``call`` say which."""
 
@@ -28,7 +45,9 @@ class NvmlError(WaitbenchError):
 
 
 class WaitExpired(WaitbenchError):
-    """A waiter reached its deadline without being released (a measurement cannot use it)."""
+    """A waiter reached its deadline (``timeout_s``) before it got where it had to: resident, when
+    armed (it was aborted), or released, for :meth:`waitbench.Waiter.wait` with ``check=True``.
+    A measurement cannot use it."""
 
 
 class BarrierBroken(WaitbenchError, threading.BrokenBarrierError):

@@ -2,9 +2,9 @@
 """The one table of wait strategies: names (public API), mechanisms, typed options, presets.
 
 ``waitbench.strategies()``, the CLI's ``--help`` and option validation all read this table, so a
-strategy or option exists in exactly one place. Device-dependent limits (threads a block can hold
-with the kernel's registers, blocks that can be resident at once) are checked again when a waiter
-is armed, against the real device.
+strategy or option exists in exactly one place, and the native core trusts it: it checks only the
+limits that depend on the device (threads a block can hold with the kernel's registers, blocks that
+can be resident at once, shared memory), when a waiter is created on it.
 
 Research strategies join the same table at run time (:func:`waitbench.register_strategy`, or a
 package's ``waitbench.strategies`` entry point, discovered once on first use), so every consumer of
@@ -79,7 +79,7 @@ class Strategy:
 
     name: str
     mechanism: str  # "device" (resident on SMs), "front-end" (stream waits, no SM), "host"
-    native: str  # the native waiter kind in waitbench._C
+    native: str  # the native waiter kind: a waitbench._C.WaiterKind in the table's spelling ("device-spin")
     doc: str
     options: tuple[Option, ...]
     presets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
@@ -304,6 +304,19 @@ def resolve(name: str, **options: Any) -> tuple[Strategy, dict[str, Any]]:
     return spec, opts
 
 
-def native_config(spec: Strategy, opts: Mapping[str, Any]) -> dict[str, Any]:
-    """The flat settings the native waiter takes: options, preset shape and fixed values merged."""
-    return spec.native_settings(opts)
+def native_config(spec: Strategy, opts: Mapping[str, Any], gpu: int = 0) -> Any:
+    """The native waiter's settings (``waitbench._C.WaiterConfig``) for ``opts`` of ``spec`` on GPU ``gpu``.
+
+    The values were checked by this table; a string names a member of the native field's enum, in
+    the table's spelling ('per-poller' is ``FlagLines.PER_POLLER``). A key or choice the core does
+    not know is a bug in the table (AttributeError, KeyError): a CPU test builds every choice.
+    """
+    from ._native import native
+
+    cfg = native().WaiterConfig()
+    cfg.device = gpu
+    for key, value in spec.native_settings(opts).items():
+        if isinstance(value, str):
+            value = type(getattr(cfg, key)).__members__[value.upper().replace("-", "_")]
+        setattr(cfg, key, value)
+    return cfg

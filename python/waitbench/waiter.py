@@ -13,6 +13,7 @@ from typing import Any
 
 from . import checks
 from ._native import require_gpu
+from .errors import WaitExpired
 from .strategies import native_config, resolve
 
 WAIT_TIMEOUT_MAX_S = 7200.0  # a host wait for the outcome: the longest deadline (3600 s) plus margin
@@ -63,9 +64,7 @@ class Waiter:
         self.gpu = checks.gpu_index("gpu", gpu)
         native = require_gpu(gpu)
         if self.spec.source == "builtin":
-            cfg = native_config(self.spec, self.options)
-            cfg["device"] = gpu
-            self._native = native.Waiter(cfg)
+            self._native = native.Waiter(native_config(self.spec, self.options, gpu))
         else:  # a research strategy (waitbench.custom): same interface, its own kernel or Python wait
             self._native = self.spec.create_waiter(self.options, gpu)
 
@@ -108,12 +107,24 @@ class Waiter:
         """Release the wait; returns the host time (``waitbench._C.now_ns``) of the release."""
         return self._native.release()
 
-    def wait(self, timeout_s: float | None = None) -> WaitOutcome:
-        """Block until the wait ended; the default timeout is the strategy's deadline plus 5 s."""
+    def wait(self, timeout_s: float | None = None, *, check: bool = False) -> WaitOutcome:
+        """Block until the wait ended.
+
+        Args:
+            timeout_s: how long to wait for the end (default: the strategy's deadline plus 5 s);
+                WaitbenchError past it, the wait still going.
+            check: raise :class:`WaitExpired` if the waiter reached its deadline before it was
+                released, as ``subprocess.run(check=True)`` raises for a failed command; otherwise
+                that is the outcome's ``status`` ('expired').
+        """
         if timeout_s is None:
             timeout_s = float(self.options["timeout_s"]) + 5.0
         timeout_s = float(checks.number("timeout_s", timeout_s, 0.0, WAIT_TIMEOUT_MAX_S))
-        return WaitOutcome(**self._native.wait(timeout_s))
+        out = WaitOutcome(**self._native.wait(timeout_s))
+        if check and out.status == "expired":
+            raise WaitExpired(f"{self.strategy!r} reached its deadline (timeout_s={self.options['timeout_s']:g} s) "
+                              "before it was released")
+        return out
 
     def abort(self) -> None:
         """End the wait now (its outcome will be 'aborted'); safe from any thread."""

@@ -41,7 +41,9 @@ def test_options_are_validated_like_the_builtins() -> None:
     register_strategy("my-src", SOURCE, options=(BLOCKS,), launch=Launch(blocks="blocks"))
     spec, opts = st.resolve("my-src", blocks="4", timeout_s=2)
     assert opts == {"blocks": 4, "flag": "host", "timeout_s": 2.0}
-    assert st.native_config(spec, opts) == {"kind": "external", "blocks": 4, "flag": "host", "timeout_s": 2.0}
+    assert spec.native_settings(opts) == {"kind": "external", "blocks": 4, "flag": "host", "timeout_s": 2.0}
+    cfg = st.native_config(spec, opts)
+    assert (cfg.kind.name, cfg.blocks, cfg.flag.name, cfg.timeout_s) == ("EXTERNAL", 4, "HOST", 2.0)
     with pytest.raises(ValueError, match=r"blocks=99 is invalid: expected int in \[1, 64\]"):
         st.resolve("my-src", blocks=99)
     with pytest.raises(ValueError, match="flag='gpu' is invalid: expected one of 'host', 'device'"):
@@ -73,7 +75,7 @@ def test_host_strategy_by_decorator_keeps_the_function_and_takes_its_doc() -> No
     assert spec.doc == "Polls with a sleep: the docstring's first paragraph is the strategy's doc."
     assert [o.name for o in spec.options] == ["sleep_us", "timeout_s"]
     assert spec.record_fields()["host_wait_in_python"] is True
-    assert st.native_config(*st.resolve("py-poll")) == {"kind": "python-host", "timeout_s": 10.0}
+    assert spec.native_settings(st.resolve("py-poll")[1]) == {"kind": "python-host", "timeout_s": 10.0}
 
 
 def test_a_kernel_factory_registers_without_importing_anything() -> None:

@@ -13,6 +13,7 @@ import ctypes
 from typing import Any
 
 from ..errors import WaitbenchError
+from ..strategies import native_config
 from .kernels import BoundKernel
 from .protocol import check_native
 
@@ -47,8 +48,7 @@ class DeviceWaiter:
         self.stuck = False
         self._stream = 0
         self._armed_ns = 0
-        cfg = {**spec.native_settings(opts), "device": gpu}
-        self._raw = self._c.external_waiter(cfg, self._launch)
+        self._raw = self._c.external_waiter(native_config(spec, opts, gpu), self._launch)
 
     def _launch(self, words: dict[str, int]) -> None:
         self._stream = words["stream"]
