@@ -16,7 +16,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "python"))  # the checkout's waitbench, not an installed one
+if __name__ == "__main__":  # run as a script: the checkout's waitbench, not an installed one (tests that
+    sys.path.insert(0, str(ROOT / "python"))  # import this module keep the one they test, and so do their children)
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the section builders beside this script
 
 import readme_h200  # noqa: E402  (beside this script)
