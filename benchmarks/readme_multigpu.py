@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from waitbench.diagnose import recorded_baselines, replay_refreshes, without_gpm
-from waitbench.diagnose_render import refresh_lines
+from waitbench.diagnose.render import refresh_lines
 from waitbench.nccl.emulate import DIFF_FLAG, compare_rows
 from waitbench.results import load_records
 from waitbench.telemetry.recording import read_windows

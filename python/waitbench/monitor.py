@@ -19,7 +19,8 @@ import io
 import time
 from typing import Any, Mapping, Sequence
 
-from .diagnose import VerdictRow, render_notes, render_table, verdict_rows
+from .diagnose.render import render_notes, render_table
+from .diagnose.rows import VerdictRow, verdict_rows
 from .errors import WaitbenchError, invalid
 from .telemetry.sampler import DEFAULT_PERIOD_S, Sampler
 from .telemetry.summary import WindowSummary

@@ -28,7 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from .. import __version__, results
+from .. import results
+from .._version import __version__
 from ..machine import git_sha, now_utc
 from ..stats import percentiles_us
 from .harness import PointResult, Settings

@@ -17,7 +17,7 @@ import sys
 import warnings
 from typing import Any
 
-from .. import __version__
+from .._version import __version__
 from ..errors import NoGpuError, NvmlError, ResultsError, WaitbenchError
 from .common import EXIT_FAILURE, EXIT_USAGE, UsageError, err_console, fail, one_line
 

@@ -3,7 +3,7 @@
 throughput concurrent-stream workloads still get, the NCCL kernel's launch shape, and common calls.
 
 Why everything is made before the wait: ``cudaFree``, ``cudaDeviceSynchronize``, stream destruction
-and some allocations wait for the device, and a probe that built and freed its workload during the
+and some allocations wait for the device, and a workload run that was built and freed during the
 wait measured that, not the wait (on two H200s every spinning mode read 'stalled' that way: the run
 returned only after the late rank arrived, when its buffers were freed). So each workload is built,
 loaded and calibrated once per rank; during a wait it only enqueues launches on its own stream and

@@ -24,7 +24,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .. import __version__
+from .._version import __version__
 from ..machine import git_sha, now_utc
 from ..results import SHAPE_FIELDS, TELEMETRY_FIELDS, WAKE_FIELDS, WORKLOAD_FIELDS, new_record, set_null
 from .config import Cell, ScenarioConfig

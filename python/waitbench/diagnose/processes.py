@@ -17,8 +17,8 @@ from typing import Any, Sequence
 
 import psutil
 
-from .errors import NvmlError
-from .telemetry import nvml
+from ..errors import NvmlError
+from ..telemetry import nvml
 
 # PROVISIONAL: to be derived from device recordings. A process whose kernels were resident for at least
 # this share of the window (nvmlDeviceGetProcessUtilization smUtil, mean over its samples) holds a

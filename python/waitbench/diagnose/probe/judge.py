@@ -15,14 +15,12 @@ works or waits. So ``contended`` says "something else holds the GPU", not "it wo
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..telemetry.verdict import RESIDENT_UTIL_PCT
+from ...telemetry.verdict import RESIDENT_UTIL_PCT
+from ..rows import VerdictRow
 from .baseline import Baseline
 from .measure import ProbeRun
-
-if TYPE_CHECKING:
-    from ..diagnose import VerdictRow
 
 # PROVISIONAL: to be derived from device recordings (probe beside a 1-warp spin, an NCCL-shaped
 # waiter, a GEMM, on an idle GPU). At/above this share of its idle speed the probe ran "free".

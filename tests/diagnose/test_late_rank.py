@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from composed_windows import RECORDER_PID, composed_host, real_window
 from waitbench.diagnose import verdict_rows
-from waitbench.late_rank import late_rank
+from waitbench.diagnose.late_rank import late_rank
 
 
 def rows_of(*scenarios: str):

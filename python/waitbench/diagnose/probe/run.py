@@ -14,32 +14,33 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import Callable, Sequence
 
+from ..rows import VerdictRow
 from . import baseline as bl
 from .judge import ProbeReading, interpret
 from .measure import BASELINE_RUNS, PROBE_RUNS, ProbeRun
 
-if TYPE_CHECKING:
-    from ..diagnose import VerdictRow
-
 # Python start-up, imports and CUDA context creation of the child, on top of the probe's own budget.
 CHILD_TIMEOUT_S = 60.0
+CHILD_MODULE = "waitbench.diagnose.probe"  # the child's entry: this package's __main__.py
+# The folder that holds the waitbench package (python/ in a checkout, site-packages when installed).
+PACKAGE_PARENT = Path(__file__).resolve().parents[3]
 
 Runner = Callable[[str, int], ProbeRun]
 
 
 def run_child(uuid: str, runs: int) -> ProbeRun:
-    """One probe in a child process (``python -m waitbench.probe``); an error run if it fails or hangs.
+    """One probe in a child process (``python -m waitbench.diagnose.probe``); an error run if it fails or hangs.
 
     A baseline run (``runs == BASELINE_RUNS``) also measures the GPU's warm-idle power.
     """
-    cmd = [sys.executable, "-m", "waitbench.probe", "--uuid", uuid, "--runs", str(runs)]
+    cmd = [sys.executable, "-m", CHILD_MODULE, "--uuid", uuid, "--runs", str(runs)]
     if runs == BASELINE_RUNS:
         cmd.append("--warm-idle")
     # The child imports the same waitbench as this process (and its native core), whatever PYTHONPATH says.
-    here = str(Path(__file__).resolve().parents[2])
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH")) if p))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (str(PACKAGE_PARENT), os.environ.get("PYTHONPATH"))
+                                                      if p))
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=CHILD_TIMEOUT_S, env=env)
     except subprocess.TimeoutExpired:

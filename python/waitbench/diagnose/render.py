@@ -1,18 +1,18 @@
 # SPDX-License-Identifier: Apache-2.0
 """How diagnose (and Monitor) show verdict rows: a rich table, note lines, JSON.
 
-Why apart from diagnose.py: rendering only reads rows, so the same code shows a live window, a
+Why apart from the judging: rendering only reads rows, so the same code shows a live window, a
 ``--watch`` refresh and a replayed recording, and Monitor reuses it for its own rows.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Sequence
 
+from ..report.render import Column, Fitted, TableData
 from .processes import describe
-
-if TYPE_CHECKING:
-    from .diagnose import Refresh, VerdictRow
+from .refresh import Refresh
+from .rows import VerdictRow
 
 STYLE = {"busy-waiting": "bold red", "busy": "green", "idle": "dim", "shared": "yellow", "unknown": "magenta"}
 LATE_MARK = " (late?)"
@@ -32,8 +32,6 @@ def _gpu(label: str) -> str:
 
 def table_data(rows: Sequence[VerdictRow], title: str | None = None) -> Any:
     """The rows as a TableData: the GPU name goes into the subtitle when every GPU has the same one."""
-    from .report.render import Column, TableData
-
     probed = any(r.probe for r in rows)
     labelled = any(r.label for r in rows)
     names = list(dict.fromkeys(r.name for r in rows))
@@ -69,8 +67,6 @@ def table_data(rows: Sequence[VerdictRow], title: str | None = None) -> Any:
 
 def render_table(rows: Sequence[VerdictRow], title: str | None = None) -> Any:
     """A rich renderable of the rows that fits the width it is drawn at (columns stacked or dropped, named)."""
-    from .report.render import Fitted
-
     return Fitted(table_data(rows, title))
 
 
@@ -119,4 +115,5 @@ def render_refresh(refresh: Refresh, title: str | None = None) -> Any:
 
 
 def rows_to_json(rows: Sequence[VerdictRow]) -> list[dict[str, Any]]:
+    """The rows as JSON-ready dicts (``diagnose --json``)."""
     return [r.to_dict() for r in rows]

@@ -13,8 +13,8 @@ from composed_windows import COMPOSED_4GPU, H100, RECORDER_PID, composed_host, r
 from rich.console import Console
 from waitbench.diagnose import (HINTS, judge, parse_gpus, render_notes, render_table, replay_refreshes, rows_to_json,
                                 verdict_rows, without_gpm)
-from waitbench.diagnose_render import refresh_lines
-from waitbench.probe.judge import ProbeReading
+from waitbench.diagnose.render import refresh_lines
+from waitbench.diagnose.probe.judge import ProbeReading
 from waitbench.telemetry.gpm import GPM_FIELDS
 from waitbench.telemetry.recording import RecordingWriter, read_windows
 from waitbench.telemetry.summary import WindowSummary

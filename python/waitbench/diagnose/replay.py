@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Replaying a telemetry recording one refresh at a time, so ``diagnose --replay`` streams.
 
-Why streamed (``waitbench.diagnose.replay_refreshes`` is the list of these): a recording of a long
+Why streamed (:func:`replay_refreshes` is the list of these): a recording of a long
 ``--watch --record`` session is hundreds of megabytes of raw series, and holding every window of it
 took about ten times the file's size. Here windows are read one line
 at a time (:func:`waitbench.telemetry.recording.iter_windows`), judged per refresh as soon as the
@@ -20,9 +20,9 @@ from __future__ import annotations
 import os
 from typing import Any, Iterator
 
-from .diagnose import Refresh, judge
-from .telemetry.recording import iter_entries
-from .telemetry.summary import WindowSummary
+from ..telemetry.recording import iter_entries
+from ..telemetry.summary import WindowSummary
+from .refresh import Refresh, judge
 
 Member = tuple[WindowSummary, dict[str, Any]]
 
@@ -78,3 +78,24 @@ def iter_refreshes(path: str | os.PathLike[str], *, ignore_gpm: bool = False) ->
         position += 1
     if unnumbered:
         yield _judged(unnumbered, position, by_scenario, warm, ignore_gpm)
+
+
+def replay_refreshes(path: str | os.PathLike[str], *, ignore_gpm: bool = False) -> list[Refresh]:
+    """The refreshes of a recording, judged again (with today's thresholds); ResultsError if unreadable.
+
+    Every refresh at once: :func:`iter_refreshes` streams them (how they are grouped and which power
+    baseline each window gets is said in this module's docstring).
+    """
+    return list(iter_refreshes(path, ignore_gpm=ignore_gpm))
+
+
+def recorded_baselines(path: str | os.PathLike[str]) -> dict[str, WindowSummary]:
+    """The warm-idle baselines a recorded session was judged against (its ``baseline`` lines), as idle windows."""
+    windows: dict[str, WindowSummary] = {}
+    lines: dict[str, dict[str, Any]] = {}
+    for kind, item in iter_entries(path):
+        if kind == "baseline":
+            lines[item["uuid"]] = item
+        else:
+            windows.setdefault(item[0].uuid, item[0])
+    return {u: warm_idle_window(windows[u], line) for u, line in lines.items() if u in windows}

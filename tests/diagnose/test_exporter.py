@@ -22,7 +22,7 @@ from composed_windows import COMPOSED_4GPU
 prometheus_client = pytest.importorskip("prometheus_client")
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 from waitbench.diagnose import replay_refreshes  # noqa: E402
-from waitbench.exporter import GAUGES, MetricsStore, parse_address, serve  # noqa: E402
+from waitbench.diagnose.exporter import GAUGES, MetricsStore, parse_address, serve  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PKG_PATH = str(Path(waitbench.__file__).resolve().parents[1])  # subprocesses import the waitbench this test does

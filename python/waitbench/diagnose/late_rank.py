@@ -13,10 +13,9 @@ not part of the job and is named only when nothing better is left. Pure: it read
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Sequence
 
-if TYPE_CHECKING:
-    from .diagnose import VerdictRow
+from .rows import VerdictRow
 
 
 @dataclass(frozen=True)

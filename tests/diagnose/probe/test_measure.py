@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 import pytest
-from waitbench.probe.measure import PROBE_ALLOC_MAX_BYTES, PROBE_BUDGET_S, ProbeRun, measure
-from waitbench.probe.run import run_child
+from waitbench.diagnose.probe.measure import PROBE_ALLOC_MAX_BYTES, PROBE_BUDGET_S, ProbeRun, measure
+from waitbench.diagnose.probe.run import PACKAGE_PARENT, run_child
 
 
 def gpu0_uuid() -> str:
@@ -17,6 +17,17 @@ def gpu0_uuid() -> str:
 def test_round_trip_of_a_run():
     r = ProbeRun("GPU-x", "stalled", reason="why")
     assert ProbeRun.from_dict({**r.to_dict(), "extra": 1}) == r
+
+
+def test_the_child_entry_answers_in_one_line_from_anywhere(tmp_path, monkeypatch):
+    """The command run_child builds (module and PYTHONPATH) starts the child from any folder: it answers
+    one JSON line, here an error run (no such GPU, or no GPU at all), never a failed start."""
+    assert (PACKAGE_PARENT / "waitbench" / "__init__.py").is_file()
+    monkeypatch.delenv("PYTHONPATH", raising=False)
+    monkeypatch.chdir(tmp_path)
+    r = run_child("GPU-00000000-0000-0000-0000-000000000000", 1)
+    assert r.status == "error" and r.uuid.startswith("GPU-0000")
+    assert "exited with code" not in (r.reason or ""), r.reason  # the child ran and printed its line
 
 
 @pytest.mark.gpu

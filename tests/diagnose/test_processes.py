@@ -8,7 +8,7 @@ import os
 
 import pytest
 from composed_windows import RECORDER_PID, real_window
-from waitbench import processes as procs
+from waitbench.diagnose import processes as procs
 from waitbench.diagnose import verdict_rows
 from waitbench.errors import NvmlError
 

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
+from ..._version import __version__
 from .measure import ProbeRun
 
 FORMAT_VERSION = 1

@@ -18,14 +18,13 @@ import re
 import socket
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import Any, Callable, Iterator
 
-from .errors import WaitbenchError, invalid
-from .telemetry.gpm import GPM_METRICS
-from .telemetry.verdict import VERDICTS
-
-if TYPE_CHECKING:
-    from .diagnose import Refresh, VerdictRow
+from ..errors import WaitbenchError, invalid
+from ..telemetry.gpm import GPM_METRICS
+from ..telemetry.verdict import VERDICTS
+from .refresh import Refresh
+from .rows import VerdictRow
 
 DEFAULT_HOST = "127.0.0.1"
 ADDRESS_RANGE = "[ADDR:]PORT with PORT in [0, 65535] (0: any free port) and ADDR a local address, IPv6 in brackets"

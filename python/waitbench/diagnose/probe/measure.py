@@ -9,7 +9,7 @@ that cannot start shows a resident kernel holding every SM.
 Bounds: at most :data:`PROBE_BUDGET_S` of GPU time from the first launch (every wait is capped by
 what is left of it), and :data:`PROBE_ALLOC_MAX_BYTES` of device memory for the kernel's own buffer
 (a few tens of KB; the CUDA context the driver creates for any process comes on top and is freed
-when the probe's process exits). It runs in a child process (``python -m waitbench.probe``, see
+when the probe's process exits). It runs in a child process (``python -m waitbench.diagnose.probe``, see
 run.py): a probe stuck behind a kernel that holds every SM is killed with its process, so diagnose
 itself never holds a CUDA context and never hangs.
 """
@@ -25,7 +25,10 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ..errors import NoGpuError
+from ..._native import native
+from ...errors import NoGpuError, NvmlError
+from ...telemetry import nvml
+from ...workloads import BuiltinWorkload, TimedWorkload
 
 # PROVISIONAL: to be derived from device recordings. FMA iterations per thread, chosen by arithmetic (8 chains x
 # 2 flop x 1024 per thread over 16 waves of blocks: about a millisecond a launch at tens of TFLOP/s), not measured.
@@ -74,8 +77,6 @@ class ProbeRun:
 
 def cuda_index_of(uuid: str) -> int:
     """The CUDA index of the GPU NVML calls ``uuid`` (CUDA and NVML orders differ; UUIDs do not)."""
-    from .._native import native
-
     mod = native()
     for i in range(mod.device_count()):
         if str(mod.device_info(i)["uuid"]) == uuid:
@@ -88,9 +89,6 @@ def warm_idle_power(uuid: str) -> tuple[float | None, str | None]:
 
     API: ``nvmlDeviceGetTotalEnergyConsumption`` (mJ) over :data:`WARM_IDLE_S`, after :data:`WARM_IDLE_SETTLE_S`.
     """
-    from ..errors import NvmlError
-    from ..telemetry import nvml
-
     try:
         with nvml.session():
             handle = nvml.call("nvmlDeviceGetHandleByUUID", uuid)
@@ -107,8 +105,6 @@ def measure(uuid: str, runs: int = PROBE_RUNS, budget_s: float = PROBE_BUDGET_S,
             warm_idle: bool = False) -> ProbeRun:
     """Run the probe on GPU ``uuid`` in this process (needs a GPU; diagnose runs it in a child); with
     ``warm_idle``, measure the warm-idle power first (a baseline run on an idle GPU)."""
-    from ..workloads import BuiltinWorkload, TimedWorkload
-
     index = cuda_index_of(uuid)
     tw = TimedWorkload(BuiltinWorkload("fma", size=PROBE_FMA_ITERS), index)
     power, power_reason = warm_idle_power(uuid) if warm_idle else (None, "not a baseline run")
@@ -150,7 +146,7 @@ def measure(uuid: str, runs: int = PROBE_RUNS, budget_s: float = PROBE_BUDGET_S,
 
 def main(argv: list[str] | None = None) -> int:
     """Child entry: measure, print one JSON line, and leave without waiting for queued launches."""
-    ap = argparse.ArgumentParser(prog="python -m waitbench.probe", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m waitbench.diagnose.probe", description=__doc__.split("\n\n")[0])
     ap.add_argument("--uuid", required=True, help="the GPU's UUID as NVML reports it")
     ap.add_argument("--runs", type=int, default=PROBE_RUNS, help="timed runs (default %(default)s)")
     ap.add_argument("--warm-idle", action="store_true", help="measure the warm-idle power first (baseline runs)")

@@ -9,9 +9,9 @@ import json
 import pytest
 from composed_windows import composed_host
 from waitbench.diagnose import verdict_rows
-from waitbench.probe import baseline as bl
-from waitbench.probe.measure import BASELINE_RUNS, PROBE_RUNS, ProbeRun
-from waitbench.probe.run import probe_rows, run_child
+from waitbench.diagnose.probe import baseline as bl
+from waitbench.diagnose.probe.measure import BASELINE_RUNS, PROBE_RUNS, ProbeRun
+from waitbench.diagnose.probe.run import probe_rows, run_child
 
 DRIVER = "580.159.04"
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 import pytest
 from composed_windows import real_window
 from waitbench.diagnose import judge, verdict_rows
-from waitbench.probe.baseline import Baseline
-from waitbench.probe.judge import PROBE_FREE_RATIO, READINGS, ProbeReading, apply_probe, interpret
-from waitbench.probe.measure import ProbeRun
+from waitbench.diagnose.probe.baseline import Baseline
+from waitbench.diagnose.probe.judge import PROBE_FREE_RATIO, READINGS, ProbeReading, apply_probe, interpret
+from waitbench.diagnose.probe.measure import ProbeRun
 
 UUID = "GPU-5051221a-12da-e73c-23f6-fc0066ce3de0"
 BASE = Baseline(uuid=UUID, name="SYNTHETIC baseline", driver_version="0.0", tflops=50.0, measured_utc="2026-01-01")
