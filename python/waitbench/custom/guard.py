@@ -12,6 +12,7 @@ from __future__ import annotations
 import ctypes
 from typing import Any
 
+from .._native import require_gpu
 from ..errors import WaitbenchError
 from ..strategies import native_config
 from .kernels import BoundKernel
@@ -37,8 +38,6 @@ class DeviceWaiter:
     device_clock = True
 
     def __init__(self, spec: Any, opts: dict[str, Any], gpu: int) -> None:
-        from .._native import require_gpu
-
         self._c = require_gpu(gpu)
         check_native(self._c)
         self.name, self.gpu = spec.name, gpu

@@ -6,6 +6,7 @@ the strategy's wait function, then enqueues the work (a small device copy) on th
 timing includes the interpreter: a thread that waits in Python holds the GIL, and the thread that
 releases it may wait up to ``sys.getswitchinterval()`` (5 ms by default) to run. Records mark these
 strategies ``host_wait_in_python``; docs/PROTOCOL.md shows the C++ route for us-accurate host waits.
+Their wake-up trials (:meth:`PythonHostWaiter.run_trials`) run in Python too, for the same reason.
 """
 
 from __future__ import annotations
@@ -14,11 +15,15 @@ import threading
 import time
 from typing import Any, Callable
 
+import numpy as np
+
+from .._native import require_gpu
 from ..errors import WaitbenchError, invalid
 from .guard import ABORT_GRACE_S, OVERDUE_GRACE_S, WaiterOverdue, WaiterStuck
 
 WORK_BYTES = 16384  # the work enqueued after a released wait: the smallest copy the core's memcpy takes
 ARM_TIMEOUT_S = 5.0
+WAIT_MARGIN_S = 5.0  # a trial waits for its outcome this long past the deadline, as waitbench.Waiter.wait does
 OUTCOMES = ("released", "expired", "aborted")
 
 
@@ -59,8 +64,6 @@ class PythonHostWaiter:
     device_clock = False
 
     def __init__(self, spec: Any, opts: dict[str, Any], gpu: int) -> None:
-        from .._native import require_gpu
-
         self._c = require_gpu(gpu)
         self.name, self.gpu = spec.name, gpu
         self.timeout_s = float(opts["timeout_s"])
@@ -204,3 +207,25 @@ class PythonHostWaiter:
             self._pending = -1
             self._start.notify()
         self._thread.join(timeout=ABORT_GRACE_S)
+
+    # -- wake-up trials (waitbench.wake) ----------------------------------------------------------
+    # The wait runs in Python, so the trial loop may as well: arm -> gap -> release -> wait, the same
+    # steps and timestamps as the core's loop (host clock CLOCK_MONOTONIC), with the interpreter (GIL
+    # hand-offs of up to sys.getswitchinterval()) inside every figure. Records mark them so.
+    def run_trials(self, n: int, gap_ns: int) -> dict[str, np.ndarray]:
+        """The core's ``run_trials``, in Python: ``n`` timed trials, the same columns and outcome codes."""
+        codes = {"released": self._c.OUTCOME_RELEASED, "expired": self._c.OUTCOME_EXPIRED,
+                 "aborted": self._c.OUTCOME_ABORTED}
+        keys = ("release_ns", "ack_ns", "wake_gt_ns", "host_observe_ns", "wait_cpu_ns", "wait_wall_ns")
+        cols: dict[str, list[int]] = {k: [] for k in (*keys, "outcome")}
+        for _ in range(n):
+            self.arm()
+            until = time.monotonic_ns() + gap_ns
+            while time.monotonic_ns() < until:
+                pass
+            self.release()
+            out = self.wait(self.timeout_s + WAIT_MARGIN_S)
+            for k in keys:
+                cols[k].append(out[k])
+            cols["outcome"].append(codes[out["status"]])
+        return {k: np.asarray(v, dtype=np.int64) for k, v in cols.items()}

@@ -8,24 +8,23 @@ core launches at each arm (cupy, numba or CUDA C++ compiled by NVRTC), or a Pyth
 
 from __future__ import annotations
 
-import contextvars
 import inspect
 import re
-from dataclasses import dataclass, field
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from .. import checks
 from ..errors import invalid
-from ..strategies import FLAG, TIMEOUT, Option, Strategy, add, remove
+from ..strategies import FLAG, TIMEOUT, Option, Strategy, add, loading_source, remove
+from .guard import DeviceWaiter
+from .host import PythonHostWaiter
+from .kernels import kernel_kind
 
 ShapeValue = int | str | Callable[[Mapping[str, Any]], int]
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")
 PROVIDED = (FLAG.name, TIMEOUT.name)  # options waitbench adds itself (the core uses them)
 _SHAPE_LIMITS = {"blocks": (1, 65535), "threads": (1, 1024), "pollers": (1, 1024), "smem_bytes": (0, 232448)}
-
-# "plugin:<distribution>" while an entry point is being loaded, so its registrations say so.
-loading_source: contextvars.ContextVar[str | None] = contextvars.ContextVar("waitbench_loading_source", default=None)
 
 
 @dataclass(frozen=True)
@@ -80,15 +79,15 @@ class CustomStrategy(Strategy):
         return {"kind": self.native, "blocks": self.launch.resolve(opts)["blocks"], "flag": opts["flag"],
                 "timeout_s": opts["timeout_s"]}
 
-    def create_waiter(self, opts: Mapping[str, Any], gpu: int) -> Any:
+    def create_waiter(self, opts: Mapping[str, Any], gpu: int) -> DeviceWaiter | PythonHostWaiter:
         """The object waitbench.Waiter drives (the interface of a native waiter)."""
         if self.kernel is not None:
-            from .guard import DeviceWaiter
-
             return DeviceWaiter(self, dict(opts), gpu)
-        from .host import PythonHostWaiter
-
         return PythonHostWaiter(self, dict(opts), gpu)
+
+    def run_trials(self, waiter: Any, n: int, gap_ns: int) -> dict[str, Any]:
+        """The waiter's own trial loop: the core's, under watch (a kernel), or in Python (a host wait)."""
+        return waiter.run_trials(n, gap_ns)
 
 
 def _check_options(name: str, options: Any) -> tuple[Option, ...]:
@@ -181,8 +180,6 @@ def register_strategy(name: str, kernel: Any = None, *, host_wait: Callable[...,
     if host_wait is not None and not callable(host_wait):
         raise invalid("host_wait", host_wait, "a function fn(ctx, **options) -> outcome name")
     if kernel is not None:
-        from .kernels import kernel_kind
-
         kernel_kind(kernel)  # ValueError for anything that is no kernel we can launch
     if launch is not None and (host_wait is not None or not isinstance(launch, Launch)):
         raise invalid("launch", launch, "a waitbench.custom.Launch, for a device kernel only")
