@@ -48,6 +48,23 @@ class FakeWaiter:
     def close(self) -> None:
         pass
 
+    def __enter__(self) -> FakeWaiter:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        pass
+
+
+class FakeWake:
+    """What wake_latency returns, without trials."""
+
+    expired = aborted = 0
+    host_cpu_pct = None
+
+    @staticmethod
+    def record_fields() -> dict[str, Any]:
+        return {}
+
 
 class FakeFma:
     class workload:  # noqa: N801 - mirrors TimedWorkload.workload
@@ -88,3 +105,20 @@ def test_no_held_clock_means_no_fma_ceiling_with_the_reason(monkeypatch) -> None
     monkeypatch.setattr(runner, "measure_pairs", lambda tw, waiter, policy: pr)
     rec = _session().workload_record(FakeFma(), {"strategy": "spin", "options": {}}, {})
     assert rec["tput_ceiling"] is None and "measured no SM clock" in rec["null_reasons"]["tput_ceiling"]
+
+
+def test_a_session_announces_as_many_steps_as_it_counts(monkeypatch) -> None:
+    """The progress bar's total comes from Session.steps: each strategy and sweep point announces that many."""
+    from waitbench.sweep import run_sweep
+
+    pr = PairResult(solo=[60.0], concurrent=[60.0], ratios=[1.0])
+    monkeypatch.setattr(runner, "Waiter", FakeWaiter)
+    monkeypatch.setattr(runner, "measure_pairs", lambda tw, waiter, policy: pr)
+    monkeypatch.setattr(runner, "wake_latency", lambda *a, **k: FakeWake())
+    s = _session()
+    steps: list[str] = []
+    s.progress, s.workloads = steps.append, [FakeFma(), FakeFma()]
+    s.measure("host-block")
+    s.measure("spin", blocks=2)
+    run_sweep(s, blocks=[1, 2], threads=[32], flags=["host", "device"])
+    assert Session.SETUP_STEPS + len(steps) == Session.steps(2, strategies=2, sweep_points=4)

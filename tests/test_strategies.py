@@ -107,3 +107,16 @@ def test_a_setting_the_native_config_lacks_is_an_error_not_ignored() -> None:
     spec = st.Strategy("x", "host", "host-block", "test", (st.TIMEOUT,), fixed={"sync": "yield"})
     with pytest.raises(KeyError, match="YIELD"):
         st.native_config(spec, spec.defaults())
+
+
+def test_a_command_line_value_is_parsed_and_checked_by_its_option() -> None:
+    spin = st.get("spin")
+    assert spin.option("blocks").parse("16") == 16 and spin.option("timeout_s").parse("2") == 2.0
+    assert spin.option("poll").parse("acquire") == "acquire"
+    flag = st.Option("verbose", bool, False, "a research strategy's bool option")
+    assert [flag.parse(t) for t in ("true", "No", " on ", "0")] == [True, False, True, False]
+    for option, text, needle in ((spin.option("blocks"), "0", "blocks=0 is invalid"),
+                                 (spin.option("poll"), "relaxed", "poll='relaxed' is invalid"),
+                                 (flag, "maybe", "verbose='maybe' is invalid: expected a bool")):
+        with pytest.raises(ValueError, match=needle):
+            option.parse(text)

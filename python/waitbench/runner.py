@@ -9,6 +9,7 @@ bandwidth ceiling, the telemetry sampler); :func:`measure` is the one-strategy c
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections import abc
@@ -32,6 +33,7 @@ Progress = Callable[[str], None]
 # host-side waits whose windows opened right after the previous workload).
 SETTLE_S = 0.3
 MAX_REPETITIONS = 1000
+SWEEP_MAX_S = 1.0  # the sweep's time cap per point, by default
 FP32_LANES_PER_SM = 128  # FP32 FMA lanes per SM on Ampere (GA100 is 64), Ada and Hopper; see _fp32_lanes
 
 
@@ -44,11 +46,23 @@ class Settings:
     pairs: PairPolicy = field(default_factory=PairPolicy)
 
     @classmethod
-    def quick(cls) -> "Settings":
+    def quick(cls) -> Settings:
+        """``waitbench run``'s default: short windows and pair series, 2000 wake-up trials."""
         # Windows of 5 periods of the 200 ms utilization samples (the instrument's rule), with 20%
         # to spare for a period measured a little longer; pairs open no window (workload_record).
         return cls(window_s=1.2, wake_trials=2000, pairs=PairPolicy(min_pairs=5, min_s=0.3, max_s=2.0,
                                                                      spread_target_pct=1.0, run_s=0.03))
+
+    @classmethod
+    def sweep(cls, max_s: float = SWEEP_MAX_S) -> Settings:
+        """``waitbench sweep``'s: no wake-up trials (a sweep point is a workload beside the waiter), short
+        pairs, each point capped at ``max_s``."""
+        return cls(window_s=1.0, wake_trials=0, pairs=PairPolicy(min_pairs=3, min_s=0.1, max_s=max_s,
+                                                                  spread_target_pct=1.0, run_s=0.02))
+
+    def capped(self, max_s: float) -> Settings:
+        """These settings with each workload point capped at ``max_s``."""
+        return dataclasses.replace(self, pairs=dataclasses.replace(self.pairs, max_s=float(max_s)))
 
 
 # What the FMA ceiling's clock is (records say it in extra.tput_ceiling_clock_source). NVML's SM
@@ -97,7 +111,19 @@ class _Telemetry:
 
 
 class Session:
-    """One GPU, one run: measure several strategies against the same baseline and workloads."""
+    """One GPU, one run: measure several strategies against the same baseline and workloads.
+
+    Each step it starts is announced to ``progress`` (one call a step): :meth:`steps` counts them.
+    """
+
+    SETUP_STEPS = 2  # calibrating the workloads, the idle baseline
+    STRATEGY_STEPS = 2  # per strategy, before its workloads: the waiter alone, its wake-up latency
+
+    @classmethod
+    def steps(cls, workloads: int, strategies: int = 0, sweep_points: int = 0) -> int:
+        """The progress steps of a session: its setup, then per strategy measured (:meth:`measure`) the
+        waiter, its wake-up latency and each of ``workloads``, and per sweep point each workload."""
+        return cls.SETUP_STEPS + strategies * (cls.STRATEGY_STEPS + workloads) + sweep_points * workloads
 
     def __init__(self, gpu: int = 0, workloads: Sequence[str | Workload] = BUILTIN, settings: Settings | None = None,
                  writer: results.ResultsWriter | None = None, progress: Progress | None = None,
@@ -298,9 +324,7 @@ def measure(strategy: str, *, workloads: Sequence[str | Workload] = BUILTIN, gpu
         raise invalid("settings", settings, "a waitbench.runner.Settings, or None")
     settings = settings or Settings()
     if seconds is not None:
-        seconds = checks.number("seconds", seconds, 0.05, 3600.0)
-        settings = Settings(settings.window_s, settings.wake_trials,
-                            PairPolicy(**{**settings.pairs.__dict__, "max_s": float(seconds)}))
+        settings = settings.capped(checks.number("seconds", seconds, 0.05, 3600.0))
     resolve(strategy, **options)  # every argument is checked before the GPU is looked for
     writer = results.ResultsWriter(out) if out is not None else None
     try:

@@ -70,6 +70,20 @@ class Option:
             rng += f", a multiple of {self.multiple_of}"
         return rng
 
+    def parse(self, text: str) -> Any:
+        """``text`` from a command line (``-o KEY=VALUE``) as a checked value of this option.
+
+        Numbers and choices go through :meth:`check`; a bool option takes true/false, yes/no, on/off, 1/0.
+        """
+        if self.type is bool:
+            word = text.strip().lower()
+            if word in ("true", "yes", "on", "1"):
+                return True
+            if word in ("false", "no", "off", "0"):
+                return False
+            raise invalid(self.name, text, "a bool: true or false")
+        return self.check(text)
+
     def check(self, value: Any) -> Any:
         """Return ``value`` converted to the option's type, or raise ValueError naming it.
 

@@ -92,11 +92,15 @@ def _pools(d: Path) -> dict[str, list[str]]:
         "address": ["0", "9401", "127.0.0.1:0", "localhost:0", "0.0.0.0:0", "[::1]:0", "９４００", "70000", "abc",
                     "host:", ":1", "nosuchhost.invalid:0"],
         "text": ["[torch]", "[bold]x[/]", "%(default)s", "-", "--", "é", "\t", "a b"],
+        "option": ["blocks=4", "pollers=64", "registers=96", "registers=97", "timeout_s=nan", "timeout_s=0.5",
+                   "check_every=１６", "flag=device", "preset=tiny", "poll=acquire", "sync=spin", "nope=1", "blocks",
+                   "=4", "blocks=", "backoff_ns=-1"],
     }
 
 
 KIND = {"--out": "path", "--plot": "path", "--plots-dir": "path", "--record": "path", "--replay": "input",
-        "--trials": "number", "--gpu": "number", "--seconds": "number", "--threshold": "number", "--serve": "address"}
+        "--trials": "number", "--gpu": "number", "--seconds": "number", "--threshold": "number", "--serve": "address",
+        "--option": "option"}
 
 
 def _value(draw: Any, pools: dict[str, list[str]], kind: str) -> str:
