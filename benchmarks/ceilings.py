@@ -31,8 +31,7 @@ import pynvml
 import torch
 
 from waitbench._native import native
-from waitbench.runner import fp32_peak_tflops
-from waitbench.workloads import TimedWorkload
+from waitbench.workloads import TimedWorkload, fp32_peak_tflops
 
 REASON_BITS = {0x1: "idle", 0x2: "app-clocks", 0x4: "sw-power-cap", 0x8: "hw-slowdown", 0x10: "sync-boost",
                0x20: "sw-thermal", 0x40: "hw-thermal", 0x80: "hw-power-brake", 0x100: "display-clocks"}

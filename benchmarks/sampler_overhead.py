@@ -58,7 +58,13 @@ def gemm_sampler(gpu: int) -> tuple[str, Callable[[], float]]:
         return "torch bf16 GEMM 8192^3 (TFLOP/s)", run
     from waitbench.workloads import run_timed
 
-    return "waitbench fma (TFLOP/s; torch absent)", lambda: float(run_timed("fma", gpu=gpu, seconds=SEGMENT_S).value)
+    def fma() -> float:
+        t = run_timed("fma", gpu=gpu, seconds=SEGMENT_S)
+        if t.value is None:
+            raise RuntimeError(f"the fma workload gave no throughput: {t.reason}")
+        return t.value
+
+    return "waitbench fma (TFLOP/s; torch absent)", fma
 
 
 def with_sampler(gpu: int, fn: Callable[[], Any]) -> tuple[Any, float | None]:

@@ -13,6 +13,7 @@ from waitbench import runner
 from waitbench.runner import Session, Settings
 from waitbench.telemetry.instrument import Periods, check_window
 from waitbench.throughput import PairResult
+from waitbench.workloads import FmaWorkload
 
 # The update periods docs/METRICS.md gives (utilization 200 ms, energy ~100 ms, GPM >= 100 ms).
 DOCUMENTED = Periods(util_period_s=0.2, energy_period_s=0.1, gpm_interval_s=0.1)
@@ -67,12 +68,13 @@ class FakeWake:
 
 
 class FakeFma:
-    class workload:  # noqa: N801 - mirrors TimedWorkload.workload
-        name, unit = "fma", "TFLOP/s"
+    """A TimedWorkload of the real FMA workload's ceiling logic, without its kernel (no launch shape read)."""
 
-        @staticmethod
-        def victim_shape() -> None:
+    class _Fma(FmaWorkload):
+        def victim_shape(self) -> None:
             return None
+
+    workload = _Fma()
 
 
 def _session() -> Session:

@@ -3,8 +3,8 @@
 (reported vs real utilization, power, host CPU, verdict), its wake-up latency, and each workload's
 throughput solo vs beside it. Records are written as they are made; measuring never prints.
 
-A :class:`Session` holds what strategies share (the idle baseline, calibrated workloads, the
-bandwidth ceiling, the telemetry sampler); :func:`measure` is the one-strategy convenience.
+A :class:`Session` holds what strategies share (the idle baseline, calibrated workloads and their
+ceilings, the telemetry sampler); :func:`measure` is the one-strategy convenience.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from typing import Any, Callable, Iterable, Sequence
 from . import checks, results
 from .errors import WaitbenchError, invalid
 from .machine import now_utc, run_identity
-from .stats import median
 from .strategies import resolve
 from .throughput import PairPolicy, measure_pairs, summarize
 from .waiter import Waiter
@@ -34,7 +33,6 @@ Progress = Callable[[str], None]
 SETTLE_S = 0.3
 MAX_REPETITIONS = 1000
 SWEEP_MAX_S = 1.0  # the sweep's time cap per point, by default
-FP32_LANES_PER_SM = 128  # FP32 FMA lanes per SM on Ampere (GA100 is 64), Ada and Hopper; see _fp32_lanes
 
 
 @dataclass(frozen=True)
@@ -63,22 +61,6 @@ class Settings:
     def capped(self, max_s: float) -> Settings:
         """These settings with each workload point capped at ``max_s``."""
         return dataclasses.replace(self, pairs=dataclasses.replace(self.pairs, max_s=float(max_s)))
-
-
-# What the FMA ceiling's clock is (records say it in extra.tput_ceiling_clock_source). NVML's SM
-# clock, read at 1 Hz around the runs, was 1.66-1.78 GHz while the kernel did work only a ~1.98 GHz
-# clock allows (fractions of 1.06-1.14 on H100 and H200).
-CLOCK_SOURCE = "held by the FMA kernel during the solo runs: clock64 cycles / %globaltimer ns over all its blocks"
-
-
-def _fp32_lanes(cc: str) -> int:
-    """FP32 lanes per SM: 64 on sm_80 (A100) and 128 on sm_86+ (Ampere GeForce, Ada, Hopper)."""
-    return 64 if cc == "8.0" else FP32_LANES_PER_SM
-
-
-def fp32_peak_tflops(identity: dict[str, Any], clock_mhz: float) -> float:
-    """FP32 FMA peak of the run's GPU at ``clock_mhz``: SMs x FP32 lanes x 2 flop x clock."""
-    return identity["gpu_sm_count"] * _fp32_lanes(identity["gpu_cc"]) * 2 * clock_mhz * 1e6 / 1e12
 
 
 class _Telemetry:
@@ -143,8 +125,8 @@ class Session:
                 if not tw.calibrate(self.settings.pairs.run_s):
                     raise WaitbenchError(f"workload {tw.workload.name} did not finish one launch in 60 s on an idle "
                                          "GPU: is another process holding every SM?")
-            self.copy_ceiling_tbs = self._copy_ceiling() if any(tw.workload.name == "stream" for tw in self.workloads) \
-                else None
+            for tw in self.workloads:  # on the idle GPU, before the baseline: what each ceiling needs
+                tw.workload.measure_ceiling(self.settings.pairs.run_s)
             # The idle baseline is taken right after activity, so its clocks match the windows that
             # follow: an H100 left idle drops to low clocks (~74 W here) that no measured window sees,
             # and a "power over idle" against that would charge every strategy for the clock state.
@@ -154,12 +136,6 @@ class Session:
         except BaseException:
             self.telemetry.close()
             raise
-
-    def _copy_ceiling(self) -> float:
-        """Device-to-device cudaMemcpy bandwidth (read + write), median of 5 runs: the stream ceiling."""
-        tw = TimedWorkload("memcpy", self.gpu)
-        tw.calibrate(self.settings.pairs.run_s)
-        return median([tw.throughput(tw.run()) for _ in range(5)])
 
     def _new(self, **values: Any) -> dict[str, Any]:
         return results.new_record(time_utc=now_utc(), **self.identity, **values)
@@ -262,24 +238,14 @@ class Session:
         return self._emit(rec)
 
     def _fill_ceiling(self, rec: dict[str, Any], tw: TimedWorkload, solo_clock_mhz: list[float]) -> None:
-        name, solo = tw.workload.name, rec["tput_solo"]
-        ceiling, reason = None, None
-        if name == "fma":
-            if solo_clock_mhz:
-                clock = median(solo_clock_mhz)
-                ceiling = fp32_peak_tflops(self.identity, clock)
-                rec["extra"] = {**(rec["extra"] or {}), "tput_ceiling_clock_mhz": clock,
-                                "tput_ceiling_clock_source": CLOCK_SOURCE}
-            else:
-                reason = "the FMA kernel measured no SM clock: FP32 peak not computed"
-        elif name == "stream":
-            ceiling = self.copy_ceiling_tbs
+        """tput_ceiling and tput_peak_fraction from the workload's own ceiling (how it got it, in extra)."""
+        ceiling, solo = tw.workload.ceiling(self.identity, solo_clock_mhz), rec["tput_solo"]
+        if ceiling.extra:
+            rec["extra"] = {**(rec["extra"] or {}), **ceiling.extra}
+        if ceiling.value and solo:
+            rec["tput_ceiling"], rec["tput_peak_fraction"] = ceiling.value, solo / ceiling.value
         else:
-            reason = "no measured ceiling for this workload"
-        if ceiling and solo:
-            rec["tput_ceiling"], rec["tput_peak_fraction"] = ceiling, solo / ceiling
-        else:
-            results.set_null(rec, reason or "no solo throughput", "tput_ceiling", "tput_peak_fraction")
+            results.set_null(rec, ceiling.reason or "no solo throughput", "tput_ceiling", "tput_peak_fraction")
 
     def close(self) -> None:
         self.telemetry.close()

@@ -8,7 +8,8 @@ import importlib.util
 
 import pytest
 
-from waitbench.barrierbench import STRATEGY, Settings, host_identity, point_record, run_group
+from waitbench.barrierbench import STRATEGY, Settings, point_record, run_group
+from waitbench.machine import host_identity
 from waitbench.report import tables
 from waitbench.results import validate
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from waitbench.barrierbench import Settings, host_identity, point_record
+from waitbench.barrierbench import Settings, point_record
+from waitbench.machine import host_identity
 from waitbench.barrierbench.harness import PointResult
 from waitbench.barrierbench.kinds import Point
 from waitbench.barrierbench.ranks import ACK, COLUMNS, NATIVE_RELEASE, NATIVE_WAKE, PROCESS_CPU, THREAD_CPU, WAKE, \

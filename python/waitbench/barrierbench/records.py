@@ -20,17 +20,12 @@ so a barrier sits in the same table as ``host-block`` and ``nccl-shaped`` measur
 from __future__ import annotations
 
 import os
-import platform
-import socket
-import sys
-import uuid
 from typing import Any
 
 import numpy as np
 
 from .. import results
-from .._version import __version__
-from ..machine import git_sha, now_utc
+from ..machine import now_utc
 from ..stats import percentiles_us
 from .harness import PointResult, Settings
 from .kinds import WAITS_IN_PYTHON
@@ -39,14 +34,6 @@ from .ranks import ACK, NATIVE_RELEASE, NATIVE_WAKE, PROCESS_CPU, THREAD_CPU, WA
 STRATEGY = "host-barrier"
 _SHAPE_KEYS = ("waiter_blocks", "waiter_threads", "waiter_pollers", "waiter_regs_per_thread", "waiter_smem_bytes",
                "waiter_sm_ids", "waiter_distinct_sms")
-
-
-def host_identity(run_id: str | None = None) -> dict[str, Any]:
-    """RUN_FIELDS for a run without a GPU (the CPU leg): the GPU keys stay None."""
-    torch = sys.modules.get("torch")
-    return {"run_id": run_id or uuid.uuid4().hex[:12], "argv": list(sys.argv), "hostname": socket.gethostname(),
-            "waitbench_version": __version__, "git_sha": git_sha(), "python_version": platform.python_version(),
-            "torch_version": getattr(torch, "__version__", None)}
 
 
 def _pct(cpu: np.ndarray, wall: np.ndarray) -> float | None:

@@ -20,6 +20,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
+from ..workloads import Throughput, TimedWorkload
+
 
 @dataclass
 class Window:
@@ -29,21 +31,6 @@ class Window:
     host_cpu_pct: float
     summary: Any | None  # waitbench.telemetry.WindowSummary
     reason: str | None  # why summary is None
-
-
-@dataclass
-class Throughput:
-    """A workload run, or why there is none (value None): a stall has value None, stalled True, the
-    reason, and ``stall_ms``, how long it was held up before it was given up on."""
-
-    workload: str
-    value: float | None
-    unit: str | None
-    stalled: bool
-    reason: str | None
-    started_ns: int  # time.time_ns() when the enqueue began
-    finished_ns: int  # time.time_ns() when the run returned
-    stall_ms: float | None = None
 
 
 def held_up(t: Throughput, arrival_ns: int) -> Throughput:
@@ -108,8 +95,6 @@ class Instruments:
 
     def _build(self, name: str, gpu: int) -> None:
         try:
-            from ..workloads import TimedWorkload
-
             self._workloads[name] = TimedWorkload(name, gpu)
         except Exception as exc:  # noqa: BLE001 - no torch for gemm, native core not built
             self.workload_reasons[name] = f"{name} workload unavailable: {type(exc).__name__}: {exc}"
@@ -174,16 +159,10 @@ class Instruments:
         if timeout_s is not None and timeout_s <= 0:
             return Throughput(name, None, None, False, "no time left in the window for the workload", start, start)
         try:
-            t = tw.run(timeout_s=60.0 if timeout_s is None else timeout_s)
+            return tw.measured(60.0 if timeout_s is None else timeout_s)
         except Exception as exc:  # noqa: BLE001
             return Throughput(name, None, None, False, f"workload failed: {type(exc).__name__}: {exc}", start,
                               time.time_ns())
-        unit = str(tw.workload.unit)
-        if not t.completed:
-            stall_ms = float(t.elapsed_s) * 1e3
-            return Throughput(name, None, unit, True, f"the {name} workload did not finish within {stall_ms:.0f} ms "
-                              "of its enqueue (stalled)", start, time.time_ns(), stall_ms)
-        return Throughput(name, float(tw.throughput(t)), unit, False, None, start, time.time_ns())
 
     def drain(self, timeout_s: float = 60.0) -> None:
         """Wait for launches a stalled run left queued (after the wait ended)."""
@@ -234,14 +213,13 @@ class Instruments:
         self._workloads.clear()
 
 
-def classify(summary: Any, idle: Any) -> tuple[str | None, str | None]:
-    """(verdict, reason) from waitbench.telemetry.classify, or (None, why not)."""
+def classify(summary: Any, idle: Any) -> tuple[Any, str | None]:
+    """(the waitbench.telemetry.classify Verdict, None), or (None, why there is none)."""
     if summary is None:
         return None, "no telemetry window"
     try:
         from ..telemetry import classify as telemetry_classify
 
-        verdict = telemetry_classify(summary, idle)
+        return telemetry_classify(summary, idle), None
     except Exception as exc:  # noqa: BLE001
         return None, f"verdict unavailable: {type(exc).__name__}: {exc}"
-    return verdict.verdict, verdict.reason

@@ -17,18 +17,16 @@ arriving together.
 from __future__ import annotations
 
 import os
-import platform
-import socket
 import statistics
 from typing import Any, Sequence
 
 import numpy as np
 
-from .._version import __version__
-from ..machine import git_sha, now_utc
-from ..results import SHAPE_FIELDS, TELEMETRY_FIELDS, WAKE_FIELDS, WORKLOAD_FIELDS, new_record, set_null
+from ..machine import host_identity, now_utc, run_identity
+from ..results import TELEMETRY_FIELDS, WORKLOAD_FIELDS, new_record, set_null
+from ..workloads import Throughput
 from .config import Cell, ScenarioConfig
-from .instruments import Throughput, Window, classify
+from .instruments import Window, classify
 from .modes import get_mode
 
 _ENV_PREFIXES = ("NCCL_", "TORCH_NCCL_", "TORCH_SYMM_MEM_", "CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_MAX_CONNECTIONS")
@@ -54,18 +52,14 @@ _MIN_TRIALS = {"wake_rtt_p99_us": 100, "wake_rtt_p999_us": 1000}
 
 
 def base_fields(cfg: ScenarioConfig, rank: int, world_size: int, cell: Cell) -> dict[str, Any]:
-    """Identity and subject of a record of this run (the GPU's identity comes from gpu_fields)."""
-    mode = get_mode(cfg.mode)
-    try:
-        import torch
+    """Identity and subject of a record of this run (the GPU's identity comes from gpu_fields).
 
-        torch_version: str | None = torch.__version__
-    except ImportError:
-        torch_version = None
+    The identity is the package's (waitbench.machine.host_identity) with the user's command line: a
+    spawned rank's sys.argv is multiprocessing's.
+    """
+    mode = get_mode(cfg.mode)
     return {
-        "record_kind": "nccl", "run_id": cfg.run_id, "time_utc": now_utc(), "argv": list(cfg.argv),
-        "hostname": socket.gethostname(), "waitbench_version": __version__, "git_sha": git_sha(),
-        "python_version": platform.python_version(), "torch_version": torch_version,
+        **host_identity(cfg.run_id), "argv": list(cfg.argv), "record_kind": "nccl", "time_utc": now_utc(),
         "strategy": mode.name, "strategy_source": "builtin", "host_wait_in_python": False,
         "repetition": 0, "rank": rank, "world_size": world_size,
         "collective": cell.collective, "protocol": cell.protocol, "message_bytes": cell.message_bytes,
@@ -83,8 +77,6 @@ def gpu_fields(gpu: int | None, run_id: str) -> dict[str, Any]:
     if gpu is None:
         return {}
     try:
-        from ..machine import run_identity
-
         fields = run_identity(gpu, run_id)
         fields.pop("argv", None)  # a spawned rank's sys.argv is multiprocessing's, not the user's command
         return fields
@@ -97,9 +89,11 @@ def gpu_fields(gpu: int | None, run_id: str) -> dict[str, Any]:
 
 
 def finish_record(base: dict[str, Any], *, status: str, detail: str | None, reason: str | None,
-                  extra: dict[str, Any] | None = None, summary: Any = None) -> dict[str, Any]:
-    """A complete record from ``base``: telemetry from ``summary`` (a telemetry WindowSummary), every
-    other metric None with ``reason`` (a measured rank's record fills them afterwards)."""
+                  extra: dict[str, Any] | None = None, summary: Any = None, idle: Any = None,
+                  verdict: Any = None) -> dict[str, Any]:
+    """A complete record from ``base``: every metric None with ``reason`` (a measured rank's record fills
+    them afterwards), then the telemetry of ``summary`` (a telemetry WindowSummary) with the power over
+    ``idle`` (the idle window's summary) and the ``verdict``, through WindowSummary.fill_record."""
     fields = dict(base)
     fields["extra"] = {**base.get("extra", {}), **(extra or {})}
     rec = new_record(**fields, status=status, status_detail=detail)
@@ -107,12 +101,7 @@ def finish_record(base: dict[str, Any], *, status: str, detail: str | None, reas
         set_null(rec, why, *names)
     set_null(rec, reason or "not measured", *_METRICS)
     if summary is not None:
-        for name, value in summary.record_fields().items():
-            if name in rec and value is not None:
-                _put(rec, name, value)
-        for name, why in getattr(summary, "null_reasons", {}).items():
-            if name in rec["null_reasons"]:
-                rec["null_reasons"][name] = why
+        summary.fill_record(rec, idle=idle, verdict=verdict)
     return rec
 
 
@@ -221,8 +210,11 @@ def episode_records(base: dict[str, Any], *, wait_s: float, host_blocked_s: floa
             status, detail = "error", "the collective returned wrong values"
         elif c is not None and c.stalled:
             status, detail = "stalled", c.reason
+        verdict, why = classify(window.summary, idle.summary)
         rec = finish_record(base, status=status, detail=detail, extra=extra, reason=window.reason,
-                            summary=window.summary)
+                            summary=window.summary, idle=idle.summary, verdict=verdict)
+        if verdict is None:
+            set_null(rec, why or "no verdict", "verdict", "verdict_reason")
         if c is not None:
             fill_throughput(rec, solo.get(name, []), c)
         else:
@@ -235,16 +227,6 @@ def episode_records(base: dict[str, Any], *, wait_s: float, host_blocked_s: floa
         _put(rec, "host_cpu_pct", window.host_cpu_pct)
         if rec["window_s"] is None:
             _put(rec, "window_s", window.wall_s)
-        idle_w = getattr(idle.summary, "power_w", None)
-        if idle_w is not None and rec["power_w"] is not None:
-            _put(rec, "power_idle_w", idle_w)
-            _put(rec, "power_delta_w", rec["power_w"] - idle_w)
-        verdict, why = classify(window.summary, idle.summary)
-        if verdict is None:
-            set_null(rec, why or "no verdict", "verdict", "verdict_reason")
-        else:
-            _put(rec, "verdict", verdict)
-            _put(rec, "verdict_reason", why)
         if completion_after_late_us is None:
             set_null(rec, completion_reason or "not measured", "completion_after_late_us")
         else:

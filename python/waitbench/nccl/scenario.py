@@ -29,9 +29,10 @@ import threading
 import time
 from typing import Any, Callable
 
+from ..workloads import Throughput
 from .clients import Client, make_client
 from .config import Cell, ScenarioConfig, validate_config
-from .instruments import Instruments, Throughput, Window, held_up, sleep_until
+from .instruments import Instruments, Window, held_up, sleep_until
 from .merge import store_get
 from .modes import get_mode
 from .records import base_fields, episode_records, error_record, gpu_fields, side_call_record

@@ -78,8 +78,7 @@ def _inputs(s: WindowSummary, idle: WindowSummary | None) -> dict[str, Any]:
     pipes = {f: getattr(s, f) for f in PIPE_FIELDS if getattr(s, f) is not None}
     top = max(pipes, key=lambda f: pipes[f]) if pipes else None
     compute = {f: v for f, v in pipes.items() if f != "gpm_int_util_pct"}
-    idle_w = idle.power_w if idle is not None else None
-    delta = s.power_w - idle_w if s.power_w is not None and idle_w is not None else None
+    idle_w, delta = s.power_over_idle(idle)
     missing = [f for f in ("nvml_util_pct", "nvml_mem_util_pct", "gpm_sm_util_pct", *PIPE_FIELDS,
                            "gpm_dram_bw_util_pct", "power_w", "power_limit_w") if getattr(s, f) is None]
     if idle_w is None:

@@ -28,7 +28,7 @@ from typing import Any
 from ..._native import native
 from ...errors import NoGpuError, NvmlError
 from ...telemetry import nvml
-from ...workloads import BuiltinWorkload, TimedWorkload
+from ...workloads import FmaWorkload, TimedWorkload
 
 # PROVISIONAL: to be derived from device recordings. FMA iterations per thread, chosen by arithmetic (8 chains x
 # 2 flop x 1024 per thread over 16 waves of blocks: about a millisecond a launch at tens of TFLOP/s), not measured.
@@ -106,7 +106,7 @@ def measure(uuid: str, runs: int = PROBE_RUNS, budget_s: float = PROBE_BUDGET_S,
     """Run the probe on GPU ``uuid`` in this process (needs a GPU; diagnose runs it in a child); with
     ``warm_idle``, measure the warm-idle power first (a baseline run on an idle GPU)."""
     index = cuda_index_of(uuid)
-    tw = TimedWorkload(BuiltinWorkload("fma", size=PROBE_FMA_ITERS), index)
+    tw = TimedWorkload(FmaWorkload(size=PROBE_FMA_ITERS), index)
     power, power_reason = warm_idle_power(uuid) if warm_idle else (None, "not a baseline run")
     shape = tw.workload.victim_shape() or {}
     alloc = 4 * int(shape.get("grid", 0))  # one float per block: the kernel's only buffer
