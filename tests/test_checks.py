@@ -12,7 +12,7 @@ import pytest
 
 import waitbench
 from waitbench import checks
-from waitbench.compare import compare
+from waitbench.report.compare import compare
 from waitbench.custom import register_strategy
 from waitbench.errors import NoGpuError
 

@@ -16,7 +16,7 @@ import pytest
 
 import waitbench
 from waitbench.cli.main import main
-from waitbench.compare import compare, to_dict
+from waitbench.report.compare import compare, to_dict
 from waitbench.report import render, tables
 from waitbench.report.compact import compact_all
 
@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # `diagnose --replay`, which the README generator runs on every one of them.
 COMMITTED = sorted(p for p in {*ROOT.glob("benchmarks/results/**/*.jsonl"),
                                *ROOT.glob("benchmarks/examples/results/**/*.jsonl"),
-                               *ROOT.glob("python/waitbench/report/reference/**/*.jsonl")}
+                               *ROOT.glob("python/waitbench/report/reference_data/**/*.jsonl")}
                    if p.parent.name != "diagnose")
 PARAMS = [pytest.param(p, id=str(p.relative_to(ROOT))) for p in COMMITTED]
 

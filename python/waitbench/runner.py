@@ -14,7 +14,7 @@ import os
 import time
 from collections import abc
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Sequence
 
 from . import checks, results
 from .errors import WaitbenchError, invalid
@@ -316,9 +316,3 @@ def check_workloads(workloads: Any) -> list[str | Workload]:
             raise invalid("workloads", w, valid)
     return out
 
-
-def suite(strategies: Iterable[tuple[str, dict[str, Any]]], session: Session) -> list[dict[str, Any]]:
-    """Measure several (strategy, options) pairs in one session; records in table order."""
-    for name, opts in strategies:
-        session.measure(name, **opts)
-    return session.records

@@ -20,7 +20,6 @@ from ._native import require_gpu
 from .errors import invalid
 from .stats import median
 
-TFLOP, TB = 1e12, 1e12
 FP32_LANES_PER_SM = 128  # FP32 FMA lanes per SM on Ampere (GA100 is 64), Ada and Hopper; see _fp32_lanes
 # What the FMA ceiling's clock is (records say it in extra.tput_ceiling_clock_source). NVML's SM
 # clock, read at 1 Hz around the runs, was 1.66-1.78 GHz while the kernel did work only a ~1.98 GHz

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """benchmarks/make_readme_tables.py edits only between the README markers; --check detects staleness.
 
-Inputs are SYNTHETIC records (tests/data/synthetic_records.py) in a temporary results folder and README.
+Inputs are SYNTHETIC records (tests/helpers/synthetic_records.py) in a temporary results folder and README.
 """
 
 from __future__ import annotations
@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
-import synthetic_records as syn  # noqa: E402
+from helpers import synthetic_records as syn
 
 from waitbench.results import ResultsWriter  # noqa: E402
 

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """`waitbench compare A B` end to end in a subprocess: verdicts, warnings, formats, exit codes.
 
-Inputs are SYNTHETIC records (tests/data/synthetic_records.py).
+Inputs are SYNTHETIC records (tests/helpers/synthetic_records.py).
 """
 
 from __future__ import annotations
@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
-import synthetic_records as syn  # noqa: E402
+from helpers import synthetic_records as syn
 
 from waitbench.results import ResultsWriter  # noqa: E402
 

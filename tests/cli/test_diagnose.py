@@ -18,7 +18,7 @@ from typing import Iterator
 
 import pytest
 import waitbench
-from composed_windows import COMPOSED_4GPU, RECORDER_PID
+from helpers.composed_windows import COMPOSED_4GPU, RECORDER_PID
 from waitbench.telemetry import nvml
 from waitbench.telemetry.recording import RecordingWriter
 from waitbench.telemetry.summary import WindowSummary

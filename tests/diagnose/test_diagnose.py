@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """diagnose's pure steps: GPU list parsing, verdict rows from windows, their rendering, replays.
 The first windows here are SYNTHETIC (made-up numbers on either side of the thresholds), not measurements;
-the later ones are REAL H100 windows, alone or COMPOSED into a four-GPU host (tests/composed_windows.py)."""
+the later ones are REAL H100 windows, alone or COMPOSED into a four-GPU host (tests/helpers/composed_windows.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import io
 import json
 
 import pytest
-from composed_windows import COMPOSED_4GPU, H100, RECORDER_PID, composed_host, real_window
+from helpers.composed_windows import COMPOSED_4GPU, H100, RECORDER_PID, composed_host, real_window
 from rich.console import Console
 from waitbench.diagnose import (HINTS, judge, parse_gpus, render_notes, render_table, replay_refreshes, rows_to_json,
                                 verdict_rows, without_gpm)
@@ -79,7 +79,7 @@ def test_parse_gpus_rejects(text):
         parse_gpus(text)
 
 
-# --- REAL windows (one H100) and the COMPOSED four-GPU recording made of them (tests/composed_windows.py) ---
+# --- REAL windows (one H100) and the COMPOSED four-GPU recording made of them (tests/helpers/composed_windows.py) ---
 
 
 def test_replay_of_the_composed_recording_finds_the_late_rank():

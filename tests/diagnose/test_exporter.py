@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import waitbench
-from composed_windows import COMPOSED_4GPU
+from helpers.composed_windows import COMPOSED_4GPU
 
 prometheus_client = pytest.importorskip("prometheus_client")
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from composed_windows import RECORDER_PID, real_window
+from helpers.composed_windows import RECORDER_PID, real_window
 from waitbench.diagnose import processes as procs
 from waitbench.diagnose import verdict_rows
 from waitbench.errors import NvmlError

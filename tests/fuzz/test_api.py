@@ -20,7 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import waitbench
-from waitbench.compare import compare
+from waitbench.report.compare import compare
 from waitbench.custom import unregister_strategy
 from waitbench.errors import NoGpuError, ResultsError
 

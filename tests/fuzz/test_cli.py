@@ -4,7 +4,7 @@ values a person or a script might pass, in-process. Every input must end in succ
 line with exit 2 (bad usage or input) or exit 1 (no GPU/NVML: both are withheld here), never a
 traceback, and no file the command was given may change (only image files may be replaced).
 
-Inputs are SYNTHETIC records (tests/data/synthetic_records.py), the committed COMPOSED recording,
+Inputs are SYNTHETIC records (tests/helpers/synthetic_records.py), the committed COMPOSED recording,
 and deliberately broken files (torn, binary, latin-1, a BOM, a JSON array, a folder, /proc/self/mem).
 """
 
@@ -24,10 +24,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import synthetic_records as syn  # noqa: E402
-from composed_windows import COMPOSED_4GPU  # noqa: E402
+from helpers import synthetic_records as syn
+from helpers.composed_windows import COMPOSED_4GPU
 
 from waitbench.cli import diagnose as cli_diagnose  # noqa: E402
 from waitbench.cli.main import build_parser, main  # noqa: E402

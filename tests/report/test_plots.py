@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Plots are written with Agg, 1000 px wide, at the size the figure declares, and are not blank.
 
-Inputs are SYNTHETIC records (tests/data/synthetic_records.py) and, when present, the real reference files.
+Inputs are SYNTHETIC records (tests/helpers/synthetic_records.py) and, when present, the real reference files.
 """
 
 from __future__ import annotations
@@ -14,9 +14,8 @@ import pytest
 pytest.importorskip("matplotlib", reason="plots need the report extra (matplotlib)")
 import matplotlib.image  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
-import synthetic_records as syn  # noqa: E402
-from reference_params import REFERENCE_DIR, reference_params  # noqa: E402
+from helpers import synthetic_records as syn
+from helpers.reference_params import REFERENCE_DIR, reference_params
 
 from waitbench.report import pivot, plots, tables  # noqa: E402
 from waitbench.results import load_records  # noqa: E402

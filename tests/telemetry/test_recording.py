@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from synthetic_windows import GEMM, SPIN_1WARP
+from helpers.synthetic_windows import GEMM, SPIN_1WARP
 from waitbench.errors import MalformedLinesWarning, ResultsError
 from waitbench.telemetry.recording import FORMAT_VERSION, RecordingWriter, read_lines, read_windows
 

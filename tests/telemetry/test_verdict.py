@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from synthetic_windows import COPY, GEMM, HOST_BLOCK, IDLE, SPIN_1WARP, SPIN_EVERY_SM, synthetic, without_gpm
+from helpers.synthetic_windows import COPY, GEMM, HOST_BLOCK, IDLE, SPIN_1WARP, SPIN_EVERY_SM, synthetic, without_gpm
 from waitbench.telemetry import verdict as v
 from waitbench.telemetry.recording import read_windows
 from waitbench.telemetry.verdict import classify

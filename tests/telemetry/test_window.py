@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 """Aggregation of one window (means, energy delta, GPM pairs, process union, buffer ownership),
-driven by FakeNvml (tests/telemetry/fake_nvml.py): a scripted stand-in for pure aggregation logic,
+driven by FakeNvml (tests/helpers/fake_nvml.py): a scripted stand-in for pure aggregation logic,
 never for a measurement."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 
 import pynvml
 import pytest
-from fake_nvml import FAKE_POWER_W, OTHER_PID, FakeNvml
+from helpers.fake_nvml import FAKE_POWER_W, OTHER_PID, FakeNvml
 from waitbench.telemetry import nvml
 from waitbench.telemetry.gpm import GPM_FIELDS, GpmReader
 from waitbench.telemetry.instrument import Periods

@@ -11,7 +11,7 @@ from typing import Any
 
 from .. import checks
 from .common import EXIT_FAILURE, add_output_flags, err_console
-from ..compare import DEFAULT_THRESHOLD_PCT, MAX_THRESHOLD_PCT
+from ..report.compare import DEFAULT_THRESHOLD_PCT, MAX_THRESHOLD_PCT
 from .report import emit, load_results, output_format
 
 ONLY_SHOWN = 6  # combinations named in the "only in A/B" note; the JSON output lists them all
@@ -50,7 +50,7 @@ def _side(v: Any) -> str:
 
 def compare_table(result: Any) -> Any:
     """The comparison as a TableData, so every output format renders it."""
-    from ..compare import metric
+    from ..report.compare import metric
     from ..report.render import Column, TableData
     from ..report.tables import fmt_signed
 
@@ -78,7 +78,7 @@ def compare_table(result: Any) -> Any:
         if names:
             more = f"; and {len(names) - ONLY_SHOWN} more" if len(names) > ONLY_SHOWN else ""
             notes.append(f"only in {side} ({len(names)}): " + "; ".join(names[:ONLY_SHOWN]) + more)
-    from ..compare import to_dict
+    from ..report.compare import to_dict
     raw = to_dict(result)["rows"]
     return TableData("compare", "Comparison", "A vs B", columns, cells, raw, notes,
                      {"run_id": None, "threshold_pct": result.threshold_pct},
@@ -86,7 +86,7 @@ def compare_table(result: Any) -> Any:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from ..compare import WORSE, compare, dumps
+    from ..report.compare import WORSE, compare, dumps
 
     fmt = output_format(args)
     checks.number("--threshold", args.threshold, 0.0, MAX_THRESHOLD_PCT,

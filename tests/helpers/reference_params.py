@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-REFERENCE_DIR = Path(__file__).resolve().parents[2] / "python" / "waitbench" / "report" / "reference"
+REFERENCE_DIR = Path(__file__).resolve().parents[2] / "python" / "waitbench" / "report" / "reference_data"
 REFERENCE_FILES = sorted(REFERENCE_DIR.glob("*.jsonl"))
 
 

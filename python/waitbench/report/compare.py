@@ -21,9 +21,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
-from . import checks
-from .errors import invalid
-from .report import pivot
+from .. import checks
+from ..errors import invalid
+from . import pivot
 
 SAME, BETTER, WORSE, AMBIGUOUS = "SAME", "BETTER", "WORSE", "AMBIGUOUS"
 VERDICTS = (SAME, BETTER, WORSE, AMBIGUOUS)

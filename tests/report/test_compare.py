@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """compare: a change beyond the recorded spread is flagged, noise inside it is SAME, the threshold holds.
 
-Inputs are SYNTHETIC records (tests/data/synthetic_records.py) and, when present, the real reference files.
+Inputs are SYNTHETIC records (tests/helpers/synthetic_records.py) and, when present, the real reference files.
 """
 
 from __future__ import annotations
@@ -11,11 +11,10 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "data"))
-import synthetic_records as syn  # noqa: E402
-from reference_params import reference_params  # noqa: E402
+from helpers import synthetic_records as syn
+from helpers.reference_params import reference_params
 
-from waitbench import compare as cmp  # noqa: E402
+from waitbench.report import compare as cmp  # noqa: E402
 from waitbench.results import load_records  # noqa: E402
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from waitbench.telemetry.recording import read_windows
 from waitbench.telemetry.summary import WindowSummary
 
-DATA = Path(__file__).resolve().parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 H100 = DATA / "telemetry" / "h100-580.159.04.jsonl"
 COMPOSED_4GPU = DATA / "diagnose" / "h100-composed-4gpu.jsonl"
 RECORDER_PID = 933  # the pid of benchmarks/record_telemetry.py on the device: the only process in those windows
