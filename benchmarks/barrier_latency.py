@@ -74,6 +74,7 @@ def _row(rec: dict[str, Any]) -> str:
 
 
 def main() -> int:
+    """Run the CPU leg (or, with --gpu, the GPU leg) and write its records."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("out_dir", type=Path)
     ap.add_argument("--gpu", action="store_true", help="the GPU leg: ack kernels, NVML, same-run references")

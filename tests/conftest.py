@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """Skips GPU tests, with the reason, where no usable CUDA GPU is present (CI), and multi-GPU tests
 where fewer than two are; puts tests/ on the path once, so every test imports the shared helpers
-the same way: ``from helpers.fake_nvml import FakeNvml``."""
+the same way: ``from helpers.fake_nvml import FakeNvml``.
+"""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """Without a GPU: the suite's telemetry windows satisfy the instrument's own rule, workload points
 open none, and the FMA ceiling comes from the clock the kernel held (fakes stand in for the GPU
-parts; they feed pure record logic, not measurements)."""
+parts; they feed pure record logic, not measurements).
+"""
 
 from __future__ import annotations
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import importlib
+import re
 
 import pytest
 
@@ -51,9 +52,8 @@ def test_resolve_fills_defaults_and_converts_types() -> None:
     ("nope", {}, "strategy='nope' is invalid: expected one of spin, spin-backoff"),
 ])
 def test_bad_options_raise_valueerror_naming_argument_value_and_range(name: str, kwargs: dict, needle: str) -> None:
-    with pytest.raises(ValueError) as exc:
+    with pytest.raises(ValueError, match=re.escape(needle)):
         st.resolve(name, **kwargs)
-    assert needle in str(exc.value)
 
 
 def test_bool_is_not_accepted_as_int() -> None:

@@ -17,8 +17,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ._version import __version__
 from ._native import require_gpu
+from ._version import __version__
 
 
 def git_sha() -> str | None:

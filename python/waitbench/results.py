@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import os
 from collections import abc
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from . import checks, jsonl
 from .errors import ResultsError, invalid
@@ -47,7 +48,8 @@ class Field:
 # Identity of the run and of the machine (the same for every record of one run).
 RUN_FIELDS = [
     Field("schema_version", "int", "results schema version (waitbench.results.SCHEMA_VERSION)"),
-    Field("record_kind", "str", "'waiter' (waiter alone + wake-up), 'workload' (throughput beside a waiter), 'nccl', 'sweep'"),
+    Field("record_kind", "str",
+          "'waiter' (waiter alone + wake-up), 'workload' (throughput beside a waiter), 'nccl', 'sweep'"),
     Field("run_id", "str", "identifier shared by all records of one run"),
     Field("time_utc", "str", "ISO-8601 time the record was made"),
     Field("argv", "list", "command line of the process that made the record"),
@@ -75,9 +77,9 @@ SUBJECT_FIELDS = [
     Field("preset", "str", "preset name for nccl-shaped, else None"),
     Field("options", "dict", "every option of the strategy, defaults filled in"),
     Field("strategy_source", "str", "'builtin', 'registered' (waitbench.register_strategy) or 'plugin:<distribution>'",
-       since=2, default="builtin"),
-    Field("host_wait_in_python", "bool", "True for a research strategy whose host-side wait runs in Python: its timings "
-       "include the interpreter", since=2, default=False),
+          since=2, default="builtin"),
+    Field("host_wait_in_python", "bool", "True for a research strategy whose host-side wait runs in Python: its "
+          "timings include the interpreter", since=2, default=False),
     Field("workload", "str", "concurrent workload name for 'workload' records, else None"),
     Field("repetition", "int", "repetition index of this (strategy, options, workload)"),
     Field("status", "str", "'ok', 'expired', 'stalled', 'aborted', 'error' or 'skipped' (status_detail says why)"),
@@ -131,7 +133,8 @@ WAKE_FIELDS = [
     Field("wake_rtt_p99_us", "float", "release -> host sees the GPU's ack word: 99th percentile"),
     Field("wake_rtt_p999_us", "float", "release -> host sees the GPU's ack word: 99.9th percentile"),
     Field("wake_rtt_max_us", "float", "release -> host sees the GPU's ack word: maximum"),
-    Field("wake_floor_rtt_p50_us", "float", "floor: launch of a 1-warp kernel that writes the ack, from a hot thread, median"),
+    Field("wake_floor_rtt_p50_us", "float",
+          "floor: launch of a 1-warp kernel that writes the ack, from a hot thread, median"),
     Field("clock_offset_uncertainty_us", "float", "half round trip of the best host<->globaltimer calibration ping"),
     Field("globaltimer_resolution_ns", "float", "smallest step of the device's %globaltimer seen"),
     Field("wait_host_cpu_pct", "float", "CPU time of the waiting host thread per wall second during waits, in percent"),
@@ -172,12 +175,13 @@ EXTRA_FIELDS = [
     Field("side_call", "str", "the CUDA call a waiting rank made during the wait (waitbench nccl --calls)", since=3),
     Field("side_call_ms", "float", "how long that call took, from its start to its return", since=3),
     Field("side_call_after_late_ms", "float", "its return minus the late rank's arrival: > 0 means it waited for the "
-       "late rank, < 0 that it returned during the wait", since=3),
+          "late rank, < 0 that it returned during the wait", since=3),
     Field("extra", "dict", "free-form values that have no field yet (never relied upon by reports)"),
     Field("null_reasons", "dict", "for every None-valued metric: why it could not be measured"),
 ]
 
-FIELDS: list[Field] = RUN_FIELDS + SUBJECT_FIELDS + SHAPE_FIELDS + TELEMETRY_FIELDS + WAKE_FIELDS + WORKLOAD_FIELDS + EXTRA_FIELDS
+FIELDS: list[Field] = [*RUN_FIELDS, *SUBJECT_FIELDS, *SHAPE_FIELDS, *TELEMETRY_FIELDS, *WAKE_FIELDS, *WORKLOAD_FIELDS,
+                       *EXTRA_FIELDS]
 FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in FIELDS)
 _KIND_TYPES: dict[str, tuple[type, ...]] = {
     "str": (str,), "int": (int,), "float": (int, float), "bool": (bool,), "dict": (dict,), "list": (list, tuple),
@@ -192,7 +196,7 @@ def new_record(**values: Any) -> dict[str, Any]:
     unknown = set(values) - set(FIELD_NAMES)
     if unknown:
         raise ValueError(f"unknown record field(s): {sorted(unknown)}; valid fields are waitbench.results.FIELD_NAMES")
-    rec: dict[str, Any] = {name: None for name in FIELD_NAMES}
+    rec: dict[str, Any] = dict.fromkeys(FIELD_NAMES)
     rec["schema_version"] = SCHEMA_VERSION
     rec["null_reasons"] = {}
     rec.update(values)
@@ -274,14 +278,16 @@ class ResultsWriter:
         self.count = 0
 
     def write(self, rec: dict[str, Any]) -> None:
+        """Validate ``rec`` and append it (flushed and fsynced)."""
         validate(rec)
         self._out.write_line(rec)
         self.count += 1
 
     def close(self) -> None:
+        """Close the file."""
         self._out.close()
 
-    def __enter__(self) -> "ResultsWriter":
+    def __enter__(self) -> ResultsWriter:
         return self
 
     def __exit__(self, *exc: object) -> None:

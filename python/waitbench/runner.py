@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The interference benchmark: for each strategy, in one process on one GPU, the waiter alone
-(reported vs real utilization, power, host CPU, verdict), its wake-up latency, and each workload's
-throughput solo vs beside it. Records are written as they are made; measuring never prints.
+"""The interference benchmark: each strategy alone, its wake-up latency, and what it costs real work.
+
+For each strategy, in one process on one GPU: the waiter alone (reported vs real utilization, power,
+host CPU, verdict), its wake-up latency, and each workload's throughput solo vs beside it. Records
+are written as they are made; measuring never prints.
 
 A :class:`Session` holds what strategies share (the idle baseline, calibrated workloads and their
 ceilings, the telemetry sampler); :func:`measure` is the one-strategy convenience.
@@ -13,8 +15,9 @@ import dataclasses
 import os
 import time
 from collections import abc
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from . import checks, results
 from .errors import WaitbenchError, invalid
@@ -53,8 +56,10 @@ class Settings:
 
     @classmethod
     def sweep(cls, max_s: float = SWEEP_MAX_S) -> Settings:
-        """``waitbench sweep``'s: no wake-up trials (a sweep point is a workload beside the waiter), short
-        pairs, each point capped at ``max_s``."""
+        """``waitbench sweep``'s settings: no wake-up trials, short pairs, each point capped at ``max_s``.
+
+        A sweep point is a workload beside the waiter; it has no waiter-alone window and no wake-up trials.
+        """
         return cls(window_s=1.0, wake_trials=0, pairs=PairPolicy(min_pairs=3, min_s=0.1, max_s=max_s,
                                                                   spread_target_pct=1.0, run_s=0.02))
 
@@ -103,8 +108,11 @@ class Session:
 
     @classmethod
     def steps(cls, workloads: int, strategies: int = 0, sweep_points: int = 0) -> int:
-        """The progress steps of a session: its setup, then per strategy measured (:meth:`measure`) the
-        waiter, its wake-up latency and each of ``workloads``, and per sweep point each workload."""
+        """The progress steps of a session (each a call of its ``progress``).
+
+        Its setup; then per strategy measured (:meth:`measure`) the waiter, its wake-up latency and each of
+        ``workloads``; and per sweep point each workload.
+        """
         return cls.SETUP_STEPS + strategies * (cls.STRATEGY_STEPS + workloads) + sweep_points * workloads
 
     def __init__(self, gpu: int = 0, workloads: Sequence[str | Workload] = BUILTIN, settings: Settings | None = None,
@@ -248,9 +256,10 @@ class Session:
             results.set_null(rec, ceiling.reason or "no solo throughput", "tput_ceiling", "tput_peak_fraction")
 
     def close(self) -> None:
+        """Stop the telemetry sampler."""
         self.telemetry.close()
 
-    def __enter__(self) -> "Session":
+    def __enter__(self) -> Session:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -282,6 +291,8 @@ def measure(strategy: str, *, workloads: Sequence[str | Workload] = BUILTIN, gpu
         seconds: time cap per workload point (default: the settings' cap).
         repetitions: how many times to repeat the whole measurement.
         out: JSON Lines file to append records to as they are made.
+        settings: windows, wake-up trials and pair policy (default: :class:`Settings`).
+        **options: the strategy's options (see ``waitbench strategies``).
     """
     spec_workloads = check_workloads(workloads)
     checks.gpu_index("gpu", gpu)

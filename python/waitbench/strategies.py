@@ -25,13 +25,15 @@ and is skipped: the built-ins and the other plugins still work.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import inspect
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from types import ModuleType
-from typing import Any, Mapping
+from typing import Any
 
 from ._native import native, require_gpu
 from .checks import number
@@ -58,6 +60,7 @@ class Option:
     multiple_of: int | None = None
 
     def valid_range(self) -> str:
+        """The valid values in words, as error messages and ``--help`` say them."""
         if self.choices is not None:
             return "one of " + ", ".join(map(repr, self.choices))
         if self.type in (int, float) and (self.min is not None or self.max is not None):
@@ -91,10 +94,8 @@ class Option:
         decides); a string (from the command line) is converted only when it is ASCII.
         """
         if isinstance(value, str) and value.isascii() and self.type in (int, float):
-            try:
+            with contextlib.suppress(ValueError):  # not a number: check() names it below
                 value = self.type(value)
-            except ValueError:
-                pass
         if self.type is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if self.type in (int, float):
@@ -124,12 +125,14 @@ class Strategy:
     source: str = "builtin"  # "builtin", "registered" (register_strategy) or "plugin:<distribution>"
 
     def option(self, name: str) -> Option:
+        """The option called ``name``; ValueError listing the strategy's options otherwise."""
         for opt in self.options:
             if opt.name == name:
                 return opt
         raise invalid("option", name, f"an option of {self.name}: {', '.join(o.name for o in self.options)}")
 
     def defaults(self) -> dict[str, Any]:
+        """Every option at its default."""
         return {o.name: o.default for o in self.options}
 
     def validate(self, opts: dict[str, Any]) -> None:
@@ -238,7 +241,8 @@ _add(Strategy(
 _add(Strategy(
     "spin-backoff", "device", "device-spin",
     "spin with __nanosleep between polls, fixed or doubling up to a cap (NCCL does not do this).",
-    _shape_options() + (
+    (
+        *_shape_options(),
         Option("backoff", str, "exp", "fixed sleep, or exponential (doubling) up to backoff_cap_ns",
                choices=("fixed", "exp")),
         Option("backoff_ns", int, 100, "first (or fixed) sleep between polls", "ns", 1, 1_000_000),
@@ -340,8 +344,10 @@ def remove(name: str) -> None:
 
 
 def strategies() -> list[Strategy]:
-    """Every strategy: built-ins in the table's order (the order of reports and ``waitbench run``), then
-    research strategies in the order they were registered."""
+    """Every strategy: built-ins in the table's order, then research strategies as registered.
+
+    The table's order is the order of reports and ``waitbench run``.
+    """
     _load_plugins()
     return list(_TABLE.values())
 

@@ -10,7 +10,8 @@ once raises when its waiter is created (ValueError naming the limit), it is not 
 from __future__ import annotations
 
 import itertools
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from ._native import require_gpu
 from .errors import invalid
@@ -29,7 +30,7 @@ def default_blocks(sm_count: int) -> list[int]:
     while b < sm_count:
         blocks.append(b)
         b *= 2
-    return blocks + [sm_count]
+    return [*blocks, sm_count]
 
 
 def choices(axis: str) -> tuple[str, ...]:

@@ -68,6 +68,7 @@ class Waiter:
 
     @property
     def strategy(self) -> str:
+        """The strategy's name."""
         return self.spec.name
 
     @property
@@ -82,6 +83,7 @@ class Waiter:
 
     @property
     def armed(self) -> bool:
+        """True while a wait is armed."""
         return self._native.armed
 
     @property
@@ -129,8 +131,11 @@ class Waiter:
         self._native.abort()
 
     def run_trials(self, n: int, gap_ns: int) -> dict[str, np.ndarray]:
-        """``n`` timed arm -> ``gap_ns`` -> release -> wait trials in the strategy's own loop (C++ for every
-        built-in), as columns of raw timestamps and outcome codes (:mod:`waitbench.wake` reads them)."""
+        """``n`` timed arm -> ``gap_ns`` -> release -> wait trials in the strategy's own loop.
+
+        The loop is C++ for every built-in; the result is columns of raw timestamps and outcome codes
+        (:mod:`waitbench.wake` reads them).
+        """
         return self.spec.run_trials(self._native, n, gap_ns)
 
     def close(self) -> None:
@@ -138,7 +143,7 @@ class Waiter:
         if not self._native.closed:
             self._native.close()
 
-    def __enter__(self) -> "Waiter":
+    def __enter__(self) -> Waiter:
         self.arm()
         return self
 

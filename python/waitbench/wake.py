@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Wake-up latency of a strategy: release -> the waiter observes it, and release -> the host sees
-the GPU's ack (round trip), beside the floor (a 1-warp kernel launched from a hot thread).
+"""Wake-up latency of a strategy: release -> the waiter observes it, and release -> the host sees its ack.
+
+The round trip (release -> the host sees the GPU's ack) is shown beside the floor (a 1-warp kernel
+launched from a hot thread).
 
 The native core runs the trials and takes every timestamp with the GIL released; this module
 turns them into latencies (research strategies that wait in Python are the one exception: their
@@ -12,8 +14,9 @@ Trials run in chunks so Ctrl-C is honoured between chunks; the waiter is always 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -60,9 +63,11 @@ class WakeLatency:
 
 
 def launch_floor_us(gpu: int = 0, trials: int = FLOOR_TRIALS) -> np.ndarray:
-    """Round trips (us) of the floor under every path that launches work after waking: a hot thread
-    launches a 1-warp kernel that writes the ack, and spins until it sees it (timed in C++, after a
-    native warm-up)."""
+    """Round trips (us) of the floor under every path that launches work after waking.
+
+    A hot thread launches a 1-warp kernel that writes the ack, and spins until it sees it (timed in C++,
+    after a native warm-up).
+    """
     from .errors import invalid
 
     if not isinstance(trials, int) or trials < 1:
@@ -88,8 +93,10 @@ def wake_latency(strategy: str, *, gpu: int = 0, trials: int = DEFAULT_TRIALS, w
         strategy: a name from :func:`waitbench.strategies`; ``options`` are its options.
         gpu: CUDA device index.
         trials: trials kept (after ``warmup`` discarded ones), >= 1.
+        warmup: trials run first and discarded (first launches, page faults, clock ramp).
         gap_us: time between "armed" and the release.
         progress: called as ``progress(done, total)`` after each chunk.
+        **options: the strategy's options.
     """
     resolve(strategy, **options)  # every argument is checked before the GPU is looked for
     checks.gpu_index("gpu", gpu)

@@ -13,8 +13,9 @@ ceiling for it is (:meth:`Workload.ceiling`), or why it has none.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, ClassVar
 
 from ._native import require_gpu
 from .errors import invalid
@@ -63,6 +64,7 @@ class Workload:
         self.gpu, self.stream_handle = gpu, stream_handle
 
     def enqueue(self, launches: int) -> None:
+        """Enqueue ``launches`` launches on the bound stream (each workload implements it)."""
         raise NotImplementedError
 
     def victim_shape(self) -> dict[str, Any] | None:
@@ -80,15 +82,18 @@ class Workload:
         """
 
     def ceiling(self, identity: Mapping[str, Any], solo_clock_mhz: Sequence[float]) -> Ceiling:
-        """The chip's ceiling for this workload on the run's GPU (``identity``: its run-identity fields),
-        given the SM clock each solo run held where the workload measures it."""
+        """The chip's ceiling for this workload on the run's GPU, or why there is none.
+
+        ``identity`` holds the run-identity fields of the GPU; ``solo_clock_mhz`` the SM clock each solo run
+        held, where the workload measures it.
+        """
         return Ceiling(None, "no measured ceiling for this workload")
 
 
 class BuiltinWorkload(Workload):
     """A csrc workload (fma, stream, memcpy) sized from ``size`` (iterations or bytes)."""
 
-    SIZES = {"fma": 4096, "stream": 512 << 20, "memcpy": 512 << 20}
+    SIZES: ClassVar[dict[str, int]] = {"fma": 4096, "stream": 512 << 20, "memcpy": 512 << 20}
 
     def __init__(self, name: str, size: int | None = None) -> None:
         if name not in self.SIZES:
@@ -97,15 +102,18 @@ class BuiltinWorkload(Workload):
         self.unit = "TFLOP/s" if name == "fma" else "TB/s"
 
     def setup(self, gpu: int, stream_handle: int) -> None:
+        """Make the native workload on ``gpu`` and read its launch shape and work per launch."""
         super().setup(gpu, stream_handle)
         self._w = require_gpu(gpu).Workload(self.name, gpu, self.size)
         self._info = self._w.info()
         self.work_per_launch = float(self._info["work_per_launch"])
 
     def enqueue(self, launches: int) -> None:
+        """Enqueue ``launches`` launches of the native kernel (or copy)."""
         self._w.enqueue(self.stream_handle, launches)
 
     def victim_shape(self) -> dict[str, Any] | None:
+        """The kernel's grid, block, registers and shared memory (None for the memcpy)."""
         i = self._info
         if self.name == "memcpy":
             return None
@@ -124,6 +132,7 @@ class FmaWorkload(BuiltinWorkload):
         return mhz if mhz > 0 else None
 
     def ceiling(self, identity: Mapping[str, Any], solo_clock_mhz: Sequence[float]) -> Ceiling:
+        """FP32 peak at the median clock the kernel held in its solo runs."""
         if not solo_clock_mhz:
             return Ceiling(None, "the FMA kernel measured no SM clock: FP32 peak not computed")
         clock = median(solo_clock_mhz)
@@ -145,6 +154,7 @@ class StreamWorkload(BuiltinWorkload):
         self._copy_tbs = median([tw.throughput(tw.run()) for _ in range(CEILING_RUNS)])
 
     def ceiling(self, identity: Mapping[str, Any], solo_clock_mhz: Sequence[float]) -> Ceiling:
+        """The device copy bandwidth measured at the session's start."""
         if self._copy_tbs is None:
             return Ceiling(None, "the copy bandwidth was not measured")
         return Ceiling(self._copy_tbs)
@@ -164,11 +174,13 @@ class TorchWorkload(Workload):
         self.fn, self.work_per_launch, self.unit, self.name = fn, float(work_per_call), unit, name
 
     def setup(self, gpu: int, stream_handle: int) -> None:
+        """Bind the callable to waitbench's stream through torch."""
         super().setup(gpu, stream_handle)
         self._torch = _need("torch", "torch")
         self._stream = self._torch.cuda.ExternalStream(stream_handle, device=gpu)
 
     def enqueue(self, launches: int) -> None:
+        """Call the function ``launches`` times on the bound stream."""
         with self._torch.cuda.stream(self._stream):
             for _ in range(launches):
                 self.fn()
@@ -184,6 +196,7 @@ class GemmWorkload(TorchWorkload):
         super().__init__(self._matmul, 2.0 * n**3, "TFLOP/s", "gemm")
 
     def setup(self, gpu: int, stream_handle: int) -> None:
+        """Make the random bf16 matrices on ``gpu`` and profile the GEMM kernel's launch shape once."""
         super().setup(gpu, stream_handle)
         t = self._torch
         dev = t.device("cuda", gpu)
@@ -199,13 +212,16 @@ class GemmWorkload(TorchWorkload):
         self._torch.matmul(self.a, self.b, out=self.c)
 
     def victim_shape(self) -> dict[str, Any] | None:
+        """The launch shape of the GEMM's longest kernel, profiled at setup."""
         return self._shape
 
 
 def _kernel_launch_shape(torch: Any, stream: Any, fn: Callable[[], Any]) -> dict[str, Any] | None:
-    """Launch shape of the longest kernel ``fn`` runs (CUPTI through torch's profiler: grid and block
-    sizes, registers per thread, shared memory per block). Profiled once, at setup, before anything is
-    timed; None where the profiler gives no kernel."""
+    """Launch shape of the longest kernel ``fn`` runs, or None where the profiler gives no kernel.
+
+    CUPTI through torch's profiler: grid and block sizes, registers per thread, shared memory per block.
+    Profiled once, at setup, before anything is timed.
+    """
     from .kernel_profile import profiled_kernels
 
     with torch.cuda.stream(stream):
@@ -226,10 +242,12 @@ class CupyWorkload(Workload):
         self.work_per_launch, self.unit, self.name = float(work_per_launch), unit, name
 
     def setup(self, gpu: int, stream_handle: int) -> None:
+        """Bind the kernel to waitbench's stream through cupy."""
         super().setup(gpu, stream_handle)
         self._stream = _need("cupy", "cupy").cuda.ExternalStream(stream_handle)
 
     def enqueue(self, launches: int) -> None:
+        """Launch the kernel ``launches`` times on the bound stream."""
         with self._stream:
             for _ in range(launches):
                 self.kernel(self.grid, self.block, self.args)
@@ -244,11 +262,13 @@ class NumbaWorkload(Workload):
         self.work_per_launch, self.unit, self.name = float(work_per_launch), unit, name
 
     def setup(self, gpu: int, stream_handle: int) -> None:
+        """Bind the kernel to waitbench's stream through numba."""
         super().setup(gpu, stream_handle)
         cuda = _need("numba.cuda", "numba")
         self._stream = cuda.external_stream(stream_handle)
 
     def enqueue(self, launches: int) -> None:
+        """Launch the kernel ``launches`` times on the bound stream."""
         for _ in range(launches):
             self.kernel[self.grid, self.block, self._stream](*self.args)
 
@@ -321,8 +341,10 @@ class TimedWorkload:
         return bool(self.native.wait_stream_idle(self.stream.handle, self.gpu, timeout_s))
 
     def calibrate(self, target_s: float, max_launches: int = 256, timeout_s: float = 60.0) -> bool:
-        """Warm up, then choose launches per run so one run takes about ``target_s``; False (a stall)
-        if a single launch does not finish within ``timeout_s``."""
+        """Warm up, then choose launches per run so that one run takes about ``target_s``.
+
+        False (a stall) if a single launch does not finish within ``timeout_s``.
+        """
         for _ in range(2):  # the first run warms up (module load, clocks); the second is timed
             t = self.run(1, timeout_s=timeout_s)
             if not t.completed:
@@ -335,8 +357,11 @@ class TimedWorkload:
         return self.workload.work_per_launch * t.launches / t.elapsed_s / 1e12
 
     def measured(self, timeout_s: float = 60.0) -> Throughput:
-        """One calibrated run as a :class:`Throughput`; a run not done within ``timeout_s`` of its enqueue
-        is a stall, its launches left queued (:meth:`finish` waits for them)."""
+        """One calibrated run as a :class:`Throughput`.
+
+        A run not done within ``timeout_s`` of its enqueue is a stall, its launches left queued
+        (:meth:`finish` waits for them).
+        """
         name, unit = self.workload.name, str(self.workload.unit)
         start = time.time_ns()
         t = self.run(timeout_s=timeout_s)

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """The barrier benchmark on CPUs: real spawned ranks, every kind, records in the common schema that
-``waitbench report`` reads (few rounds: this checks the plumbing, the benchmark measures)."""
+``waitbench report`` reads (few rounds: this checks the plumbing, the benchmark measures).
+"""
 
 from __future__ import annotations
 

@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 
 from helpers import synthetic_records as syn
-
-from waitbench.results import ResultsWriter  # noqa: E402
+from waitbench.results import ResultsWriter
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "benchmarks" / "make_readme_tables.py"
@@ -69,7 +68,8 @@ def test_missing_markers_or_results_exit_2(tree):
 
 def test_the_committed_readme_matches_the_committed_results() -> None:
     """Every generated section (README: results, wake-up, floor, nccl, diagnose sessions...; docs/DIAGNOSE.md:
-    the confusion table) is up to date."""
+    the confusion table) is up to date.
+    """
     import importlib.util
     from pathlib import Path
 

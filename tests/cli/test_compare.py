@@ -7,16 +7,14 @@ Inputs are SYNTHETIC records (tests/helpers/synthetic_records.py).
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
 from helpers import synthetic_records as syn
+from waitbench.results import ResultsWriter
 
-from waitbench.results import ResultsWriter  # noqa: E402
-
-from .test_report import one_line_error, waitbench  # noqa: E402
+from .test_report import one_line_error, waitbench
 
 
 def _write(path: Path, records: list[dict]) -> Path:

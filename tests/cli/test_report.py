@@ -18,8 +18,7 @@ import pytest
 
 from helpers import synthetic_records as syn
 from helpers.reference_params import REFERENCE_FILES, reference_params
-
-from waitbench.results import ResultsWriter  # noqa: E402
+from waitbench.results import ResultsWriter
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -91,7 +91,8 @@ def test_options_go_to_every_strategy_that_has_them() -> None:
     args = build_parser().parse_args(["run", "--strategies", "spin,nccl-shaped,host-spin", "--flags", "host,device",
                                       "-o", "blocks=4", "-o", "timeout_s=30", "-o", "spin_us=5"])
     got = cases(args)
-    assert [o for n, o in got if n == "spin"] == [{"blocks": 4, "timeout_s": 30.0, "flag": f} for f in ("host", "device")]
+    assert [o for n, o in got if n == "spin"] == [{"blocks": 4, "timeout_s": 30.0, "flag": f}
+                                                  for f in ("host", "device")]
     assert [o for n, o in got if n == "nccl-shaped"] == [{"timeout_s": 30.0, "flag": f} for f in ("host", "device")]
     assert [o for n, o in got if n == "host-spin"] == [{"timeout_s": 30.0, "spin_us": 5}]
 
@@ -100,7 +101,8 @@ def test_sweep_points_take_the_fixed_options_and_the_table_defaults() -> None:
     from waitbench.sweep import points
 
     pts = points([1, 2], [64], fixed={"registers": 96, "pollers": 64})
-    assert [(p["blocks"], p["threads"], p["pollers"], p["registers"]) for p in pts] == [(1, 64, 64, 96), (2, 64, 64, 96)]
+    shapes = [(p["blocks"], p["threads"], p["pollers"], p["registers"]) for p in pts]
+    assert shapes == [(1, 64, 64, 96), (2, 64, 64, 96)]
     assert {(p["flag"], p["poll"], p["flag_lines"]) for p in pts} == {("host", "volatile", "shared")}
 
 

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """Strategies shipped by other packages (waitbench.strategies loads them): real distributions (a .dist-info
 with entry_points.txt) made in a temporary folder put on the path, found through importlib.metadata as
-pip-installed ones are. Here beside the other research-strategy tests, whose fixture cleans the table."""
+pip-installed ones are. Here beside the other research-strategy tests, whose fixture cleans the table.
+"""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """diagnose's pure steps: GPU list parsing, verdict rows from windows, their rendering, replays.
 The first windows here are SYNTHETIC (made-up numbers on either side of the thresholds), not measurements;
-the later ones are REAL H100 windows, alone or COMPOSED into a four-GPU host (tests/helpers/composed_windows.py)."""
+the later ones are REAL H100 windows, alone or COMPOSED into a four-GPU host (tests/helpers/composed_windows.py).
+"""
 
 from __future__ import annotations
 
@@ -9,12 +10,22 @@ import io
 import json
 
 import pytest
-from helpers.composed_windows import COMPOSED_4GPU, H100, RECORDER_PID, composed_host, real_window
 from rich.console import Console
-from waitbench.diagnose import (HINTS, judge, parse_gpus, render_notes, render_table, replay_refreshes, rows_to_json,
-                                verdict_rows, without_gpm)
-from waitbench.diagnose.render import refresh_lines
+
+from helpers.composed_windows import COMPOSED_4GPU, H100, RECORDER_PID, composed_host, real_window
+from waitbench.diagnose import (
+    HINTS,
+    judge,
+    parse_gpus,
+    render_notes,
+    render_table,
+    replay_refreshes,
+    rows_to_json,
+    verdict_rows,
+    without_gpm,
+)
 from waitbench.diagnose.probe.judge import ProbeReading
+from waitbench.diagnose.render import refresh_lines
 from waitbench.telemetry.gpm import GPM_FIELDS
 from waitbench.telemetry.recording import RecordingWriter, read_windows
 from waitbench.telemetry.summary import WindowSummary
@@ -23,7 +34,7 @@ SYNTHETIC_GPU = "SYNTHETIC GPU (test fixture, not a measurement)"
 
 
 def synthetic(uuid: str, nvml_index: int, util: float, pids: list[int], **gpm: float) -> WindowSummary:
-    fields = {f: 0.0 for f in GPM_FIELDS} | gpm
+    fields = dict.fromkeys(GPM_FIELDS, 0.0) | gpm
     return WindowSummary(uuid=uuid, index=None, nvml_index=nvml_index, name=SYNTHETIC_GPU, window_s=3.0,
                          nvml_util_pct=util, nvml_mem_util_pct=0.0, power_w=80.0, power_limit_w=700.0,
                          processes=[{"pid": p, "name": "python"} for p in pids], **fields)

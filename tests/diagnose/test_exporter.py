@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """The Prometheus endpoint: served from the committed COMPOSED recording (real H100 windows laid out as four
 GPUs, tests/data/diagnose/make_composed.py), scraped over HTTP with urllib and parsed with prometheus-client's
-parser; bad addresses; and, on a GPU, live values while a waiter runs in another process."""
+parser; bad addresses; and, on a GPU, live values while a waiter runs in another process.
+"""
 
 from __future__ import annotations
 
@@ -16,11 +17,13 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
 import waitbench
 from helpers.composed_windows import COMPOSED_4GPU
 
 prometheus_client = pytest.importorskip("prometheus_client")
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
+
 from waitbench.diagnose import replay_refreshes  # noqa: E402
 from waitbench.diagnose.exporter import GAUGES, MetricsStore, parse_address, serve  # noqa: E402
 
@@ -99,7 +102,7 @@ def test_endpoint_serves_a_replayed_composed_recording():
 
 
 def test_a_public_address_needs_to_be_asked_for():
-    with pytest.raises(ValueError, match="expected a loopback address .* unless --serve-public"):
+    with pytest.raises(ValueError, match=r"expected a loopback address .* unless --serve-public"):
         serve("0.0.0.0:0", MetricsStore(), argument="--serve")
     endpoint = serve("0.0.0.0:0", MetricsStore(), public=True)  # scraped here over loopback only
     try:
@@ -198,7 +201,7 @@ def test_live_endpoint_while_a_waiter_runs_in_another_process():
         assert value == 1.0, got.get("waitbench_verdict")
         (reported,) = got["waitbench_reported_utilization_ratio"].values()
         assert reported > 0.5
-        assert list(got["waitbench_busy_waiting"])[0][1] == uuid
+        assert next(iter(got["waitbench_busy_waiting"]))[1] == uuid
     finally:
         if server is not None:
             assert stop(server) == 0

@@ -1,10 +1,12 @@
 # SPDX-License-Identifier: Apache-2.0
 """Which rank is late, on COMPOSED hosts: real single-GPU H100 windows laid side by side as GPUs of one host
-(tests/helpers/composed_windows.py says how; no multi-GPU recording exists yet)."""
+(tests/helpers/composed_windows.py says how; no multi-GPU recording exists yet).
+"""
 
 from __future__ import annotations
 
 import pytest
+
 from helpers.composed_windows import RECORDER_PID, composed_host, real_window
 from waitbench.diagnose import verdict_rows
 from waitbench.diagnose.late_rank import late_rank

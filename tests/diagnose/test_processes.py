@@ -1,12 +1,14 @@
 # SPDX-License-Identifier: Apache-2.0
 """Which process holds the resident kernel: on REAL recorded H100 windows, and the per-process utilization
-logic on SYNTHETIC process lists (made-up pids and percentages, named so) and a FakeNvml."""
+logic on SYNTHETIC process lists (made-up pids and percentages, named so) and a FakeNvml.
+"""
 
 from __future__ import annotations
 
 import os
 
 import pytest
+
 from helpers.composed_windows import RECORDER_PID, real_window
 from waitbench.diagnose import processes as procs
 from waitbench.diagnose import verdict_rows
@@ -56,7 +58,7 @@ SYNTHETIC = [{"pid": 101, "name": "trainer"}, {"pid": 102, "name": "monitor"}]
     ((1.0, 0.0), None, "names none clearly: pid 101 1%, pid 102 0%"),
 ])
 def test_holder_from_synthetic_per_process_utilization(utils, pid, needle):
-    listed = [{**p, "sm_util_pct": u} for p, u in zip(SYNTHETIC, utils)]
+    listed = [{**p, "sm_util_pct": u} for p, u in zip(SYNTHETIC, utils, strict=True)]
     holder = procs.name_holder(listed)
     assert holder.pid == pid and needle in holder.how
 

@@ -15,10 +15,10 @@ import hashlib
 import io
 import json
 import shutil
-import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -26,12 +26,11 @@ from hypothesis import strategies as st
 
 from helpers import synthetic_records as syn
 from helpers.composed_windows import COMPOSED_4GPU
+from waitbench.cli import diagnose as cli_diagnose
+from waitbench.cli.main import build_parser, main
+from waitbench.results import ResultsWriter
 
-from waitbench.cli import diagnose as cli_diagnose  # noqa: E402
-from waitbench.cli.main import build_parser, main  # noqa: E402
-from waitbench.results import ResultsWriter  # noqa: E402
-
-from .conftest import TALLY, fuzz_settings  # noqa: E402
+from .conftest import TALLY, fuzz_settings
 
 SUBCOMMANDS = ["run", "sweep", "strategies", "report", "compare", "diagnose"]
 IMAGE_SUFFIXES = (".png", ".jpg", ".svg", ".pdf")
@@ -81,7 +80,7 @@ def _pools(d: Path) -> dict[str, list[str]]:
                                   "chart.txt", "charts")]
     return {
         "input": [str(d / n) for n in ("run.jsonl", "bom.jsonl", "torn.jsonl", "results", "recording.jsonl")],
-        "path": paths + ["", "/proc/self/mem", "/nonexistent/x.jsonl", "/", "x" * 300],
+        "path": [*paths, "", "/proc/self/mem", "/nonexistent/x.jsonl", "/", "x" * 300],
         "number": ["0", "1", "-1", "2.5", "0.01", "600", "3600", "1e20", "100000000000000000000", "nan", "inf",
                    "-inf", "１６", "0x10", "1_000", " 3 ", "5.0"],
         "list": ["spin", "spin,bogus", "nccl-shaped", "nccl-shaped,spin", "host-block", "tiny,simple-2ch", "ring-99",
@@ -153,7 +152,8 @@ def run_cli(argv: list[str]) -> tuple[int, str, str]:
 @pytest.fixture(scope="module")
 def serve_briefly(files: Path) -> Iterator[None]:
     """``diagnose --replay F --serve A`` serves until Ctrl-C: the fuzz presses it at once. Commands run
-    in the inputs' folder, so a relative name (``--plots-dir spin``) writes there, where it is tidied."""
+    in the inputs' folder, so a relative name (``--plots-dir spin``) writes there, where it is tidied.
+    """
     def interrupt(_seconds: float) -> None:
         raise KeyboardInterrupt
 
@@ -222,7 +222,7 @@ def test_known_traps_end_cleanly(files: Path, no_gpu: None, serve_briefly: None)
     for argv, expected in cases:
         if "/proc/self/mem" in argv and not Path("/proc/self/mem").exists():
             continue
-        code, out, err = run_cli(argv)
+        code, _, err = run_cli(argv)
         assert code == expected and "Traceback" not in err, (argv, code, err)
         if code:
             assert len([x for x in err.strip().splitlines() if not x.startswith("waitbench: warning:")]) == 1, err

@@ -24,7 +24,8 @@ RECORDER_PID = 933  # the pid of benchmarks/record_telemetry.py on the device: t
 
 def real_window(scenario: str) -> WindowSummary:
     """The real H100 window of ``scenario`` (idle, gemm, copy, spin-1warp, nccl-simple-16ch, spin-every-sm,
-    host-block), a fresh copy each call."""
+    host-block), a fresh copy each call.
+    """
     for s, meta in read_windows(H100):
         if meta.get("scenario") == scenario:
             return copy.deepcopy(s)

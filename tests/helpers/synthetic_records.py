@@ -136,7 +136,8 @@ def with_changes(records: list[dict[str, Any]], run_id: str, **changes: Any) -> 
 
 def synthetic_barrier_run(run_id: str = "synthbarrier", gpu: bool = False) -> list[dict[str, Any]]:
     """SYNTHETIC host-barrier records (barrier_latency.py's shape) for two kinds x two rank counts, plus
-    a same-run host-block reference on the GPU variant. Invented values, not measurements."""
+    a same-run host-block reference on the GPU variant. Invented values, not measurements.
+    """
     out = []
     for ranks in (2, 4):
         for kind, opts, base in (("shm-futex", {"spin_us": 50}, 10.0), ("mp-barrier", {}, 30.0)):

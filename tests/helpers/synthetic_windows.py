@@ -24,7 +24,7 @@ def synthetic(**fields: Any) -> WindowSummary:
     base: dict[str, Any] = dict(uuid=SYNTHETIC_UUID, index=0, name=SYNTHETIC_GPU, window_s=2.0,
                                 nvml_util_pct=0.0, nvml_mem_util_pct=0.0, power_w=70.0, power_limit_w=700.0,
                                 observer_pid=os.getpid(), processes=[{"pid": os.getpid(), "name": "python"}])
-    base.update({f: 0.0 for f in GPM_FIELDS})
+    base.update(dict.fromkeys(GPM_FIELDS, 0.0))
     base.update(fields)
     return WindowSummary(**base)
 

@@ -1,10 +1,12 @@
 # SPDX-License-Identifier: Apache-2.0
 """How a rank's measurements become a record: pure aggregation, checked with SYNTHETIC window summaries
-(values typed in, never a stand-in for a measurement: the real windows come from waitbench.telemetry on a GPU)."""
+(values typed in, never a stand-in for a measurement: the real windows come from waitbench.telemetry on a GPU).
+"""
 
 from __future__ import annotations
 
 import pytest
+
 from waitbench.nccl.config import Cell, ScenarioConfig, validate_config
 from waitbench.nccl.instruments import Window, held_up
 from waitbench.nccl.records import (

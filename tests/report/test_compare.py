@@ -6,16 +6,12 @@ Inputs are SYNTHETIC records (tests/helpers/synthetic_records.py) and, when pres
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
 from helpers import synthetic_records as syn
 from helpers.reference_params import reference_params
-
-from waitbench.report import compare as cmp  # noqa: E402
-from waitbench.results import load_records  # noqa: E402
+from waitbench.report import compare as cmp
+from waitbench.results import load_records
 
 
 def _rows(result, label, metric, workload=None):

@@ -8,17 +8,15 @@ The package directory is replaced by a temporary one holding SYNTHETIC records
 from __future__ import annotations
 
 import importlib.resources
-import sys
 import types
 from pathlib import Path
 
 import pytest
 
 from helpers import synthetic_records as syn
-
-from waitbench.errors import ResultsError  # noqa: E402
-from waitbench.report import reference  # noqa: E402
-from waitbench.results import ResultsWriter  # noqa: E402
+from waitbench.errors import ResultsError
+from waitbench.report import reference
+from waitbench.results import ResultsWriter
 
 
 @pytest.fixture

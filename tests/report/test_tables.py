@@ -9,17 +9,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sys
-from pathlib import Path
 
 import pytest
 from rich.console import Console
 
 from helpers import synthetic_records as syn
 from helpers.reference_params import reference_params
-
-from waitbench.report import pivot, render, tables  # noqa: E402
-from waitbench.results import load_records  # noqa: E402
+from waitbench.report import pivot, render, tables
+from waitbench.results import load_records
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ import contextlib
 import threading
 
 import pytest
+
 from helpers.fake_nvml import FakeNvml
 from waitbench import Monitor
 from waitbench.diagnose import watch

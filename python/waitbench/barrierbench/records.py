@@ -52,8 +52,8 @@ def point_record(res: PointResult, settings: Settings, identity: dict[str, Any],
                "timeout_s": settings.timeout_s}
     last = observe_ns.max(axis=0)
     extra: dict[str, Any] = {
-        "machine": machine, "cpu_count": os.cpu_count(), "loadavg_1m": os.getloadavg()[0], "samples": int(observe_ns.size),
-        "waiting_ranks": len(res.ranks), "gpus": settings.gpus,
+        "machine": machine, "cpu_count": os.cpu_count(), "loadavg_1m": os.getloadavg()[0],
+        "samples": int(observe_ns.size), "waiting_ranks": len(res.ranks), "gpus": settings.gpus,
         **{k.replace("wake_observe", "last_rank_observe"): v for k, v in percentiles_us(last, "wake_observe").items()},
         "per_rank_observe_p50_us": [float(np.median(o)) / 1e3 for o in observe_ns],
         "rank_process_cpu_pct": _pct(rounds[:, :, PROCESS_CPU], rounds[:, :, WALL]),

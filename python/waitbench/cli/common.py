@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import argparse
 import errno
-import sys
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from rich.console import Console
 
@@ -44,6 +44,7 @@ def add_output_flags(p: argparse.ArgumentParser) -> None:
 
 
 def add_gpu_flag(p: argparse.ArgumentParser) -> None:
+    """--gpu, the CUDA device index, shared by the measuring subcommands."""
     p.add_argument("--gpu", type=int, default=0, metavar="INDEX", help="CUDA device index (default: 0)")
 
 
@@ -81,8 +82,11 @@ def add_measure_flags(p: argparse.ArgumentParser, default_workloads: Sequence[st
 
 
 def parse_options(items: Sequence[str], names: Sequence[str], argument: str = "-o") -> dict[str, str]:
-    """``-o KEY=VALUE`` items as {KEY: VALUE}, each KEY one of ``names`` and given once (ValueError naming
-    the item otherwise); the values are checked by the option they set."""
+    """``-o KEY=VALUE`` items as {KEY: VALUE}.
+
+    Each KEY must be one of ``names`` and given once (ValueError naming the item otherwise); the values
+    are checked by the option they set.
+    """
     from ..errors import invalid
 
     out: dict[str, str] = {}
@@ -111,6 +115,7 @@ def split_list(text: str, argument: str, valid: tuple[str, ...] | None = None) -
 
 
 def default_results_path() -> str:
+    """Where results go without --out: results/<local timestamp>.jsonl."""
     import time
 
     return time.strftime("results/%Y%m%d-%H%M%S.jsonl")

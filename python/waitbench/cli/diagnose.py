@@ -11,7 +11,8 @@ import signal
 import sys
 import textwrap
 import time
-from typing import Any, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 from .. import checks
 from ..errors import WaitbenchError, invalid
@@ -50,6 +51,7 @@ line, exit 2. No GPU or no NVML: one line, exit 1.
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the diagnose subcommand to the CLI."""
     p = subparsers.add_parser("diagnose", help=HELP.replace("%", "%%"), description=HELP, epilog=EPILOG,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--gpus", default=None, metavar="LIST",
@@ -111,6 +113,7 @@ def _term_as_interrupt() -> Iterator[None]:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Diagnose once, watch, serve or replay, as the flags say; Ctrl-C ends watching and serving with 0."""
     from ..diagnose.replay import iter_refreshes
 
     _validate(args)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import itertools
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .. import checks
 from ..errors import invalid
@@ -22,6 +23,7 @@ LIST_FLAGS = {"preset": "--presets", "flag": "--flags"}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add the run subcommand to the CLI."""
     names = [s.name for s in strategies() if s.source == "builtin"]  # plugins run when named
     p = sub.add_parser("run", help="quick suite: every wait strategy side by side (reported vs real "
                        "utilization, concurrent throughput, wake-up latency, power, host CPU)")
@@ -60,8 +62,10 @@ def _options(args: argparse.Namespace, names: list[str]) -> dict[str, str]:
 
 
 def cases(args: argparse.Namespace) -> list[tuple[str, dict[str, Any]]]:
-    """(strategy, options) pairs: each strategy, times its presets and flag locations where it has them,
-    with the -o options it has."""
+    """(strategy, options) pairs: each strategy, times its presets and flag locations where it has them.
+
+    Each case also gets the -o options its strategy has.
+    """
     names = split_list(args.strategies, "--strategies", tuple(s.name for s in strategies()))
     _applies("--presets", args.presets, names, lambda s: bool(s.presets))
     _applies("--flags", args.flags, names, lambda s: any(o.name == "flag" for o in s.options))
@@ -83,6 +87,7 @@ def cases(args: argparse.Namespace) -> list[tuple[str, dict[str, Any]]]:
 
 
 def handle(args: argparse.Namespace) -> int:
+    """Measure every case in one session and print the table."""
     todo = cases(args)
     settings = Settings() if args.thorough else Settings.quick()
     if args.trials is not None:

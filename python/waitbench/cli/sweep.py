@@ -31,6 +31,7 @@ def _axis_help(flag: str, what: str) -> str:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add the sweep subcommand to the CLI."""
     p = sub.add_parser("sweep", help="launch-shape sweep of `spin`: concurrent throughput left per blocks x threads")
     p.add_argument("--blocks", metavar="LIST", help="waiter blocks (default: 1, 2, 4, ... and the SM count)")
     p.add_argument("--threads", default=",".join(map(str, DEFAULT_THREADS)), metavar="LIST",
@@ -47,6 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
+    """Check every point against the table, then measure them in one session and print the table."""
     checks.number("--seconds", args.seconds, SECONDS_MIN, SECONDS_MAX)
     threads = _ints(args.threads, "--threads")
     axes = {flag: split_list(getattr(args, flag[2:].replace("-", "_")), flag, choices(option))

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -43,12 +44,15 @@ class HostWaitContext:
         return time.monotonic_ns()
 
     def released(self) -> bool:
+        """True once this wait was released."""
         return self._w._released_gen >= self.gen
 
     def aborted(self) -> bool:
+        """True once this wait was aborted."""
         return self._w._aborted
 
     def expired(self) -> bool:
+        """True past this wait's deadline."""
         return time.monotonic_ns() > self.deadline_ns
 
     def wait_released(self, timeout_s: float | None = None) -> bool:
@@ -89,16 +93,20 @@ class PythonHostWaiter:
 
     @property
     def armed(self) -> bool:
+        """True from arm() until the outcome was collected by wait()."""
         return self._armed
 
     @property
     def closed(self) -> bool:
+        """True once closed (or its thread is stuck in the wait function)."""
         return self._closed
 
     def shape(self) -> dict[str, int]:
+        """No launch shape: nothing waits on the GPU."""
         return {}
 
     def sm_ids(self) -> list[int]:
+        """No SM ids: nothing waits on the GPU."""
         return []
 
     # -- the waiting thread -------------------------------------------------------------------
@@ -133,6 +141,7 @@ class PythonHostWaiter:
 
     # -- the native waiter's interface ----------------------------------------------------------
     def arm(self) -> None:
+        """Start one wait in the waiting thread; returns once its wait function runs."""
         if self._closed:
             raise WaitbenchError("the waiter is closed")
         if self._armed:
@@ -153,6 +162,7 @@ class PythonHostWaiter:
         self._armed_ns = time.monotonic_ns()
 
     def release(self) -> int:
+        """Release the wait; returns the host time of the release."""
         if not self._armed:
             raise WaitbenchError("release() before arm(): nothing is waiting")
         self._release_ns = time.monotonic_ns()
@@ -161,10 +171,12 @@ class PythonHostWaiter:
         return self._release_ns
 
     def abort(self) -> None:
+        """End the wait now; safe from any thread."""
         self._aborted = True
         self._wake.set()
 
     def wait(self, timeout_s: float) -> dict[str, Any]:
+        """The outcome of the armed wait, with the native waiter's timestamps (ack: the work after it ran)."""
         if not self._armed:
             raise WaitbenchError("wait() before arm(): nothing is waiting")
         overdue_at = self._armed_ns + int((self.timeout_s + OVERDUE_GRACE_S) * 1e9)
@@ -194,6 +206,7 @@ class PythonHostWaiter:
         return {"release_ns": self._release_ns, "ack_ns": ack, "wake_gt_ns": 0, **r}
 
     def close(self) -> None:
+        """Abort a wait still armed, collect it and stop the waiting thread."""
         if self._closed:
             return
         if self._armed:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from .. import checks
 from ..errors import invalid
@@ -29,9 +29,12 @@ _SHAPE_LIMITS = {"blocks": (1, 65535), "threads": (1, 1024), "pollers": (1, 1024
 
 @dataclass(frozen=True)
 class Launch:
-    """Launch shape of a device strategy. Each value is an int, the name of one of the strategy's
-    options that gives it, or a function of the options; ``pollers`` (threads per block that poll)
-    is reported in records, so that shapes compare with the built-ins'."""
+    """Launch shape of a device strategy.
+
+    Each value is an int, the name of one of the strategy's options that gives it, or a function of the
+    options; ``pollers`` (threads per block that poll) is reported in records, so that shapes compare
+    with the built-ins'.
+    """
 
     blocks: ShapeValue = 1
     threads: ShapeValue = 32
@@ -68,12 +71,14 @@ class CustomStrategy(Strategy):
         return tuple(o for o in self.options if o.name not in PROVIDED)
 
     def validate(self, opts: dict[str, Any]) -> None:
+        """The registration's own check, and the launch shape the options give (device kernels)."""
         if self.check is not None:
             self.check(opts)
         if self.kernel is not None:
             self.launch.resolve(opts)
 
     def native_settings(self, opts: Mapping[str, Any]) -> dict[str, Any]:
+        """What the core's external waiter needs: its kind, timeout and, for a kernel, blocks and flag."""
         if self.kernel is None:
             return {"kind": self.native, "timeout_s": opts["timeout_s"]}
         return {"kind": self.native, "blocks": self.launch.resolve(opts)["blocks"], "flag": opts["flag"],
@@ -154,6 +159,9 @@ def register_strategy(name: str, kernel: Any = None, *, host_wait: Callable[...,
 
     Args:
         name: public name (letters, digits, ``_.+-``); built-in names cannot be taken.
+        kernel: the device waiter, or a function that returns it when first needed.
+        host_wait: the host-side wait function, ``fn(ctx, **options) -> outcome``.
+        host: in decorator form, whether the decorated object is a host wait (else a kernel).
         options: :class:`~waitbench.strategies.Option` s, validated like the built-ins'; ``flag``
             (device strategies) and ``timeout_s`` are added by waitbench.
         launch: the launch shape of a device kernel (:class:`Launch`).

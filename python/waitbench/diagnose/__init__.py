@@ -22,6 +22,6 @@ from .render import render_notes, render_refresh, render_table, rows_to_json
 from .replay import recorded_baselines, replay_refreshes
 from .rows import GPM_IGNORED, HINTS, VerdictRow, verdict_rows, without_gpm
 
-__all__ = ["VerdictRow", "Refresh", "verdict_rows", "without_gpm", "judge", "warm_idle_windows", "windows", "watch",
-           "diagnose", "live_refreshes", "replay_refreshes", "recorded_baselines", "parse_gpus", "render_table",
-           "render_notes", "render_refresh", "rows_to_json", "DEFAULT_SECONDS", "GPM_IGNORED", "HINTS"]
+__all__ = ["DEFAULT_SECONDS", "GPM_IGNORED", "HINTS", "Refresh", "VerdictRow", "diagnose", "judge", "live_refreshes",
+           "parse_gpus", "recorded_baselines", "render_notes", "render_refresh", "render_table", "replay_refreshes",
+           "rows_to_json", "verdict_rows", "warm_idle_windows", "watch", "windows", "without_gpm"]

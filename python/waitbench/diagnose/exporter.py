@@ -17,8 +17,9 @@ import ipaddress
 import re
 import socket
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from ..errors import WaitbenchError, invalid
 from ..telemetry.gpm import GPM_METRICS
@@ -120,6 +121,7 @@ class MetricsStore:
         self.windows = 0
 
     def update(self, refresh: Refresh) -> None:
+        """Keep the rows of ``refresh`` and add its busy-waiting time to each GPU's total."""
         with self._lock:
             for r in refresh.rows:
                 self._rows[r.uuid] = r
@@ -128,6 +130,7 @@ class MetricsStore:
             self.windows += 1
 
     def snapshot(self) -> tuple[list[VerdictRow], dict[str, float], int]:
+        """The latest rows, the busy-waiting seconds per GPU and the windows judged, consistently."""
         with self._lock:
             return list(self._rows.values()), dict(self._waiting_s), self.windows
 
@@ -148,6 +151,7 @@ class DiagnoseCollector:
         self.store = store
 
     def collect(self) -> Iterator[Any]:
+        """The metric families of the latest window (a Collector's one method); unknown values are absent."""
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
         rows, waiting_s, windows = self.store.snapshot()
@@ -161,7 +165,7 @@ class DiagnoseCollector:
             yield fam
         verdict = GaugeMetricFamily("waitbench_verdict", "1 for the last window's verdict, 0 for the others: "
                                     + ", ".join(VERDICTS) + " (waitbench's verdict; no NVML or DCGM field)",
-                                    labels=labels + ["verdict"])
+                                    labels=[*labels, "verdict"])
         for r in rows:
             for v in VERDICTS:
                 verdict.add_metric([_gpu_label(r), r.uuid, v], 1.0 if r.verdict == v else 0.0)
@@ -222,10 +226,12 @@ class Endpoint:
 
     @property
     def url(self) -> str:
+        """Where the metrics are served (``http://ADDR:PORT/metrics``)."""
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}/metrics"
 
     def close(self) -> None:
+        """Stop serving and free the port."""
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(timeout=5.0)

@@ -12,8 +12,9 @@ not part of the job and is named only when nothing better is left. Pure: it read
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from .rows import VerdictRow
 
@@ -28,6 +29,7 @@ class LateRank:
     message: str
 
     def to_dict(self) -> dict[str, Any]:
+        """The finding as a JSON-ready dict."""
         return {"waiting": self.waiting, "late": self.late, "unjudged": self.unjudged, "message": self.message}
 
 
@@ -45,9 +47,10 @@ def _why_not_waiting(row: VerdictRow) -> str:
 
 
 def late_rank(rows: Sequence[VerdictRow]) -> LateRank | None:
-    """The likely late GPU(s) among ``rows`` (one window per GPU of one host), or None when there is
-    nothing to infer: no GPU waits, only one GPU is watched, or the rows are windows of one GPU at
-    different times (a replayed scenario recording).
+    """The likely late GPU(s) among ``rows`` (one window per GPU of one host), or None.
+
+    None when there is nothing to infer: no GPU waits, only one GPU is watched, or the rows are windows
+    of one GPU at different times (a replayed scenario recording).
     """
     if len(rows) < 2 or len({r.uuid for r in rows}) < len(rows):
         return None

@@ -14,7 +14,8 @@ import os
 import threading
 import time
 import warnings
-from typing import Any, Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
+from typing import Any
 
 from ..errors import invalid
 from ..telemetry import nvml
@@ -97,8 +98,10 @@ def watch(gpus: Sequence[int | str] | None = None, seconds: float = DEFAULT_SECO
 
 def diagnose(gpus: Sequence[int | str] | None = None, seconds: float = DEFAULT_SECONDS, *,
              ignore_gpm: bool = False) -> list[VerdictRow]:
-    """Watch ``gpus`` (all by default) for ``seconds`` and return a verdict row per GPU (judged against the
-    cached warm-idle baselines where there are some)."""
+    """Watch ``gpus`` (all by default) for ``seconds`` and return a verdict row per GPU.
+
+    Each GPU is judged against its cached warm-idle baseline where there is one.
+    """
     summaries = watch(gpus, seconds)
     return judge(summaries, ignore_gpm=ignore_gpm, idle=warm_idle_windows(summaries, _driver())).rows
 

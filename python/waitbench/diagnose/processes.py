@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Which process holds a GPU's resident kernel: the compute processes, their command lines, and the
-holder named where NVML can tell (and why not where it cannot).
+"""Which process holds a GPU's resident kernel: its compute processes, and the holder where NVML can tell.
+
+Each process comes with its command line; where NVML cannot name the holder, the reason says why.
 
 Why a module of its own: "this GPU busy-waits" is only actionable with the process to look at.
 NVML lists the processes that hold a context on a GPU (``nvmlDeviceGetComputeRunningProcesses``,
@@ -12,8 +13,9 @@ utilization.gpu), which tells the holder apart from bystanders where the driver 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import psutil
 
@@ -88,6 +90,7 @@ class Holder:
     how: str
 
     def to_dict(self) -> dict[str, Any]:
+        """The holder as a JSON-ready dict."""
         return {"pid": self.pid, "how": self.how}
 
 

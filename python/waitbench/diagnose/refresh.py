@@ -7,8 +7,9 @@ replayed recording are judged by the same code.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from ..telemetry.summary import WindowSummary
 from .late_rank import LateRank, late_rank
@@ -34,7 +35,7 @@ def judge(summaries: Sequence[WindowSummary], *, index: int = 0, ignore_gpm: boo
     ``idle``: power baselines by UUID; ``labels``: one per summary, shown beside the GPU (replays).
     """
     rows = verdict_rows(summaries, idle, ignore_gpm=ignore_gpm)
-    for r, label in zip(rows, labels or [None] * len(rows)):
+    for r, label in zip(rows, labels or [None] * len(rows), strict=False):  # labels may be fewer
         r.label = label
     for r in rows:
         reading = (probes or {}).get(r.uuid)

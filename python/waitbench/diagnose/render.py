@@ -7,7 +7,8 @@ Why apart from the judging: rendering only reads rows, so the same code shows a 
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from ..report.render import Column, Fitted, TableData
 from .processes import describe

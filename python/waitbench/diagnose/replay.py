@@ -18,7 +18,8 @@ judged against) are the power baselines of the windows that follow them.
 from __future__ import annotations
 
 import os
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from ..telemetry.recording import iter_entries
 from ..telemetry.summary import WindowSummary

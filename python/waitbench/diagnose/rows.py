@@ -9,8 +9,9 @@ to make one, so each imports this module and nothing here imports them back.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Literal
+from typing import Any, Literal
 
 from ..telemetry.gpm import GPM_FIELDS, PIPE_FIELDS
 from ..telemetry.summary import WindowSummary

@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
-"""What one rank measures on its own GPU and host while it waits: a telemetry window, host CPU, the
-throughput concurrent-stream workloads still get, the NCCL kernel's launch shape, and common calls.
+"""What one rank measures on its own GPU and host while it waits.
+
+A telemetry window, host CPU, the throughput concurrent-stream workloads still get, the NCCL
+kernel's launch shape, and common calls.
 
 Why everything is made before the wait: ``cudaFree``, ``cudaDeviceSynchronize``, stream destruction
 and some allocations wait for the device, and a workload run that was built and freed during the
@@ -17,8 +19,9 @@ so a dry run and a partial machine still produce complete records.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from ..workloads import Throughput, TimedWorkload
 
@@ -186,8 +189,10 @@ class Instruments:
         return max(kernels, key=lambda k: k["grid"] * k["block"]), None
 
     def side_call(self, name: str) -> Callable[[], tuple[int, int]]:
-        """Prepare call ``name`` (waitbench.nccl.config.CALLS); returns a function that makes it once and
-        gives (start, return) in time.time_ns()."""
+        """Prepare call ``name`` (waitbench.nccl.config.CALLS).
+
+        Returns a function that makes the call once and gives (start, return) in time.time_ns().
+        """
         if self.gpu is None:
             raise ValueError("side calls need a GPU (the nccl backend)")
         if name == "torch.cuda.empty_cache":
@@ -207,6 +212,7 @@ class Instruments:
         return make
 
     def close(self) -> None:
+        """Stop the sampler and drop the workloads."""
         sampler, self._sampler = self._sampler, None
         if sampler is not None:
             sampler.stop()

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import os
 import statistics
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -91,9 +92,12 @@ def gpu_fields(gpu: int | None, run_id: str) -> dict[str, Any]:
 def finish_record(base: dict[str, Any], *, status: str, detail: str | None, reason: str | None,
                   extra: dict[str, Any] | None = None, summary: Any = None, idle: Any = None,
                   verdict: Any = None) -> dict[str, Any]:
-    """A complete record from ``base``: every metric None with ``reason`` (a measured rank's record fills
-    them afterwards), then the telemetry of ``summary`` (a telemetry WindowSummary) with the power over
-    ``idle`` (the idle window's summary) and the ``verdict``, through WindowSummary.fill_record."""
+    """A complete record from ``base``, measured or not.
+
+    Every metric is None with ``reason`` (a measured rank's record fills them afterwards); then the
+    telemetry of ``summary`` (a telemetry WindowSummary) with the power over ``idle`` (the idle window's
+    summary) and the ``verdict`` go in through WindowSummary.fill_record.
+    """
     fields = dict(base)
     fields["extra"] = {**base.get("extra", {}), **(extra or {})}
     rec = new_record(**fields, status=status, status_detail=detail)
@@ -111,15 +115,19 @@ def skip_record(cfg: ScenarioConfig, rank: int, world_size: int, reason: str) ->
                          reason=f"skipped: {reason}")
 
 
-def error_record(cfg: ScenarioConfig, rank: int, world_size: int, detail: str, cell: Cell | None = None) -> dict[str, Any]:
+def error_record(cfg: ScenarioConfig, rank: int, world_size: int, detail: str,
+                 cell: Cell | None = None) -> dict[str, Any]:
     """The record of a rank whose process failed or never reported (written by the collector)."""
     return finish_record(base_fields(cfg, rank, world_size, cell or cfg.cells()[0]), status="error", detail=detail,
                          reason="the rank failed")
 
 
 def fill_throughput(rec: dict[str, Any], solo: Sequence[Throughput], conc: Throughput) -> None:
-    """The tput_* fields of ``conc``'s workload from the solo runs around it (their median) and the run
-    during the wait (a stall: stall_ms, and no concurrent throughput)."""
+    """The tput_* fields of ``conc``'s workload.
+
+    Solo throughput is the median of the solo runs around the wait; the concurrent one is the run during
+    the wait (a stall: stall_ms, and no concurrent throughput).
+    """
     unit = conc.unit or next((t.unit for t in solo if t.unit), None)
     solos = [t.value for t in solo if t.value is not None and t.unit == unit]
     rec["extra"][f"solo_{conc.workload}"] = solos
@@ -163,9 +171,11 @@ def fill_shape(rec: dict[str, Any], shape: dict[str, Any] | None, reason: str | 
 
 def fill_wake(rec: dict[str, Any], late_us: Sequence[float], aligned_us: Sequence[float], reason: str | None,
               after_enqueue_us: Sequence[float] = ()) -> None:
-    """wake_rtt_* from the late-arrival trials (late rank's call -> this rank sees completion), the
-    aligned trials' median as the floor, and in extra the same from the late rank's launch enqueued
-    (its call returned: what is left is the GPU's and the waiting rank's part)."""
+    """The wake_rtt_* fields from the late-arrival trials (late rank's call -> this rank sees completion).
+
+    The aligned trials' median is the floor; ``extra`` gets the same from the late rank's launch enqueued
+    (its call returned: what is left is the GPU's and the waiting rank's part).
+    """
     if not late_us:
         set_null(rec, reason or "no wake-up trials", *_WAKE)
         return
@@ -195,8 +205,11 @@ def episode_records(base: dict[str, Any], *, wait_s: float, host_blocked_s: floa
                     shape: dict[str, Any] | None, shape_reason: str | None,
                     wake: tuple[list[float], list[float], list[float]],
                     wake_reason: str | None, no_work_reason: str) -> list[dict[str, Any]]:
-    """The records of a rank that took part in an episode: one per concurrent workload (status 'stalled'
-    when the workload was held up by the wait, 'error' when the collective's result was wrong)."""
+    """The records of a rank that took part in an episode: one per concurrent workload.
+
+    Status 'stalled' when the workload was held up by the wait, 'error' when the collective's result was
+    wrong.
+    """
     out = []
     for name in conc or [None]:
         c = conc.get(name) if name else None
@@ -237,8 +250,11 @@ def episode_records(base: dict[str, Any], *, wait_s: float, host_blocked_s: floa
 
 def side_call_record(base: dict[str, Any], *, call: str, start_ns: int, return_ns: int, arrival_ns: int,
                      wait_s: float, result_ok: bool) -> dict[str, Any]:
-    """The record of one call a waiting rank made during the wait: how long it took, and whether it
-    returned during the wait or only after the late rank arrived."""
+    """The record of one call a waiting rank made during the wait.
+
+    It says how long the call took, and whether it returned during the wait or only after the late rank
+    arrived.
+    """
     status, detail = ("ok", None) if result_ok else ("error", "the collective returned wrong values")
     rec = finish_record(base, status=status, detail=detail, reason="not measured in a side-call run")
     _put(rec, "side_call", call)

@@ -18,8 +18,9 @@ Pure functions on records: nothing here touches a GPU or a file.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from .. import checks
 from ..errors import invalid
@@ -104,6 +105,8 @@ class Value:
 
 @dataclass(frozen=True)
 class Comparison:
+    """One metric of one strategy, options and workload, in A and B, with the change and verdict."""
+
     label: str
     workload: str | None
     metric: str
@@ -117,6 +120,8 @@ class Comparison:
 
 @dataclass
 class CompareResult:
+    """Every comparison, what only one run holds, and warnings about what differs between the runs."""
+
     rows: list[Comparison]
     only_a: list[str] = field(default_factory=list)
     only_b: list[str] = field(default_factory=list)
@@ -124,6 +129,7 @@ class CompareResult:
     threshold_pct: float = DEFAULT_THRESHOLD_PCT
 
     def counts(self) -> dict[str, int]:
+        """How many comparisons got each verdict."""
         return {v: sum(1 for r in self.rows if r.verdict == v) for v in VERDICTS}
 
 
@@ -229,6 +235,7 @@ def compare(records_a: Sequence[dict[str, Any]], records_b: Sequence[dict[str, A
 
 
 def metric(name: str) -> Metric:
+    """The compared metric called ``name``; ValueError naming the valid ones otherwise."""
     for m in METRICS:
         if m.name == name:
             return m
@@ -247,4 +254,5 @@ def to_dict(result: CompareResult) -> dict[str, Any]:
 
 
 def dumps(result: CompareResult) -> str:
+    """The comparison as indented JSON (``compare --json``)."""
     return json.dumps(to_dict(result), indent=2) + "\n"

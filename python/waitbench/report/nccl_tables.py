@@ -1,12 +1,14 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Tables of real-collective runs (``waitbench nccl``): the episodes, the side calls, and emulation
-beside reality. Each function takes records and returns ``(rich Table or None, notes)``; None when the
-records hold nothing of that kind. Pure: they read records only, so they render files on any machine.
+"""Tables of real-collective runs (``waitbench nccl``): episodes, side calls, emulation beside reality.
+
+Each function takes records and returns ``(rich Table or None, notes)``; None when the records hold
+nothing of that kind. Pure: they read records only, so they render files on any machine.
 """
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from rich import box
 from rich.table import Table
@@ -94,16 +96,16 @@ def emulation_table(records: Sequence[dict[str, Any]]) -> tuple[Table | None, li
                ("cell", "NCCL grid x block", "stand-in blocks x threads, pollers", "NVML%", "SM%", "FMA x",
                 "GEMM x", "wake p50 us"), 3)
     notes = []
-    for row in rows:
-        def pair(name: str, spec: str) -> str:
-            v = row[name]
-            return f"{_fmt(v['real'], spec)} / {_fmt(v['emulated'], spec)}"
+    def pair(row: dict[str, Any], name: str, spec: str) -> str:
+        v = row[name]
+        return f"{_fmt(v['real'], spec)} / {_fmt(v['emulated'], spec)}"
 
+    for row in rows:
         s = row["stand_in"]
         w = row["wake_us"]
         t.add_row(row["cell"], f"{row['grid']} x {row['block']}", f"{s['blocks']} x {s['threads']}, {s['pollers']}",
-                  pair("nvml_util_pct", ".0f"), pair("gpm_sm_util_pct", ".1f"), pair("fma_tput_ratio", ".2f"),
-                  pair("gemm_tput_ratio", ".2f"),
+                  pair(row, "nvml_util_pct", ".0f"), pair(row, "gpm_sm_util_pct", ".1f"),
+                  pair(row, "fma_tput_ratio", ".2f"), pair(row, "gemm_tput_ratio", ".2f"),
                   f"{_fmt(w['real_p50'], '.0f')} / {_fmt(w['emulated_rtt_p50'], '.0f')}")
         if row["over"]:
             notes.append(f"{row['cell']}: emulation and reality differ by more than {DIFF_FLAG} in "

@@ -10,8 +10,9 @@ a machine without a GPU. Every metric that could not be measured is ``None`` wit
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from .verdict import Verdict
 
 # Series whose percentiles mean something (a distribution over the window); others get mean/max only.
-PERCENTILE_SERIES = ("nvml_util_pct", "power_instant_w", "power_energy_w", "sm_clock_mhz") + GPM_FIELDS
+PERCENTILE_SERIES = ("nvml_util_pct", "power_instant_w", "power_energy_w", "sm_clock_mhz", *GPM_FIELDS)
 
 
 @dataclass

@@ -1,12 +1,14 @@
 # SPDX-License-Identifier: Apache-2.0
 """The probe's baseline cache and which GPUs get probed how. Probe results here are SYNTHETIC (a
-FakeProbeRunner returns made-up TFLOP/s); the GPU rows are REAL H100 windows (tests/helpers/composed_windows.py)."""
+FakeProbeRunner returns made-up TFLOP/s); the GPU rows are REAL H100 windows (tests/helpers/composed_windows.py).
+"""
 
 from __future__ import annotations
 
 import json
 
 import pytest
+
 from helpers.composed_windows import composed_host
 from waitbench.diagnose import verdict_rows
 from waitbench.diagnose.probe import baseline as bl

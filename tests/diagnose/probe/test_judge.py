@@ -1,11 +1,13 @@
 # SPDX-License-Identifier: Apache-2.0
 """Reading a probe beside the counters. Windows are REAL (one H100, tests/helpers/composed_windows.py); the probe
 runs and baselines are SYNTHETIC (made-up TFLOP/s on either side of PROBE_FREE_RATIO): no probe has been
-recorded on a device yet."""
+recorded on a device yet.
+"""
 
 from __future__ import annotations
 
 import pytest
+
 from helpers.composed_windows import real_window
 from waitbench.diagnose import judge, verdict_rows
 from waitbench.diagnose.probe.baseline import Baseline

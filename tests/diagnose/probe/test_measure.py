@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import pytest
+
 from waitbench.diagnose.probe.measure import PROBE_ALLOC_MAX_BYTES, PROBE_BUDGET_S, ProbeRun, measure
 from waitbench.diagnose.probe.run import PACKAGE_PARENT, run_child
 
@@ -21,7 +22,8 @@ def test_round_trip_of_a_run():
 
 def test_the_child_entry_answers_in_one_line_from_anywhere(tmp_path, monkeypatch):
     """The command run_child builds (module and PYTHONPATH) starts the child from any folder: it answers
-    one JSON line, here an error run (no such GPU, or no GPU at all), never a failed start."""
+    one JSON line, here an error run (no such GPU, or no GPU at all), never a failed start.
+    """
     assert (PACKAGE_PARENT / "waitbench" / "__init__.py").is_file()
     monkeypatch.delenv("PYTHONPATH", raising=False)
     monkeypatch.chdir(tmp_path)

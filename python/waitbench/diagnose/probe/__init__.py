@@ -13,6 +13,5 @@ from .judge import PROBE_FREE_RATIO, READINGS, ProbeReading, apply_probe, interp
 from .measure import PROBE_ALLOC_MAX_BYTES, PROBE_BUDGET_S, ProbeRun
 from .run import probe_rows, run_child
 
-__all__ = ["Baseline", "cache_dir", "cache_path", "PROBE_FREE_RATIO", "READINGS", "ProbeReading",
-           "apply_probe", "interpret", "PROBE_ALLOC_MAX_BYTES", "PROBE_BUDGET_S", "ProbeRun", "probe_rows",
-           "run_child"]
+__all__ = ["PROBE_ALLOC_MAX_BYTES", "PROBE_BUDGET_S", "PROBE_FREE_RATIO", "READINGS", "Baseline", "ProbeReading",
+           "ProbeRun", "apply_probe", "cache_dir", "cache_path", "interpret", "probe_rows", "run_child"]

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""``python -m waitbench.diagnose.probe --uuid GPU-...``: one probe burst, one JSON line on stdout (diagnose's child)."""
+"""``python -m waitbench.diagnose.probe --uuid GPU-...``: diagnose's child, one probe burst, one JSON line on stdout."""
 
 from __future__ import annotations
 

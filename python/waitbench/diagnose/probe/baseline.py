@@ -3,8 +3,9 @@
 
 Why cached: the baseline must be measured while the GPU is idle, and the GPU an operator asks about
 is usually the one that is not. It holds two figures: the probe's throughput on the idle GPU, and the
-GPU's warm-idle power (a context held, nothing running), which the verdict needs where GPM is absent. So the first ``diagnose --probe`` that finds a GPU idle measures it
-and keeps it; later probes compare against it. A driver update changes clocks and scheduling, so the
+GPU's warm-idle power (a context held, nothing running), which the verdict needs where GPM is absent.
+So the first ``diagnose --probe`` that finds a GPU idle measures it and keeps it; later probes
+compare against it. A driver update changes clocks and scheduling, so the
 driver version is part of the key. ``diagnose --probe-refresh`` re-measures (idle GPUs only).
 
 Where: ``$XDG_CACHE_HOME/waitbench/probe-<uuid>-<driver>.json``, by default
@@ -45,10 +46,12 @@ class Baseline:
     power_warm_idle_w: float | None = None  # the GPU's power holding a context and running nothing
 
     def to_dict(self) -> dict[str, Any]:
+        """The baseline as a JSON-ready dict."""
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Baseline:
+        """A baseline from :meth:`to_dict`'s form (unknown keys are ignored)."""
         names = cls.__dataclass_fields__
         return cls(**{k: v for k, v in d.items() if k in names})
 
@@ -64,6 +67,7 @@ def _safe(text: str) -> str:
 
 
 def cache_path(uuid: str, driver: str) -> Path:
+    """The cache file of the baseline of GPU ``uuid`` under driver ``driver``."""
     return cache_dir() / f"probe-{_safe(uuid)}-{_safe(driver)}.json"
 
 

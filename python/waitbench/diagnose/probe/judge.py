@@ -40,10 +40,12 @@ class ProbeReading:
     baseline: dict[str, Any] | None
 
     def to_dict(self) -> dict[str, Any]:
+        """The reading as a JSON-ready dict (what a recording keeps)."""
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ProbeReading:
+        """A reading from :meth:`to_dict`'s form (a recording's)."""
         return cls(state=d["state"], ratio=d.get("ratio"), text=d.get("text", ""), run=d.get("run") or {},
                    baseline=d.get("baseline"))
 

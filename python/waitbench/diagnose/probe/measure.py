@@ -67,10 +67,12 @@ class ProbeRun:
     power_reason: str | None = None  # why power_warm_idle_w is None
 
     def to_dict(self) -> dict[str, Any]:
+        """The run as a JSON-ready dict (the child's one output line)."""
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ProbeRun:
+        """A run from :meth:`to_dict`'s form (unknown keys are ignored)."""
         names = cls.__dataclass_fields__
         return cls(**{k: v for k, v in d.items() if k in names})
 
@@ -103,8 +105,10 @@ def warm_idle_power(uuid: str) -> tuple[float | None, str | None]:
 
 def measure(uuid: str, runs: int = PROBE_RUNS, budget_s: float = PROBE_BUDGET_S, *,
             warm_idle: bool = False) -> ProbeRun:
-    """Run the probe on GPU ``uuid`` in this process (needs a GPU; diagnose runs it in a child); with
-    ``warm_idle``, measure the warm-idle power first (a baseline run on an idle GPU)."""
+    """Run the probe on GPU ``uuid`` in this process (needs a GPU; diagnose runs it in a child).
+
+    With ``warm_idle``, the warm-idle power is measured first (a baseline run on an idle GPU).
+    """
     index = cuda_index_of(uuid)
     tw = TimedWorkload(FmaWorkload(size=PROBE_FMA_ITERS), index)
     power, power_reason = warm_idle_power(uuid) if warm_idle else (None, "not a baseline run")
@@ -153,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     try:
         run = measure(args.uuid, max(1, args.runs), warm_idle=args.warm_idle)
-    except Exception as exc:  # the process boundary: any failure becomes a reason on the one output line
+    except Exception as exc:  # noqa: BLE001 - the process boundary: any failure is a reason on the one output line
         run = ProbeRun(args.uuid, "error", reason=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
     sys.stdout.write(json.dumps(run.to_dict()) + "\n")
     sys.stdout.flush()

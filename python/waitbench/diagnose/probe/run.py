@@ -12,9 +12,9 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, Sequence
 
 from ..rows import VerdictRow
 from . import baseline as bl
@@ -77,13 +77,13 @@ def probe_rows(rows: Sequence[VerdictRow], driver: str, *, refresh: bool = False
     """
     measure_now = [r for r in rows if r.verdict == "idle" and (refresh or _needs_baseline(r.uuid, driver))]
     readings: dict[str, ProbeReading] = {}
-    for r, run in zip(measure_now, _run_all(runner, [(r.uuid, BASELINE_RUNS) for r in measure_now])):
+    for r, run in zip(measure_now, _run_all(runner, [(r.uuid, BASELINE_RUNS) for r in measure_now]), strict=True):
         if run.status == "ok" and run.tflops:
             readings[r.uuid] = interpret(run, bl.save(run, r.name, driver))
         else:
             readings[r.uuid] = interpret(run, bl.load(r.uuid, driver), "no baseline could be measured")
     rest = [r for r in rows if r.uuid not in readings]
-    for r, run in zip(rest, _run_all(runner, [(r.uuid, PROBE_RUNS) for r in rest])):
+    for r, run in zip(rest, _run_all(runner, [(r.uuid, PROBE_RUNS) for r in rest]), strict=True):
         base = bl.load(r.uuid, driver)
         note = f"baseline not re-measured: this GPU is not idle ({r.verdict})" if refresh else None
         if base is None:
