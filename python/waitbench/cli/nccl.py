@@ -180,7 +180,7 @@ def handle(args: argparse.Namespace) -> int:
 
 def show(records: list[dict[str, Any]]) -> None:
     """Print the run's tables (episodes, side calls, emulation beside reality) and their notes."""
-    from ..report.nccl_tables import calls_table, emulation_table, episode_table
+    from ..nccl.tables import calls_table, emulation_table, episode_table
 
     # Wider than 80 columns: cut cells would hide the numbers; a narrow terminal wraps lines instead.
     console = common_console(width=max(out_console.width, TABLE_WIDTH))

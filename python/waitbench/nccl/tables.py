@@ -2,7 +2,9 @@
 """Tables of real-collective runs (``waitbench nccl``): episodes, side calls, emulation beside reality.
 
 Each function takes records and returns ``(rich Table or None, notes)``; None when the records hold
-nothing of that kind. Pure: they read records only, so they render files on any machine.
+nothing of that kind. Pure: they read records only, so they render files on any machine. Beside the
+rest of waitbench nccl (not in report/) because they read its emulation plan: report/ reads
+records and imports no tool.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 from rich import box
 from rich.table import Table
 
-from ..nccl.emulate import DIFF_FLAG, compare_rows
+from .emulate import DIFF_FLAG, compare_rows
 
 
 def _fmt(value: Any, spec: str) -> str:
