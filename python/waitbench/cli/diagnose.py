@@ -15,11 +15,10 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from .. import checks
+from ..diagnose.live import DEFAULT_SECONDS, SECONDS_MAX, SECONDS_MIN
 from ..errors import WaitbenchError, invalid
 from ..telemetry.recording import RecordingWriter
 from .common import EXIT_OK, UsageError, add_output_flags, err_console, out_console
-
-SECONDS_MIN, SECONDS_MAX = 1.0, 3600.0
 
 HELP = "watch GPUs and say per GPU whether it is idle, busy, or busy-waiting (100% reported, nothing works)"
 EPILOG = """\
@@ -57,7 +56,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--gpus", default=None, metavar="LIST",
                    help="comma-separated nvidia-smi indices, UUIDs or PCI bus ids (default: every GPU)")
     p.add_argument("--seconds", type=float, default=None, metavar="N",
-                   help=f"length of each window in seconds, {SECONDS_MIN:g}..{SECONDS_MAX:g} (default: 3)")
+                   help=f"length of each window in seconds, {SECONDS_MIN:g}..{SECONDS_MAX:g} "
+                        f"(default: {DEFAULT_SECONDS:g})")
     p.add_argument("--probe", action="store_true",
                    help="after each window, time a short FMA burst on each GPU against its cached idle baseline")
     p.add_argument("--probe-refresh", action="store_true",
@@ -184,7 +184,7 @@ def _replay(args: argparse.Namespace, refreshes: Iterator[Any], store: Any) -> i
 
 
 def _live(args: argparse.Namespace, store: Any) -> int:
-    from ..diagnose.live import DEFAULT_SECONDS, live_refreshes, parse_gpus
+    from ..diagnose.live import live_refreshes, parse_gpus
     from ..diagnose.probe.baseline import cache_dir
     from ..diagnose.probe.measure import PROBE_ALLOC_MAX_BYTES, PROBE_BUDGET_S
     from ..diagnose.render import render_refresh, rows_to_json

@@ -28,6 +28,7 @@ from .refresh import Refresh, judge, warm_idle_windows
 from .rows import VerdictRow, verdict_rows
 
 DEFAULT_SECONDS = 3.0
+SECONDS_MIN, SECONDS_MAX = 1.0, 3600.0  # a window: five driver periods at least; an hour at most
 
 
 def parse_gpus(text: str | None) -> list[str] | None:
@@ -46,8 +47,8 @@ def parse_gpus(text: str | None) -> list[str] | None:
 
 
 def _check_seconds(seconds: float) -> None:
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 1.0 <= seconds <= 3600.0:
-        raise invalid("seconds", seconds, "a number of seconds in [1, 3600]")
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not SECONDS_MIN <= seconds <= SECONDS_MAX:
+        raise invalid("seconds", seconds, f"a number of seconds in [{SECONDS_MIN:g}, {SECONDS_MAX:g}]")
 
 
 def windows(gpus: Sequence[int | str] | None = None, seconds: float = DEFAULT_SECONDS, *,
