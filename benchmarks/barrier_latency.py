@@ -35,7 +35,8 @@ from typing import Any
 import numpy as np
 
 from waitbench.barrier import DEFAULT_SPIN_US
-from waitbench.barrierbench import KINDS, NEEDS_TORCH, Settings, host_identity, point_record, run_group
+from waitbench.barrierbench import KINDS, NEEDS_TORCH, Settings, point_record, run_group
+from waitbench.machine import host_identity, run_identity
 from waitbench.results import ResultsWriter
 
 REFERENCES = (("host-block", {}), ("nccl-shaped", {}))  # same-run rows: a thread wake, and NCCL's spin
@@ -73,6 +74,7 @@ def _row(rec: dict[str, Any]) -> str:
 
 
 def main() -> int:
+    """Run the CPU leg (or, with --gpu, the GPU leg) and write its records."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("out_dir", type=Path)
     ap.add_argument("--gpu", action="store_true", help="the GPU leg: ack kernels, NVML, same-run references")
@@ -105,7 +107,6 @@ def main() -> int:
     if args.gpu:
         from waitbench._native import require_gpu
         from waitbench.errors import NoGpuError
-        from waitbench.machine import run_identity
         from waitbench.telemetry import Sampler
 
         try:

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
-"""Correctness of waitbench.HostBarrier at scale: N ranks x R rounds with random delays, every round
-checked (no early release, no rank two rounds ahead, arrival indexes a permutation); CI runs a
-smaller version (tests/barrierbench/test_stress.py).
+"""Correctness of waitbench.HostBarrier at scale: N ranks x R rounds with random delays.
+
+Every round is checked (no early release, no rank two rounds ahead, arrival indexes a permutation);
+CI runs a smaller version (tests/barrierbench/test_stress.py).
 
 Usage: python benchmarks/barrier_stress.py [--ranks 4] [--rounds 100000] [--spins 0,50] [--mp]
 
@@ -19,6 +20,7 @@ from waitbench.barrierbench.stress import run_stress
 
 
 def main() -> int:
+    """Run the stress check for each spin setting; exit 1 if any round went wrong."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ranks", type=int, default=4)
     ap.add_argument("--rounds", type=int, default=100_000)

@@ -25,15 +25,16 @@ import statistics
 import sys
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pynvml
 import torch
 
 from waitbench._native import native
-from waitbench.runner import fp32_peak_tflops
-from waitbench.workloads import TimedWorkload
+from waitbench.workloads import TimedWorkload, fp32_peak_tflops
 
+TORCH_EVENTS = "torch events, current stream"  # the reference method: what a torch user's timing reads
 REASON_BITS = {0x1: "idle", 0x2: "app-clocks", 0x4: "sw-power-cap", 0x8: "hw-slowdown", 0x10: "sync-boost",
                0x20: "sw-thermal", 0x40: "hw-thermal", 0x80: "hw-power-brake", 0x100: "display-clocks"}
 
@@ -61,11 +62,12 @@ class NvmlSeries:
         reasons = getattr(pynvml, "nvmlDeviceGetCurrentClocksEventReasons", None) or \
             pynvml.nvmlDeviceGetCurrentClocksThrottleReasons
         while not self._stop.wait(0.005):
-            self.samples.append((time.monotonic(), self._read(lambda: pynvml.nvmlDeviceGetClockInfo(h, pynvml.NVML_CLOCK_SM)),
-                                 self._read(lambda: pynvml.nvmlDeviceGetTotalEnergyConsumption(h)),
-                                 self._read(lambda: reasons(h)) or 0))
+            clock = self._read(lambda: pynvml.nvmlDeviceGetClockInfo(h, pynvml.NVML_CLOCK_SM))
+            energy = self._read(lambda: pynvml.nvmlDeviceGetTotalEnergyConsumption(h))
+            self.samples.append((time.monotonic(), clock, energy, self._read(lambda: reasons(h)) or 0))
 
     def during(self, t0: float, t1: float) -> dict[str, Any]:
+        """Mean SM clock, mean power and the clock-event reasons of the samples between ``t0`` and ``t1``."""
         s = [x for x in list(self.samples) if t0 <= x[0] <= t1]
         clocks = [x[1] for x in s if x[1] is not None]
         out: dict[str, Any] = {"nvml_sm_mhz": statistics.fmean(clocks) if clocks else None, "power_w": None,
@@ -76,12 +78,14 @@ class NvmlSeries:
         return out
 
     def close(self) -> None:
+        """Stop sampling and release NVML."""
         self._stop.set()
         self._t.join()
         pynvml.nvmlShutdown()
 
 
 def gemm_section(gpu: int, rounds: int, run_s: float, nv: NvmlSeries) -> dict[str, Any]:
+    """The suite's GEMM victim timed every way (events, from enqueue, short and long, rested), with NVML beside it."""
     nat = native()
     tw = TimedWorkload("gemm", gpu)  # the suite's victim: its stream, its data, its matmul
     if not tw.calibrate(run_s):
@@ -132,18 +136,18 @@ def gemm_section(gpu: int, rounds: int, run_s: float, nv: NvmlSeries) -> dict[st
     def add(method: str, length: str, n: int, tflops: float, st: dict) -> None:
         runs.append({"method": method, "length": length, "launches": n, "tflops": tflops, **st})
 
-    for r in range(rounds):
+    for _ in range(rounds):
         for length, n in (("suite", n_short), ("10x", 10 * n_short)):
-            for method, fn in (("torch events, current stream", lambda: events(n, False)),
-                               ("torch events, out=", lambda: events(n, True)),
-                               ("victim: TimedWorkload.run (suite)", lambda: victim_run(n))):
+            for method, fn in ((TORCH_EVENTS, lambda n=n: events(n, False)),
+                               ("torch events, out=", lambda n=n: events(n, True)),
+                               ("victim: TimedWorkload.run (suite)", lambda n=n: victim_run(n))):
                 add(method, length, n, *fn())
             host, ev, st = victim_both(n)
             add("victim replica: host, from enqueue", length, n, host, st)
             add("victim replica: events on its stream", length, n, ev, st)
     for _ in range(2):  # a rested GPU: what a short benchmark after idling reads
         time.sleep(2.0)
-        add("torch events, current stream", "rested", n_short, *events(n_short, False))
+        add(TORCH_EVENTS, "rested", n_short, *events(n_short, False))
         time.sleep(2.0)
         add("victim: TimedWorkload.run (suite)", "rested", n_short, *victim_run(n_short))
     return {"n": tw.workload.n, "launches_suite": n_short, "kernel": (tw.workload.victim_shape() or {}).get("kernel"),
@@ -151,6 +155,7 @@ def gemm_section(gpu: int, rounds: int, run_s: float, nv: NvmlSeries) -> dict[st
 
 
 def fma_section(gpu: int, nv: NvmlSeries) -> dict[str, Any]:
+    """The FMA kernel's throughput against the FP32 peak at the clock it held and at NVML's clock."""
     info = native().device_info(gpu)
     ident = {"gpu_sm_count": info["sm_count"], "gpu_cc": f"{info['cc_major']}.{info['cc_minor']}"}
     tw = TimedWorkload("fma", gpu)
@@ -163,24 +168,29 @@ def fma_section(gpu: int, nv: NvmlSeries) -> dict[str, Any]:
         held = tw.held_clock_mhz()
         if held is None:
             raise SystemExit("the fma kernel measured no clock")
+        nvml_mhz = st["nvml_sm_mhz"]
         runs.append({"tflops": tput, "held_mhz": held, "fraction_held": tput / fp32_peak_tflops(ident, held),
-                     "nvml_sm_mhz": st["nvml_sm_mhz"], "fraction_nvml": tput / fp32_peak_tflops(ident, st["nvml_sm_mhz"])
-                     if st["nvml_sm_mhz"] else None, "reasons": st["reasons"]})
+                     "nvml_sm_mhz": nvml_mhz,
+                     "fraction_nvml": tput / fp32_peak_tflops(ident, nvml_mhz) if nvml_mhz else None,
+                     "reasons": st["reasons"]})
     return {"sm_count": info["sm_count"], "max_sm_mhz": nv.max_sm_mhz,
             "peak_at_max_tflops": fp32_peak_tflops(ident, nv.max_sm_mhz), "runs": runs}
 
 
 def med(rows: list[dict], key: str) -> float | None:
+    """The median of ``key`` over ``rows`` that have it, or None."""
     v = [r[key] for r in rows if r.get(key) is not None]
     return statistics.median(v) if v else None
 
 
 def fmt(x: float | None, spec: str) -> str:
+    """``x`` formatted with ``spec``, or a dash as wide."""
     width = spec.split(".")[0]
     return format(x, spec) if x is not None else "-".rjust(int(width) if width else 1)
 
 
 def main() -> int:
+    """Measure both sections, print them and write the JSON."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--gpu", type=int, default=0)
     ap.add_argument("--rounds", type=int, default=5)
@@ -209,7 +219,7 @@ def main() -> int:
     rows = gemm["runs"]
     verdict = {}
     for length in ("suite", "10x", "rested"):
-        ref = med([r for r in rows if r["length"] == length and r["method"] == "torch events, current stream"], "tflops")
+        ref = med([r for r in rows if r["length"] == length and r["method"] == TORCH_EVENTS], "tflops")
         for method in dict.fromkeys(r["method"] for r in rows if r["length"] == length):
             sel = [r for r in rows if r["length"] == length and r["method"] == method]
             t = med(sel, "tflops")

@@ -20,7 +20,8 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 CASES = {
     # name: (serialised, [(gpu, mix), ...]) -- one thread per entry
@@ -84,6 +85,7 @@ def _worker(case: str, seconds: float) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run each case in a child process and report how it ended (survived, or the signal that killed it)."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seconds", type=float, default=4.0, help="how long each case hammers NVML (default 4)")
     ap.add_argument("--repeat", type=int, default=3, help="runs per case (default 3)")

@@ -21,6 +21,7 @@ POLLERS = (1, 32, 128, 512)
 
 
 def main() -> int:
+    """Measure wake-up latency per poller count, flag lines and flag location; print and write the JSON."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--trials", type=int, default=2000)
     ap.add_argument("--out")

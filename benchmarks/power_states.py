@@ -27,6 +27,7 @@ from waitbench._native import native
 
 
 def main() -> int:
+    """Run the phases, with NVML and nvidia-smi sampled beside them, print each phase and write the JSON."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("out")
     ap.add_argument("--gpu", type=int, default=0)
@@ -48,8 +49,9 @@ def main() -> int:
                             "util_pct": pynvml.nvmlDeviceGetUtilizationRates(h).gpu})
             time.sleep(0.25)
 
-    smi = subprocess.Popen(["nvidia-smi", f"--id={uuid}", "--query-gpu=timestamp,utilization.gpu,power.draw,clocks.sm,pstate",
-                            "--format=csv,noheader", "-lms", "500"], stdout=subprocess.PIPE, text=True)
+    query = "--query-gpu=timestamp,utilization.gpu,power.draw,clocks.sm,pstate"
+    smi = subprocess.Popen(["nvidia-smi", f"--id={uuid}", query, "--format=csv,noheader", "-lms", "500"],
+                           stdout=subprocess.PIPE, text=True)
     th = threading.Thread(target=sample, daemon=True)
     th.start()
     marks = {}
@@ -99,7 +101,7 @@ def main() -> int:
     for r in summary:
         fall = "" if r["s_until_clock_below_1ghz"] is None else f"{r['s_until_clock_below_1ghz']:.1f}"
         print(f"{r['phase']:24} {r['power_mean_w']:8.1f} {r['power_last_w']:7.1f} {r['util_mean_pct']:6.1f} "
-              f"{r['clock_first_mhz']:9} {r['clock_last_mhz']:8} {str(r['pstates']):>9} {fall:>10}")
+              f"{r['clock_first_mhz']:9} {r['clock_last_mhz']:8} {r['pstates']!s:>9} {fall:>10}")
     print("nvidia-smi (independent), every 10th line:")
     for line in smi_lines[::10]:
         print("  " + line)

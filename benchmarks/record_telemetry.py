@@ -26,8 +26,9 @@ import datetime as dt
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from waitbench import Waiter, __version__
 from waitbench._native import native
@@ -59,7 +60,7 @@ def torch_loop(step: Callable[[], None], torch: Any) -> Iterator[None]:
                 for _ in range(10):
                     step()
                 torch.cuda.synchronize()
-        except BaseException as exc:  # surfaced after the window
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread, raised after the window
             errors.append(exc)
 
     th = threading.Thread(target=loop, name="record-load", daemon=True)
@@ -75,20 +76,25 @@ def torch_loop(step: Callable[[], None], torch: Any) -> Iterator[None]:
 
 
 def gemm(torch: Any, gpu: int) -> contextlib.AbstractContextManager[None]:
+    """Keep a bf16 GEMM running on ``gpu`` while the block runs."""
     a = torch.randn(8192, 8192, device=f"cuda:{gpu}", dtype=torch.bfloat16)
     b = torch.randn_like(a)
     return torch_loop(lambda: torch.matmul(a, b), torch)
 
 
 def copy(torch: Any, gpu: int) -> contextlib.AbstractContextManager[None]:
+    """Keep a 1 GiB device copy running on ``gpu`` while the block runs."""
     src = torch.empty(1 << 30, device=f"cuda:{gpu}", dtype=torch.uint8)
     dst = torch.empty_like(src)
     return torch_loop(lambda: dst.copy_(src), torch)
 
 
 def decode(torch: Any, gpu: int) -> contextlib.AbstractContextManager[None]:
-    """A batch-1 decode step: GEMVs through 8 bf16 4096x4096 weights (256 MB, beyond the L2) and small
-    element-wise kernels on 4096-wide vectors: few blocks each, memory-bound, as an LLM idling on one request."""
+    """A batch-1 decode step, as an LLM idling on one request.
+
+    GEMVs through 8 bf16 4096x4096 weights (256 MB, beyond the L2) and small element-wise kernels on
+    4096-wide vectors: few blocks each, memory-bound.
+    """
     dev = f"cuda:{gpu}"
     weights = [torch.randn(4096, 4096, device=dev, dtype=torch.bfloat16) for _ in range(8)]
     x = torch.randn(1, 4096, device=dev, dtype=torch.bfloat16)
@@ -101,8 +107,10 @@ def decode(torch: Any, gpu: int) -> contextlib.AbstractContextManager[None]:
 
 
 def tiny(torch: Any, gpu: int) -> contextlib.AbstractContextManager[None]:
-    """A stream of tiny element-wise kernels (1024 elements, one block each): launch-bound work that
-    keeps a kernel resident only part of the time and touches almost no memory."""
+    """A stream of tiny element-wise kernels (1024 elements, one block each).
+
+    Launch-bound work that keeps a kernel resident only part of the time and touches almost no memory.
+    """
     v = torch.randn(1024, device=f"cuda:{gpu}")
 
     def step() -> None:
@@ -123,8 +131,10 @@ extern "C" __global__ void int_hash(unsigned int* out, int rounds) {
 
 
 def int_hash(gpu: int) -> contextlib.AbstractContextManager[None] | None:
-    """An integer-heavy kernel (hash rounds in registers, every SM full): the integer pipe works, DRAM rests.
-    None without cupy."""
+    """An integer-heavy kernel (hash rounds in registers, every SM full): the integer pipe works.
+
+    DRAM rests. None without cupy.
+    """
     try:
         import cupy
     except ImportError:
@@ -150,12 +160,14 @@ def int_hash(gpu: int) -> contextlib.AbstractContextManager[None] | None:
 
 @contextlib.contextmanager
 def waiter(strategy: str, gpu: int, seconds: float, shape: dict[str, Any], **options: Any) -> Iterator[None]:
+    """Keep a waiter of ``strategy`` resident while the block runs; its launch shape goes into ``shape``."""
     with Waiter(strategy, gpu=gpu, timeout_s=seconds + 10.0, **options) as w:
         shape.update(w.shape)
         yield
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Record one telemetry window per scenario (idle first: the power baseline)."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("out", help="JSON Lines file to append to")
     ap.add_argument("--gpu", type=int, default=0, help="CUDA device index")

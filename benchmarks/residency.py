@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
-"""Can work run beside a waiter of a given shape? Prints the waiter's real resources and placement,
-then times one workload run with the waiter resident (stall if it cannot finish in --timeout-s).
+"""Can work run beside a waiter of a given shape?
+
+Prints the waiter's real resources and placement, then times one workload run with the waiter
+resident (stall if it cannot finish in --timeout-s).
 
 Usage: python benchmarks/residency.py [--blocks N] [--threads T] [--registers R] [--smem-bytes B]
                                       [--workload fma|stream|gemm] [--timeout-s S]
@@ -16,6 +18,7 @@ from waitbench.workloads import TimedWorkload
 
 
 def main() -> int:
+    """Print the waiter's resources and placement, then time one workload run beside it (or its stall)."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--blocks", type=int, default=0, help="0: one per SM")
     ap.add_argument("--threads", type=int, default=1024)

@@ -22,10 +22,12 @@ import statistics
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
+
 from waitbench.errors import WaitbenchError
 from waitbench.telemetry import nvml
 from waitbench.telemetry.sampler import DEFAULT_PERIOD_S, Sampler
@@ -58,7 +60,13 @@ def gemm_sampler(gpu: int) -> tuple[str, Callable[[], float]]:
         return "torch bf16 GEMM 8192^3 (TFLOP/s)", run
     from waitbench.workloads import run_timed
 
-    return "waitbench fma (TFLOP/s; torch absent)", lambda: float(run_timed("fma", gpu=gpu, seconds=SEGMENT_S).value)
+    def fma() -> float:
+        t = run_timed("fma", gpu=gpu, seconds=SEGMENT_S)
+        if t.value is None:
+            raise RuntimeError(f"the fma workload gave no throughput: {t.reason}")
+        return t.value
+
+    return "waitbench fma (TFLOP/s; torch absent)", fma
 
 
 def with_sampler(gpu: int, fn: Callable[[], Any]) -> tuple[Any, float | None]:
@@ -72,6 +80,7 @@ def with_sampler(gpu: int, fn: Callable[[], Any]) -> tuple[Any, float | None]:
 
 
 def throughput_pairs(gpu: int, pairs: int) -> dict[str, Any]:
+    """Interleaved on/off pairs of a workload: what an open sampler window costs its throughput."""
     label, run = gemm_sampler(gpu)
     run()  # warm-up: clocks, cuBLAS heuristics
     rows = []
@@ -88,12 +97,14 @@ def throughput_pairs(gpu: int, pairs: int) -> dict[str, Any]:
 
 
 def sampler_cpu(gpu: int) -> dict[str, Any]:
+    """The sampler thread's own CPU use over an idle window."""
     _, pct = with_sampler(gpu, lambda: time.sleep(CPU_WINDOW_S))
     return {"window_s": CPU_WINDOW_S, "period_s": DEFAULT_PERIOD_S, "sampler_cpu_pct": pct,
             "target": "< 1% of one core"}
 
 
 def wake_p99(gpu: int, trials: int, rounds: int) -> dict[str, Any]:
+    """Wake-up round-trip p99 of a spin waiter with and without a sampler window open, in alternating rounds."""
     try:
         from waitbench import wake_latency
     except (ImportError, AttributeError) as exc:
@@ -115,6 +126,7 @@ def wake_p99(gpu: int, trials: int, rounds: int) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Measure the sampler's three costs and write the JSON."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("out", help="JSON file to write")
     ap.add_argument("--gpu", type=int, default=0)

@@ -54,7 +54,7 @@ def gpu_arch(gpu: int) -> str:
 
 
 def build(nvcc: str, arch: str, into: Path) -> Path:
-    """nvcc the floor harness; the binary path."""
+    """Nvcc the floor harness; the binary path."""
     exe = into / "wake_floor"
     cmd = [nvcc, "-O2", "-std=c++17", f"-arch={arch}", "-o", str(exe), str(HERE / "wake_floor.cu")]
     subprocess.run(cmd, check=True)
@@ -62,6 +62,7 @@ def build(nvcc: str, arch: str, into: Path) -> Path:
 
 
 def floor_round(exe: Path, gpu: int, trials: int, tmp: Path, r: int) -> dict:
+    """One round of the standalone CUDA floor program (benchmarks/wake_floor.cu)."""
     out = tmp / f"floor{r}.json"
     proc = subprocess.run([str(exe), "--trials", str(trials), "--device", str(gpu), "--out", str(out)],
                           capture_output=True, text=True)
@@ -73,6 +74,7 @@ def floor_round(exe: Path, gpu: int, trials: int, tmp: Path, r: int) -> dict:
 
 
 def waitbench_round(gpu: int, trials: int, tmp: Path, r: int) -> dict:
+    """One round of waitbench's own wake-up measurement of the same paths."""
     out = tmp / f"waitbench{r}.json"
     cases = ",".join(label for _, label, _ in PATHS)
     cmd = [sys.executable, str(HERE / "wake_latency.py"), "--trials", str(trials), "--gpu", str(gpu),
@@ -84,6 +86,7 @@ def waitbench_round(gpu: int, trials: int, tmp: Path, r: int) -> dict:
 
 
 def med(values: list[float]) -> float:
+    """The median of ``values``, or NaN for none."""
     return statistics.median(values) if values else float("nan")
 
 
@@ -92,7 +95,7 @@ def summarize(floors: list[dict], waits: list[dict]) -> list[dict]:
     rows = []
     for path, label, before in PATHS:
         f50, f99, w50, w99, ratios = [], [], [], [], []
-        for fl, wb in zip(floors, waits):
+        for fl, wb in zip(floors, waits, strict=False):  # rounds that both legs finished
             fr = next(p for p in fl["paths"] if p["path"] == path)
             wr = next(x for x in wb["rows"] if x["label"] == label)
             if fr["error"] or not fr["trials"]:
@@ -133,6 +136,7 @@ def probes(floors: list[dict]) -> list[dict]:
 
 
 def main() -> int:
+    """Build the floor program, alternate the rounds, write the comparison."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True, help="folder for wake_floor_compare.json")
     ap.add_argument("--rounds", type=int, default=3)

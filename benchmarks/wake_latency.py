@@ -52,6 +52,7 @@ def _floor_row(gpu: int, trials: int) -> dict:
 
 
 def main() -> int:
+    """Measure wake-up latency of every case, print the table and write the JSON."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--trials", type=int, default=10_000)
     ap.add_argument("--gpu", type=int, default=0)
@@ -83,8 +84,8 @@ def main() -> int:
         with open(args.out, "w") as fh:
             json.dump({"identity": ident, "trials": args.trials, "rows": rows}, fh, indent=1)
     print(f"\nwake-up latency on {ident['gpu_name']} (driver {ident['driver_version']}), {args.trials} trials, us")
-    hdr = f"{'strategy':34} {'obs p50':>8} {'obs p99':>8} {'rtt min':>8} {'rtt p50':>8} {'rtt p99':>8} " \
-          f"{'rtt p99.9':>9} {'floor':>6} {'cpu%':>6} {'target':>7}"
+    hdr = (f"{'strategy':34} {'obs p50':>8} {'obs p99':>8} {'rtt min':>8} {'rtt p50':>8} {'rtt p99':>8} "
+           f"{'rtt p99.9':>9} {'floor':>6} {'cpu%':>6} {'target':>7}")
     print(hdr)
     for r in rows:
         cpu = "" if r["wait_host_cpu_pct"] is None else f"{r['wait_host_cpu_pct']:.0f}"

@@ -1,10 +1,19 @@
 # SPDX-License-Identifier: Apache-2.0
 """Skips GPU tests, with the reason, where no usable CUDA GPU is present (CI), and multi-GPU tests
-where fewer than two are."""
+where fewer than two are; puts tests/ on the path once, so every test imports the shared helpers
+the same way: ``from helpers.fake_nvml import FakeNvml``.
+"""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
+
+TESTS = str(Path(__file__).resolve().parent)
+if TESTS not in sys.path:
+    sys.path.insert(0, TESTS)
 
 
 def _gpu_count() -> tuple[int, str | None]:

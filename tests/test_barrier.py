@@ -46,7 +46,7 @@ def test_parties_wait_and_get_distinct_indexes_in_threads() -> None:
             t.start()
         for t in threads:
             t.join(timeout=30)
-        assert all(sorted(col) == [0, 1, 2] for col in zip(*got))
+        assert all(sorted(col) == [0, 1, 2] for col in zip(*got, strict=True))
         assert sorted(h.rank for h in handles) == [0, 1, 2]
         assert b.last_wait is not None and b.last_wait.wake_ns >= b.last_wait.release_ns
         for h in handles[1:]:
@@ -125,7 +125,9 @@ def test_a_rank_killed_mid_wait_fails_the_others_within_a_second() -> None:
 
 
 def test_ctrl_c_in_a_waiter_raises_keyboardinterrupt_and_releases_the_others() -> None:
-    code = ("import sys, waitbench\nb = waitbench.HostBarrier.open(sys.argv[1], timeout_s=30)\nprint('ready', flush=True)\n"
+    code = ("import sys, waitbench\n"
+            "b = waitbench.HostBarrier.open(sys.argv[1], timeout_s=30)\n"
+            "print('ready', flush=True)\n"
             "try:\n    b.wait()\nexcept KeyboardInterrupt:\n    print('interrupted', flush=True)\n")
     with HostBarrier(None, 3, timeout_s=30) as b:
         out = CTX.Queue()
@@ -168,9 +170,9 @@ def test_the_segment_is_removed_at_close_at_exit_and_after_a_killed_creator() ->
 
 
 def test_a_name_left_by_a_dead_creator_is_taken_over_and_a_live_one_is_refused() -> None:
-    with HostBarrier(None, 2) as b:
-        with pytest.raises(ValueError, match=r"name=.* is invalid: expected a name no live barrier uses"):
-            HostBarrier(b.name, 2)
+    with HostBarrier(None, 2) as b, pytest.raises(ValueError, match=r"name=.* is invalid: expected a name no live "
+                                                                     "barrier uses"):
+        HostBarrier(b.name, 2)
     env = {**os.environ, "PYTHONPATH": PKG_PATH}
     name = f"stale-{os.getpid()}"
     code = ("import os, sys, waitbench\nfrom multiprocessing import resource_tracker\n"
@@ -197,7 +199,11 @@ def test_pickled_barriers_reopen_by_name_and_take_their_own_rank() -> None:
 
 def test_one_handle_waiting_in_two_threads_is_refused() -> None:
     with HostBarrier(None, 3, timeout_s=2) as b:
-        t = threading.Thread(target=lambda: pytest.raises(BarrierBroken, b.wait))
+        def wait_broken() -> None:  # the first wait, broken when the second is refused
+            with pytest.raises(BarrierBroken):
+                b.wait()
+
+        t = threading.Thread(target=wait_broken)
         t.start()
         _until(lambda: b.n_waiting == 1)
         with pytest.raises(RuntimeError, match="one handle per thread"):
@@ -206,7 +212,7 @@ def test_one_handle_waiting_in_two_threads_is_refused() -> None:
         t.join(timeout=10)
 
 
-@pytest.mark.parametrize(("kwargs", "match"), [
+@pytest.mark.parametrize("kwargs,match", [
     ({"name": "a/b", "parties": 2}, "name='a/b' is invalid: expected 1 to 100 letters"),
     ({"name": "x", "parties": 0}, r"parties=0 is invalid: expected an int in \[1, 256\]"),
     ({"name": "x", "parties": 2, "timeout_s": 0}, r"timeout_s=0 is invalid: expected seconds in \[0.001"),
@@ -221,9 +227,8 @@ def test_bad_arguments_name_the_argument_value_and_range(kwargs: dict, match: st
 
 
 def test_bad_wait_timeout_and_missing_names() -> None:
-    with HostBarrier(None, 2) as b:
-        with pytest.raises(ValueError, match=r"timeout=-1 is invalid"):
-            b.wait(timeout=-1)
+    with HostBarrier(None, 2) as b, pytest.raises(ValueError, match=r"timeout=-1 is invalid"):
+        b.wait(timeout=-1)
     with pytest.raises(FileNotFoundError):
         HostBarrier.open(f"never-created-{os.getpid()}")
 
@@ -248,9 +253,8 @@ def test_unlink_then_close_and_a_taken_rank_leave_nothing_behind() -> None:
     with pytest.raises(FileNotFoundError):  # the name is gone: nobody else can open it now
         HostBarrier.open(b.name)
     b.close()  # no second removal, no second resource-tracker message
-    with HostBarrier(None, 2, rank=0) as c:
-        with pytest.raises(ValueError, match=r"rank=0 is invalid: pid \d+ holds it"):
-            HostBarrier.open(c.name, rank=0)
+    with HostBarrier(None, 2, rank=0) as c, pytest.raises(ValueError, match=r"rank=0 is invalid: pid \d+ holds it"):
+        HostBarrier.open(c.name, rank=0)
     assert not os.path.exists(c.path)
     code = ("import waitbench\nb = waitbench.HostBarrier(None, 2)\nb.unlink()\nb.close()\n"
             "c = waitbench.HostBarrier(None, 2)\n")  # exits with c open: removed at exit

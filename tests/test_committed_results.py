@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """Every committed results file (REAL measurements) loads through every entry point: waitbench.load(),
 ``waitbench report``, ``waitbench compare`` and the README generator, with no line skipped; and the
-compact records report and compare keep give the same tables as full records."""
+compact records report and compare keep give the same tables as full records.
+"""
 
 from __future__ import annotations
 
@@ -16,16 +17,16 @@ import pytest
 
 import waitbench
 from waitbench.cli.main import main
-from waitbench.compare import compare, to_dict
 from waitbench.report import render, tables
 from waitbench.report.compact import compact_all
+from waitbench.report.compare import compare, to_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 # Results files only: diagnose's recordings (results/<gpu>/diagnose/, telemetry windows) are read by
 # `diagnose --replay`, which the README generator runs on every one of them.
 COMMITTED = sorted(p for p in {*ROOT.glob("benchmarks/results/**/*.jsonl"),
                                *ROOT.glob("benchmarks/examples/results/**/*.jsonl"),
-                               *ROOT.glob("python/waitbench/report/reference/**/*.jsonl")}
+                               *ROOT.glob("python/waitbench/report/reference_data/**/*.jsonl")}
                    if p.parent.name != "diagnose")
 PARAMS = [pytest.param(p, id=str(p.relative_to(ROOT))) for p in COMMITTED]
 
@@ -80,7 +81,7 @@ def test_compare_matches_records_that_lack_options_added_later() -> None:
 
 def test_examples_and_their_rerun_match_entirely() -> None:
     d = ROOT / "benchmarks/examples/results"
-    code, out, err = cli("compare", str(d / "h100.jsonl"), str(d / "h100-rerun.jsonl"), "--json")
+    code, out, _ = cli("compare", str(d / "h100.jsonl"), str(d / "h100-rerun.jsonl"), "--json")
     doc = json.loads(out)
     assert code == 0 and not doc["only_in_a"] and not doc["only_in_b"] and len(doc["rows"]) > 50
 

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """JSON Lines written as a run goes and read back whatever happened to the file: torn lines, appends
-after them, files of another kind, encodings, folders, unreadable files (CPU; SYNTHETIC records)."""
+after them, files of another kind, encodings, folders, unreadable files (CPU; SYNTHETIC records).
+"""
 
 from __future__ import annotations
 
@@ -72,8 +73,8 @@ def test_utf8_bom_crlf_and_blank_lines_are_read(tmp_path: Path) -> None:
     ("café\n".encode("latin-1"), "line 1: not UTF-8 text"),
     (b"[1, 2]\n", "line 1: is a JSON array, not a record object"),
     (b"null\n", "line 1: is a JSON null"),
-    (b'{"format_version": 1, "kind": "note"}\n', "has no schema_version: not a waitbench results record "
-                                                 "(a telemetry recording?"),
+    (b'{"format_version": 1, "kind": "note"}\n', ("has no schema_version: not a waitbench results record "
+                                                 "(a telemetry recording?")),
 ])
 def test_a_file_with_no_record_names_itself_and_what_is_wrong(tmp_path: Path, data: bytes, needle: str) -> None:
     path = tmp_path / "odd.jsonl"

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import contextlib
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
+
 from waitbench.errors import NvmlError, WaitbenchError
 from waitbench.monitor import Monitor
 from waitbench.telemetry import nvml
@@ -36,27 +38,24 @@ def test_summary_before_a_window_is_an_error():
 
 @pytest.mark.skipif(NO_NVML is None, reason="NVML works here; this tests the machine without it")
 def test_without_nvml_one_clear_error_and_nothing_left_open():
-    with pytest.raises(NvmlError) as info:
-        with Monitor(gpus=[0], idle_s=1.0):
-            pass  # pragma: no cover
+    with pytest.raises(NvmlError) as info, Monitor(gpus=[0], idle_s=1.0):
+        pass  # pragma: no cover
     assert str(info.value) == NO_NVML and "\n" not in NO_NVML
     assert nvml.session_refs() == 0
 
 
 def test_exception_in_block_propagates_unchanged():
     # Without NVML the block is never entered; with it, the user's error must come out unchanged.
-    with pytest.raises((KeyError, NvmlError)):
-        with Monitor(gpus=[0]):
-            raise KeyError("user code failed")
+    with pytest.raises((KeyError, NvmlError)), Monitor(gpus=[0]):
+        raise KeyError("user code failed")
     assert nvml.session_refs() == 0
 
 
 # --- on the GPU --------------------------------------------------------------------------------
 
 def _watch(make: Any) -> Any:
-    with Monitor(gpus=[0], idle_s=1.0) as m:
-        with make():
-            time.sleep(WINDOW_S)
+    with Monitor(gpus=[0], idle_s=1.0) as m, make():
+        time.sleep(WINDOW_S)
     return m.summary()[0]
 
 
@@ -76,11 +75,15 @@ def _torch_loop(kind: str) -> Iterator[None]:
     if kind == "gemm":
         a = torch.randn(8192, 8192, device="cuda:0", dtype=torch.bfloat16)
         b = torch.randn_like(a)
-        step = lambda: torch.matmul(a, b)
+
+        def step() -> None:
+            torch.matmul(a, b)
     else:
         src = torch.empty(1 << 30, device="cuda:0", dtype=torch.uint8)
         dst = torch.empty_like(src)
-        step = lambda: dst.copy_(src)
+
+        def step() -> None:
+            dst.copy_(src)
     stop = threading.Event()
 
     def loop() -> None:

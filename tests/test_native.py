@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """The compiled core: build metadata, protocol constants, and the no-GPU error path, which is real
-wherever these tests run without a GPU (CI)."""
+wherever these tests run without a GPU (CI).
+"""
 
 from __future__ import annotations
 

@@ -48,7 +48,7 @@ def test_set_null_records_the_reason() -> None:
     rec = _rec()
     results.set_null(rec, "GPM needs Hopper or newer", "gpm_sm_util_pct", "gpm_sm_occupancy_pct")
     assert rec["null_reasons"]["gpm_sm_util_pct"] == "GPM needs Hopper or newer"
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="unknown record field 'not_a_field'"):
         results.set_null(rec, "x", "not_a_field")
 
 
@@ -97,7 +97,7 @@ def test_newer_schema_missing_and_empty_files_are_refused(tmp_path: Path) -> Non
     path.write_text(json.dumps(newer) + "\n")
     with pytest.raises(ResultsError, match=f"{path}: schema_version {results.SCHEMA_VERSION + 1} is newer"):
         results.load_records(path)
-    with pytest.raises(ResultsError, match="missing.jsonl: no such file"):
+    with pytest.raises(ResultsError, match=r"missing\.jsonl: no such file"):
         results.load_records(tmp_path / "missing.jsonl")
     (tmp_path / "empty.jsonl").write_text("")
     with pytest.raises(ResultsError, match="no records"):

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """The interference benchmark end to end on the GPU: records, the no-cost front-end and host waits,
-NVML's 100% for a 1-warp spin, and a waiter on every SM reported as blocking concurrent work."""
+NVML's 100% for a 1-warp spin, and a waiter on every SM reported as blocking concurrent work.
+"""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """Without a GPU: the suite's telemetry windows satisfy the instrument's own rule, workload points
 open none, and the FMA ceiling comes from the clock the kernel held (fakes stand in for the GPU
-parts; they feed pure record logic, not measurements)."""
+parts; they feed pure record logic, not measurements).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from waitbench import runner
 from waitbench.runner import Session, Settings
 from waitbench.telemetry.instrument import Periods, check_window
 from waitbench.throughput import PairResult
+from waitbench.workloads import FmaWorkload
 
 # The update periods docs/METRICS.md gives (utilization 200 ms, energy ~100 ms, GPM >= 100 ms).
 DOCUMENTED = Periods(util_period_s=0.2, energy_period_s=0.1, gpm_interval_s=0.1)
@@ -48,14 +50,32 @@ class FakeWaiter:
     def close(self) -> None:
         pass
 
+    def __enter__(self) -> FakeWaiter:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        pass
+
+
+class FakeWake:
+    """What wake_latency returns, without trials."""
+
+    expired = aborted = 0
+    host_cpu_pct = None
+
+    @staticmethod
+    def record_fields() -> dict[str, Any]:
+        return {}
+
 
 class FakeFma:
-    class workload:  # noqa: N801 - mirrors TimedWorkload.workload
-        name, unit = "fma", "TFLOP/s"
+    """A TimedWorkload of the real FMA workload's ceiling logic, without its kernel (no launch shape read)."""
 
-        @staticmethod
-        def victim_shape() -> None:
+    class _Fma(FmaWorkload):
+        def victim_shape(self) -> None:
             return None
+
+    workload = _Fma()
 
 
 def _session() -> Session:
@@ -88,3 +108,20 @@ def test_no_held_clock_means_no_fma_ceiling_with_the_reason(monkeypatch) -> None
     monkeypatch.setattr(runner, "measure_pairs", lambda tw, waiter, policy: pr)
     rec = _session().workload_record(FakeFma(), {"strategy": "spin", "options": {}}, {})
     assert rec["tput_ceiling"] is None and "measured no SM clock" in rec["null_reasons"]["tput_ceiling"]
+
+
+def test_a_session_announces_as_many_steps_as_it_counts(monkeypatch) -> None:
+    """The progress bar's total comes from Session.steps: each strategy and sweep point announces that many."""
+    from waitbench.sweep import run_sweep
+
+    pr = PairResult(solo=[60.0], concurrent=[60.0], ratios=[1.0])
+    monkeypatch.setattr(runner, "Waiter", FakeWaiter)
+    monkeypatch.setattr(runner, "measure_pairs", lambda tw, waiter, policy: pr)
+    monkeypatch.setattr(runner, "wake_latency", lambda *a, **k: FakeWake())
+    s = _session()
+    steps: list[str] = []
+    s.progress, s.workloads = steps.append, [FakeFma(), FakeFma()]
+    s.measure("host-block")
+    s.measure("spin", blocks=2)
+    run_sweep(s, blocks=[1, 2], threads=[32], flags=["host", "device"])
+    assert Session.SETUP_STEPS + len(steps) == Session.steps(2, strategies=2, sweep_points=4)

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Pair bookkeeping of the throughput measurement, on a fake clock with a fake workload and a fake
-waiter (CPU): stop rules, noisy points, stalls, and release of the waiter on Ctrl-C."""
+waiter (CPU): stop rules, noisy points, stalls, and release of the waiter on Ctrl-C.
+"""
 
 from __future__ import annotations
 

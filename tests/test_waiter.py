@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Every strategy arms, is released and completes; expiry and abort end waits by themselves; device
-waiters are really resident and front-end waiters really wait (GPU), and shapes are validated."""
+waiters are really resident and front-end waiters really wait (GPU), and shapes are validated.
+"""
 
 from __future__ import annotations
 
@@ -104,10 +105,11 @@ def test_a_waiter_keeps_waiting_until_released(name: str) -> None:
         w.close()
 
 
+PER_POLLER = {"blocks": 4, "threads": 256, "pollers": 256, "flag_lines": "per-poller"}
+
+
 @pytest.mark.parametrize("name,opts", [("spin", {"flag": "device"}), ("stream-wait-value", {"flag": "device"}),
-                                       ("spin", {"blocks": 4, "threads": 256, "pollers": 256, "flag_lines": "per-poller"}),
-                                       ("spin", {"blocks": 4, "threads": 256, "pollers": 256, "flag_lines": "per-poller",
-                                                 "flag": "device"}),
+                                       ("spin", PER_POLLER), ("spin", {**PER_POLLER, "flag": "device"}),
                                        ("spin-backoff", {"backoff": "fixed", "backoff_ns": 1000}),
                                        ("host-spin", {"spin_us": 50}), ("event-blocking-sync", {"sync": "spin"})])
 def test_option_variants_release(name: str, opts: dict) -> None:
@@ -153,7 +155,6 @@ def test_registers_is_a_cap_met_by_the_largest_variant_that_fits() -> None:
 def test_leaving_the_block_on_an_exception_aborts_the_waiter() -> None:
     w = waitbench.Waiter("spin", timeout_s=30.0)
     t0 = time.monotonic()
-    with pytest.raises(RuntimeError):
-        with w:
-            raise RuntimeError("user code failed")
+    with pytest.raises(RuntimeError), w:
+        raise RuntimeError("user code failed")
     assert time.monotonic() - t0 < 2.0 and not w.armed

@@ -22,9 +22,11 @@ NAME = "numba-exp-backoff"
 
 
 def numpy_compat_for_numba_cuda() -> None:
-    """numba-cuda (0.30.4, the newest at the time) still refers to ``np.row_stack``, which NumPy 2.5
-    removed; it was an alias of ``np.vstack``. Restore that alias in this process so numba.cuda
-    imports. This example does it explicitly; waitbench itself never patches NumPy."""
+    """Restore ``np.row_stack``, which numba-cuda 0.30.4 still uses and NumPy 2.5 removed.
+
+    It was an alias of ``np.vstack``; restoring it in this process lets numba.cuda import. This example
+    does it explicitly; waitbench itself never patches NumPy.
+    """
     import numpy as np
 
     if not hasattr(np, "row_stack"):
@@ -37,6 +39,7 @@ def build_kernel() -> Any:
 
     numpy_compat_for_numba_cuda()
     from numba import cuda
+
     from waitbench.custom import numba_ops as wb
 
     @cuda.jit

@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # the example modules 
 
 import backoff_numba
 import warp_pollers_cupy
+
 from waitbench import results
 from waitbench.runner import Session, Settings
 from waitbench.throughput import PairPolicy
@@ -42,6 +43,7 @@ CASES: list[tuple[str, dict[str, Any]]] = [
 
 
 def main() -> int:
+    """Register the examples and measure them beside the built-ins they stand next to."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("out", help="JSON Lines file to append the records to")
     ap.add_argument("--gpu", type=int, default=0)

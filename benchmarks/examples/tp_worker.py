@@ -32,6 +32,7 @@ for _k, _v in {"NCCL_NVLS_ENABLE": "0", "TORCH_SYMM_MEM_DISABLE_MULTICAST": "1",
 
 
 def worker(rank: int, args: argparse.Namespace, world: int, port: int, barrier: Any) -> None:
+    """One rank of the worker loop: the root takes requests, every rank receives each in a broadcast."""
     import torch
     import torch.distributed as dist
 
@@ -69,6 +70,7 @@ def worker(rank: int, args: argparse.Namespace, world: int, port: int, barrier: 
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Spawn one rank per GPU and let them serve until the time is up."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--fix", choices=("none", "host-barrier"), default="none",
                     help="host-barrier: a multiprocessing.Barrier before each broadcast (LMDeploy PR #2607)")

@@ -64,6 +64,7 @@ extern "C" __global__ void warp_pollers_wait(const unsigned int* flag, const uns
 def build_kernel() -> Any:
     """The kernel, built on first use: cupy is imported only when the strategy is measured."""
     import cupy
+
     from waitbench.custom import cuda_prelude
 
     return cupy.RawKernel(cuda_prelude() + SOURCE, "warp_pollers_wait", options=("--std=c++17",))

@@ -9,7 +9,8 @@ docstring), ValueError for a limit of the device. Every call that can block rele
 
 from __future__ import annotations
 
-from typing import Any, Callable, ClassVar, TypedDict
+from collections.abc import Callable
+from typing import Any, ClassVar, TypedDict
 
 import numpy as np
 import numpy.typing as npt
@@ -199,7 +200,7 @@ class _TrialSamples(TypedDict):
     outcome: npt.NDArray[np.int32]
 
 def run_trials(waiter: Waiter, n: int, gap_ns: int) -> _TrialSamples:
-    """n trials of arm -> gap -> release -> wait, timed in C++; raw host/device timestamps per trial."""
+    """N trials of arm -> gap -> release -> wait, timed in C++; raw host/device timestamps per trial."""
 
 class _ClockCalibration(TypedDict):
     host_ns: int

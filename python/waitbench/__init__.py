@@ -10,11 +10,10 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-__version__ = "0.1.0"
-
-from .errors import BarrierBroken, NoGpuError, NvmlError, ResultsError, WaitbenchError, WaitExpired  # noqa: E402
-from .results import SCHEMA_VERSION, load, load_records  # noqa: E402
-from .strategies import strategies  # noqa: E402
+from ._version import __version__
+from .errors import BarrierBroken, NoGpuError, NvmlError, ResultsError, WaitbenchError, WaitExpired
+from .results import SCHEMA_VERSION, load, load_records
+from .strategies import strategies
 
 # Public names served lazily from their modules (keeps `import waitbench` light and GPU-free).
 _LAZY = {

@@ -7,13 +7,13 @@ without a GPU fails, and :func:`require_gpu` turns that into one clear :class:`N
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from types import ModuleType
 
 from .errors import NoGpuError
 
 
-@lru_cache(maxsize=None)
+@cache
 def native() -> ModuleType:
     """The compiled module; ImportError with the rebuild command if the package was not built."""
     try:

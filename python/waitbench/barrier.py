@@ -190,6 +190,7 @@ class HostBarrier:
 
     @property
     def parties(self) -> int:
+        """Processes that must arrive before the barrier releases them."""
         return self._parties
 
     @property
@@ -199,6 +200,7 @@ class HostBarrier:
 
     @property
     def broken(self) -> bool:
+        """True once a party timed out, was interrupted or died: every wait then raises."""
         return self._native.broken()["reason"] != 0
 
     @property
@@ -209,6 +211,7 @@ class HostBarrier:
 
     @property
     def closed(self) -> bool:
+        """True once this handle was closed."""
         return bool(self._native.closed)
 
     @property
@@ -239,7 +242,8 @@ class HostBarrier:
         return (_reopen, (self.name, self.timeout_s, self.spin_us))
 
     def __repr__(self) -> str:
-        return f"HostBarrier({self.name!r}, parties={self.parties}, timeout_s={self.timeout_s:g}, spin_us={self.spin_us})"
+        return (f"HostBarrier({self.name!r}, parties={self.parties}, timeout_s={self.timeout_s:g}, "
+                f"spin_us={self.spin_us})")
 
     def _error(self, status: int, timeout_s: float) -> BarrierBroken:
         info = self._native.broken()

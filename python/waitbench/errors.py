@@ -45,16 +45,19 @@ class NvmlError(WaitbenchError):
 
 
 class WaitExpired(WaitbenchError):
-    """A waiter reached its deadline (``timeout_s``) before it got where it had to: resident, when
-    armed (it was aborted), or released, for :meth:`waitbench.Waiter.wait` with ``check=True``.
-    A measurement cannot use it."""
+    """A waiter reached its deadline (``timeout_s``) before it got where it had to.
+
+    Resident, when armed (it was aborted), or released, for :meth:`waitbench.Waiter.wait` with
+    ``check=True``. A measurement cannot use it.
+    """
 
 
 class BarrierBroken(WaitbenchError, threading.BrokenBarrierError):
-    """A :class:`waitbench.HostBarrier` wait that cannot complete: a deadline passed, ``abort()``, a rank
-    whose process died, or a rank interrupted (Ctrl-C). One class for every reason (``reason`` says
-    which); it is a ``threading.BrokenBarrierError``, as ``multiprocessing.Barrier`` raises, so code
-    written for that barrier catches it unchanged.
+    """A :class:`waitbench.HostBarrier` wait that cannot complete.
+
+    A deadline passed, ``abort()``, a rank whose process died, or a rank interrupted (Ctrl-C). One class
+    for every reason (``reason`` says which); it is a ``threading.BrokenBarrierError``, as
+    ``multiprocessing.Barrier`` raises, so code written for that barrier catches it unchanged.
 
     Attributes:
         reason: 'timeout', 'aborted', 'rank-died' or 'interrupted'.

@@ -19,8 +19,9 @@ from __future__ import annotations
 import json
 import os
 import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any, Callable, Iterator, TypeVar
+from typing import IO, Any, TypeVar
 
 from . import checks
 from .errors import MalformedLinesWarning, ResultsError, invalid
@@ -207,7 +208,7 @@ class Appender:
     def _open(self) -> IO[bytes]:
         if self._make_parents:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(self.path, "a+b")
+        fh = open(self.path, "a+b")  # noqa: SIM115 - the writer keeps it open until close()
         try:
             end = fh.seek(0, os.SEEK_END)
             if end:
@@ -220,6 +221,7 @@ class Appender:
         return fh
 
     def write_line(self, obj: Any) -> None:
+        """Append ``obj`` as one line, flushed and fsynced (the file is opened at the first line)."""
         if self._closed:
             raise ValueError(f"{self.path}: this writer is closed")
         data = dumps(obj)
@@ -230,6 +232,7 @@ class Appender:
         os.fsync(self._fh.fileno())
 
     def close(self) -> None:
+        """Close the file; later writes raise."""
         self._closed = True
         if self._fh is not None:
             self._fh.close()

@@ -12,7 +12,8 @@ import json
 import math
 import os
 import tempfile
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 def profiled_kernels(torch: Any, fn: Callable[[], Any], device: Any = None) -> list[dict[str, Any]]:

@@ -1,5 +1,10 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Who, where and with what a record was made: the run-identity fields every record carries."""
+"""Who, where and with what a record was made: the run-identity fields every record carries.
+
+Built here once for every kind of record: :func:`host_identity` (the process and its host: the CPU
+leg of the barrier benchmark, the ranks of ``waitbench nccl``) and :func:`run_identity` (that plus
+the GPU, its driver and CUDA: the single-GPU runner, and each nccl rank's GPU).
+"""
 
 from __future__ import annotations
 
@@ -12,8 +17,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from . import __version__
 from ._native import require_gpu
+from ._version import __version__
 
 
 def git_sha() -> str | None:
@@ -42,12 +47,13 @@ def _nvml_facts(uuid_str: str) -> dict[str, Any]:
         return {"driver_version": None, "gpu_sm_clock_max_mhz": None}
 
 
-def run_identity(gpu: int, run_id: str | None = None) -> dict[str, Any]:
-    """The RUN_FIELDS of every record of a run on CUDA device ``gpu``."""
-    native = require_gpu(gpu)
-    info = native.device_info(gpu)
+def host_identity(run_id: str | None = None) -> dict[str, Any]:
+    """The RUN_FIELDS that name the run, the process and its host (a new ``run_id`` unless one is given).
+
+    ``torch_version`` is that of the torch this process imported (None when it imported none).
+    """
     torch = sys.modules.get("torch")
-    fields: dict[str, Any] = {
+    return {
         "run_id": run_id or uuid.uuid4().hex[:12],
         "argv": list(sys.argv),
         "hostname": socket.gethostname(),
@@ -55,6 +61,15 @@ def run_identity(gpu: int, run_id: str | None = None) -> dict[str, Any]:
         "git_sha": git_sha(),
         "python_version": platform.python_version(),
         "torch_version": getattr(torch, "__version__", None),
+    }
+
+
+def run_identity(gpu: int, run_id: str | None = None) -> dict[str, Any]:
+    """The RUN_FIELDS of every record of a run on CUDA device ``gpu``: the host's, then the GPU's."""
+    native = require_gpu(gpu)
+    info = native.device_info(gpu)
+    fields: dict[str, Any] = {
+        **host_identity(run_id),
         "gpu_index": gpu,
         "gpu_name": info["name"],
         "gpu_uuid": info["uuid"],
@@ -69,4 +84,5 @@ def run_identity(gpu: int, run_id: str | None = None) -> dict[str, Any]:
 
 
 def now_utc() -> str:
+    """The time a record is made: UTC, ISO-8601, whole seconds."""
     return datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import io
 import time
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from .diagnose import VerdictRow, render_notes, render_table, verdict_rows
+from .diagnose.render import render_notes, render_table
+from .diagnose.rows import VerdictRow, verdict_rows
 from .errors import WaitbenchError, invalid
 from .telemetry.sampler import DEFAULT_PERIOD_S, Sampler
 from .telemetry.summary import WindowSummary
@@ -110,7 +112,7 @@ class Monitor:
         rows = verdict_rows(self._summaries.values(), self.idle, observer="inside")
         if self.gpus is None:
             return {r.uuid: r for r in rows}
-        return dict(zip(self.gpus, rows))
+        return dict(zip(self.gpus, rows, strict=False))
 
     @property
     def windows(self) -> dict[str, WindowSummary]:

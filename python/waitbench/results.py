@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import os
 from collections import abc
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from . import checks, jsonl
 from .errors import ResultsError, invalid
@@ -44,144 +45,143 @@ class Field:
     default: Any = None
 
 
-def _f(name: str, kind: str, doc: str, since: int = 1, default: Any = None) -> Field:
-    return Field(name, kind, doc, since, default)
-
-
 # Identity of the run and of the machine (the same for every record of one run).
 RUN_FIELDS = [
-    _f("schema_version", "int", "results schema version (waitbench.results.SCHEMA_VERSION)"),
-    _f("record_kind", "str", "'waiter' (waiter alone + wake-up), 'workload' (throughput beside a waiter), 'nccl', 'sweep'"),
-    _f("run_id", "str", "identifier shared by all records of one run"),
-    _f("time_utc", "str", "ISO-8601 time the record was made"),
-    _f("argv", "list", "command line of the process that made the record"),
-    _f("hostname", "str", "host name"),
-    _f("waitbench_version", "str", "package version"),
-    _f("git_sha", "str", "git commit of the source tree, when known"),
-    _f("python_version", "str", "Python version"),
-    _f("torch_version", "str", "torch version, when torch was imported"),
-    _f("nccl_version", "str", "NCCL version, for real-collective records"),
-    _f("gpu_index", "int", "CUDA device index"),
-    _f("gpu_name", "str", "GPU product name"),
-    _f("gpu_uuid", "str", "GPU UUID (how CUDA and NVML devices are matched)"),
-    _f("gpu_pci_bus_id", "str", "PCI bus id"),
-    _f("gpu_sm_count", "int", "streaming multiprocessors"),
-    _f("gpu_cc", "str", "compute capability, e.g. '9.0'"),
-    _f("gpu_sm_clock_max_mhz", "float", "maximum SM clock (NVML)"),
-    _f("driver_version", "str", "NVIDIA driver version (NVML)"),
-    _f("cuda_driver_version", "int", "CUDA version the driver supports (cudaDriverGetVersion)"),
-    _f("cuda_runtime_version", "int", "CUDA runtime waitbench was built with"),
+    Field("schema_version", "int", "results schema version (waitbench.results.SCHEMA_VERSION)"),
+    Field("record_kind", "str",
+          "'waiter' (waiter alone + wake-up), 'workload' (throughput beside a waiter), 'nccl', 'sweep'"),
+    Field("run_id", "str", "identifier shared by all records of one run"),
+    Field("time_utc", "str", "ISO-8601 time the record was made"),
+    Field("argv", "list", "command line of the process that made the record"),
+    Field("hostname", "str", "host name"),
+    Field("waitbench_version", "str", "package version"),
+    Field("git_sha", "str", "git commit of the source tree, when known"),
+    Field("python_version", "str", "Python version"),
+    Field("torch_version", "str", "torch version, when torch was imported"),
+    Field("nccl_version", "str", "NCCL version, for real-collective records"),
+    Field("gpu_index", "int", "CUDA device index"),
+    Field("gpu_name", "str", "GPU product name"),
+    Field("gpu_uuid", "str", "GPU UUID (how CUDA and NVML devices are matched)"),
+    Field("gpu_pci_bus_id", "str", "PCI bus id"),
+    Field("gpu_sm_count", "int", "streaming multiprocessors"),
+    Field("gpu_cc", "str", "compute capability, e.g. '9.0'"),
+    Field("gpu_sm_clock_max_mhz", "float", "maximum SM clock (NVML)"),
+    Field("driver_version", "str", "NVIDIA driver version (NVML)"),
+    Field("cuda_driver_version", "int", "CUDA version the driver supports (cudaDriverGetVersion)"),
+    Field("cuda_runtime_version", "int", "CUDA runtime waitbench was built with"),
 ]
 
 # What was measured.
 SUBJECT_FIELDS = [
-    _f("strategy", "str", "wait strategy name (waitbench.strategies())"),
-    _f("preset", "str", "preset name for nccl-shaped, else None"),
-    _f("options", "dict", "every option of the strategy, defaults filled in"),
-    _f("strategy_source", "str", "'builtin', 'registered' (waitbench.register_strategy) or 'plugin:<distribution>'",
-       since=2, default="builtin"),
-    _f("host_wait_in_python", "bool", "True for a research strategy whose host-side wait runs in Python: its timings "
-       "include the interpreter", since=2, default=False),
-    _f("workload", "str", "concurrent workload name for 'workload' records, else None"),
-    _f("repetition", "int", "repetition index of this (strategy, options, workload)"),
-    _f("status", "str", "'ok', 'expired', 'stalled', 'aborted', 'error' or 'skipped' (status_detail says why)"),
-    _f("status_detail", "str", "human-readable detail for a status other than 'ok'"),
+    Field("strategy", "str", "wait strategy name (waitbench.strategies())"),
+    Field("preset", "str", "preset name for nccl-shaped, else None"),
+    Field("options", "dict", "every option of the strategy, defaults filled in"),
+    Field("strategy_source", "str", "'builtin', 'registered' (waitbench.register_strategy) or 'plugin:<distribution>'",
+          since=2, default="builtin"),
+    Field("host_wait_in_python", "bool", "True for a research strategy whose host-side wait runs in Python: its "
+          "timings include the interpreter", since=2, default=False),
+    Field("workload", "str", "concurrent workload name for 'workload' records, else None"),
+    Field("repetition", "int", "repetition index of this (strategy, options, workload)"),
+    Field("status", "str", "'ok', 'expired', 'stalled', 'aborted', 'error' or 'skipped' (status_detail says why)"),
+    Field("status_detail", "str", "human-readable detail for a status other than 'ok'"),
 ]
 
 # Shape of a device-resident waiter (None for front-end and host-side waits).
 SHAPE_FIELDS = [
-    _f("waiter_blocks", "int", "blocks of the waiter kernel"),
-    _f("waiter_threads", "int", "threads per block"),
-    _f("waiter_pollers", "int", "polling threads per block"),
-    _f("waiter_regs_per_thread", "int", "registers per thread of the waiter kernel (cudaFuncGetAttributes)"),
-    _f("waiter_smem_bytes", "int", "dynamic + static shared memory per block"),
-    _f("waiter_sm_ids", "list", "SM id each waiter block landed on (%smid)"),
-    _f("waiter_distinct_sms", "int", "number of distinct SMs holding a waiter block"),
+    Field("waiter_blocks", "int", "blocks of the waiter kernel"),
+    Field("waiter_threads", "int", "threads per block"),
+    Field("waiter_pollers", "int", "polling threads per block"),
+    Field("waiter_regs_per_thread", "int", "registers per thread of the waiter kernel (cudaFuncGetAttributes)"),
+    Field("waiter_smem_bytes", "int", "dynamic + static shared memory per block"),
+    Field("waiter_sm_ids", "list", "SM id each waiter block landed on (%smid)"),
+    Field("waiter_distinct_sms", "int", "number of distinct SMs holding a waiter block"),
 ]
 
 # Telemetry of the waiter alone (or of the window of a real collective).
 TELEMETRY_FIELDS = [
-    _f("window_s", "float", "length of the telemetry window"),
-    _f("nvml_util_pct", "float", "NVML utilization.gpu: share of time any kernel was resident, window mean"),
-    _f("nvml_mem_util_pct", "float", "NVML memory utilization, window mean"),
-    _f("gpm_sm_util_pct", "float", "GPM SM activity: share of SMs holding a resident warp"),
-    _f("gpm_sm_occupancy_pct", "float", "GPM SM occupancy: resident warps / max warps"),
-    _f("gpm_tensor_util_pct", "float", "GPM any-tensor pipe activity"),
-    _f("gpm_fp32_util_pct", "float", "GPM FP32 pipe activity"),
-    _f("gpm_fp16_util_pct", "float", "GPM FP16 pipe activity"),
-    _f("gpm_fp64_util_pct", "float", "GPM FP64 pipe activity"),
-    _f("gpm_int_util_pct", "float", "GPM integer pipe activity"),
-    _f("gpm_dram_bw_util_pct", "float", "GPM DRAM bandwidth utilization"),
-    _f("power_w", "float", "mean power from the energy counter over the window"),
-    _f("power_idle_w", "float", "same, over the idle baseline window of this run"),
-    _f("power_delta_w", "float", "power_w - power_idle_w"),
-    _f("sm_clock_mhz", "float", "SM clock during the window (NVML)"),
-    _f("host_cpu_pct", "float", "CPU time of the waiting thread per wall second, in percent of one core"),
-    _f("verdict", "str", "'idle', 'busy', 'busy-waiting', 'shared' or 'unknown' (waitbench.telemetry)"),
-    _f("verdict_reason", "str", "why the verdict was reached"),
-    _f("verdict_inputs", "dict", "the numbers and thresholds the verdict used (waitbench.telemetry.verdict)"),
+    Field("window_s", "float", "length of the telemetry window"),
+    Field("nvml_util_pct", "float", "NVML utilization.gpu: share of time any kernel was resident, window mean"),
+    Field("nvml_mem_util_pct", "float", "NVML memory utilization, window mean"),
+    Field("gpm_sm_util_pct", "float", "GPM SM activity: share of SMs holding a resident warp"),
+    Field("gpm_sm_occupancy_pct", "float", "GPM SM occupancy: resident warps / max warps"),
+    Field("gpm_tensor_util_pct", "float", "GPM any-tensor pipe activity"),
+    Field("gpm_fp32_util_pct", "float", "GPM FP32 pipe activity"),
+    Field("gpm_fp16_util_pct", "float", "GPM FP16 pipe activity"),
+    Field("gpm_fp64_util_pct", "float", "GPM FP64 pipe activity"),
+    Field("gpm_int_util_pct", "float", "GPM integer pipe activity"),
+    Field("gpm_dram_bw_util_pct", "float", "GPM DRAM bandwidth utilization"),
+    Field("power_w", "float", "mean power from the energy counter over the window"),
+    Field("power_idle_w", "float", "same, over the idle baseline window of this run"),
+    Field("power_delta_w", "float", "power_w - power_idle_w"),
+    Field("sm_clock_mhz", "float", "SM clock during the window (NVML)"),
+    Field("host_cpu_pct", "float", "CPU time of the waiting thread per wall second, in percent of one core"),
+    Field("verdict", "str", "'idle', 'busy', 'busy-waiting', 'shared' or 'unknown' (waitbench.telemetry)"),
+    Field("verdict_reason", "str", "why the verdict was reached"),
+    Field("verdict_inputs", "dict", "the numbers and thresholds the verdict used (waitbench.telemetry.verdict)"),
 ]
 
 # Wake-up latency of the waiter.
 WAKE_FIELDS = [
-    _f("wake_trials", "int", "trials kept (after warm-up)"),
-    _f("wake_observe_min_us", "float", "release -> waiter observes it: minimum"),
-    _f("wake_observe_p50_us", "float", "release -> waiter observes it: median"),
-    _f("wake_observe_p99_us", "float", "release -> waiter observes it: 99th percentile"),
-    _f("wake_observe_p999_us", "float", "release -> waiter observes it: 99.9th percentile"),
-    _f("wake_observe_max_us", "float", "release -> waiter observes it: maximum"),
-    _f("wake_rtt_min_us", "float", "release -> host sees the GPU's ack word: minimum"),
-    _f("wake_rtt_p50_us", "float", "release -> host sees the GPU's ack word: median"),
-    _f("wake_rtt_p99_us", "float", "release -> host sees the GPU's ack word: 99th percentile"),
-    _f("wake_rtt_p999_us", "float", "release -> host sees the GPU's ack word: 99.9th percentile"),
-    _f("wake_rtt_max_us", "float", "release -> host sees the GPU's ack word: maximum"),
-    _f("wake_floor_rtt_p50_us", "float", "floor: launch of a 1-warp kernel that writes the ack, from a hot thread, median"),
-    _f("clock_offset_uncertainty_us", "float", "half round trip of the best host<->globaltimer calibration ping"),
-    _f("globaltimer_resolution_ns", "float", "smallest step of the device's %globaltimer seen"),
-    _f("wait_host_cpu_pct", "float", "CPU time of the waiting host thread per wall second during waits, in percent"),
+    Field("wake_trials", "int", "trials kept (after warm-up)"),
+    Field("wake_observe_min_us", "float", "release -> waiter observes it: minimum"),
+    Field("wake_observe_p50_us", "float", "release -> waiter observes it: median"),
+    Field("wake_observe_p99_us", "float", "release -> waiter observes it: 99th percentile"),
+    Field("wake_observe_p999_us", "float", "release -> waiter observes it: 99.9th percentile"),
+    Field("wake_observe_max_us", "float", "release -> waiter observes it: maximum"),
+    Field("wake_rtt_min_us", "float", "release -> host sees the GPU's ack word: minimum"),
+    Field("wake_rtt_p50_us", "float", "release -> host sees the GPU's ack word: median"),
+    Field("wake_rtt_p99_us", "float", "release -> host sees the GPU's ack word: 99th percentile"),
+    Field("wake_rtt_p999_us", "float", "release -> host sees the GPU's ack word: 99.9th percentile"),
+    Field("wake_rtt_max_us", "float", "release -> host sees the GPU's ack word: maximum"),
+    Field("wake_floor_rtt_p50_us", "float",
+          "floor: launch of a 1-warp kernel that writes the ack, from a hot thread, median"),
+    Field("clock_offset_uncertainty_us", "float", "half round trip of the best host<->globaltimer calibration ping"),
+    Field("globaltimer_resolution_ns", "float", "smallest step of the device's %globaltimer seen"),
+    Field("wait_host_cpu_pct", "float", "CPU time of the waiting host thread per wall second during waits, in percent"),
 ]
 
 # Throughput of a concurrent workload ('workload' records).
 WORKLOAD_FIELDS = [
-    _f("tput_unit", "str", "unit of the throughput fields, e.g. 'TFLOP/s' or 'TB/s'"),
-    _f("tput_solo", "float", "workload throughput alone, median of repeats"),
-    _f("tput_concurrent", "float", "workload throughput with the waiter resident, median of repeats"),
-    _f("tput_ratio", "float", "median of per-pair concurrent/solo ratios"),
-    _f("tput_ratio_spread_pct", "float", "relative spread (IQR / median) of the per-pair ratios, percent"),
-    _f("tput_pairs", "int", "interleaved solo/concurrent pairs measured"),
-    _f("tput_noisy", "bool", "True when the spread target was not reached before the time cap"),
-    _f("tput_peak_fraction", "float", "solo throughput / the chip's ceiling measured or computed in this run"),
-    _f("tput_ceiling", "float", "the ceiling used for tput_peak_fraction, in tput_unit"),
-    _f("stall_ms", "float", "for a stalled workload: how long it made no progress before the waiter was released"),
-    _f("victim_grid", "int", "blocks per launch of the workload's kernel"),
-    _f("victim_block", "int", "threads per block of the workload's kernel"),
-    _f("victim_regs_per_thread", "int", "registers per thread of the workload's kernel"),
-    _f("victim_smem_bytes", "int", "shared memory per block of the workload's kernel"),
+    Field("tput_unit", "str", "unit of the throughput fields, e.g. 'TFLOP/s' or 'TB/s'"),
+    Field("tput_solo", "float", "workload throughput alone, median of repeats"),
+    Field("tput_concurrent", "float", "workload throughput with the waiter resident, median of repeats"),
+    Field("tput_ratio", "float", "median of per-pair concurrent/solo ratios"),
+    Field("tput_ratio_spread_pct", "float", "relative spread (IQR / median) of the per-pair ratios, percent"),
+    Field("tput_pairs", "int", "interleaved solo/concurrent pairs measured"),
+    Field("tput_noisy", "bool", "True when the spread target was not reached before the time cap"),
+    Field("tput_peak_fraction", "float", "solo throughput / the chip's ceiling measured or computed in this run"),
+    Field("tput_ceiling", "float", "the ceiling used for tput_peak_fraction, in tput_unit"),
+    Field("stall_ms", "float", "for a stalled workload: how long it made no progress before the waiter was released"),
+    Field("victim_grid", "int", "blocks per launch of the workload's kernel"),
+    Field("victim_block", "int", "threads per block of the workload's kernel"),
+    Field("victim_regs_per_thread", "int", "registers per thread of the workload's kernel"),
+    Field("victim_smem_bytes", "int", "shared memory per block of the workload's kernel"),
 ]
 
 # Real collectives (>= 2 GPUs) and free-form extras.
 EXTRA_FIELDS = [
-    _f("rank", "int", "rank in a real-collective run"),
-    _f("world_size", "int", "ranks in a real-collective run"),
-    _f("collective", "str", "all_reduce, broadcast, all_gather, ..."),
-    _f("late_rank", "int", "which rank arrived late"),
-    _f("late_s", "float", "how late it arrived"),
-    _f("role", "str", "'late' or 'waiting' (real-collective records)"),
-    _f("backend", "str", "collective backend: 'nccl', or 'gloo' for the CPU dry run"),
-    _f("wait_s", "float", "this rank: from reaching the collective to its completion"),
-    _f("host_blocked_s", "float", "this rank: how long the call to the collective held the calling thread"),
-    _f("completion_after_late_us", "float", "collective completion after the late rank arrived"),
-    _f("protocol", "str", "NCCL_PROTO asked for (LL, LL128, Simple), or None: NCCL's own choice", since=3),
-    _f("message_bytes", "int", "bytes each rank contributes to the collective", since=3),
-    _f("side_call", "str", "the CUDA call a waiting rank made during the wait (waitbench nccl --calls)", since=3),
-    _f("side_call_ms", "float", "how long that call took, from its start to its return", since=3),
-    _f("side_call_after_late_ms", "float", "its return minus the late rank's arrival: > 0 means it waited for the "
-       "late rank, < 0 that it returned during the wait", since=3),
-    _f("extra", "dict", "free-form values that have no field yet (never relied upon by reports)"),
-    _f("null_reasons", "dict", "for every None-valued metric: why it could not be measured"),
+    Field("rank", "int", "rank in a real-collective run"),
+    Field("world_size", "int", "ranks in a real-collective run"),
+    Field("collective", "str", "all_reduce, broadcast, all_gather, ..."),
+    Field("late_rank", "int", "which rank arrived late"),
+    Field("late_s", "float", "how late it arrived"),
+    Field("role", "str", "'late' or 'waiting' (real-collective records)"),
+    Field("backend", "str", "collective backend: 'nccl', or 'gloo' for the CPU dry run"),
+    Field("wait_s", "float", "this rank: from reaching the collective to its completion"),
+    Field("host_blocked_s", "float", "this rank: how long the call to the collective held the calling thread"),
+    Field("completion_after_late_us", "float", "collective completion after the late rank arrived"),
+    Field("protocol", "str", "NCCL_PROTO asked for (LL, LL128, Simple), or None: NCCL's own choice", since=3),
+    Field("message_bytes", "int", "bytes each rank contributes to the collective", since=3),
+    Field("side_call", "str", "the CUDA call a waiting rank made during the wait (waitbench nccl --calls)", since=3),
+    Field("side_call_ms", "float", "how long that call took, from its start to its return", since=3),
+    Field("side_call_after_late_ms", "float", "its return minus the late rank's arrival: > 0 means it waited for the "
+          "late rank, < 0 that it returned during the wait", since=3),
+    Field("extra", "dict", "free-form values that have no field yet (never relied upon by reports)"),
+    Field("null_reasons", "dict", "for every None-valued metric: why it could not be measured"),
 ]
 
-FIELDS: list[Field] = RUN_FIELDS + SUBJECT_FIELDS + SHAPE_FIELDS + TELEMETRY_FIELDS + WAKE_FIELDS + WORKLOAD_FIELDS + EXTRA_FIELDS
+FIELDS: list[Field] = [*RUN_FIELDS, *SUBJECT_FIELDS, *SHAPE_FIELDS, *TELEMETRY_FIELDS, *WAKE_FIELDS, *WORKLOAD_FIELDS,
+                       *EXTRA_FIELDS]
 FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in FIELDS)
 _KIND_TYPES: dict[str, tuple[type, ...]] = {
     "str": (str,), "int": (int,), "float": (int, float), "bool": (bool,), "dict": (dict,), "list": (list, tuple),
@@ -196,7 +196,7 @@ def new_record(**values: Any) -> dict[str, Any]:
     unknown = set(values) - set(FIELD_NAMES)
     if unknown:
         raise ValueError(f"unknown record field(s): {sorted(unknown)}; valid fields are waitbench.results.FIELD_NAMES")
-    rec: dict[str, Any] = {name: None for name in FIELD_NAMES}
+    rec: dict[str, Any] = dict.fromkeys(FIELD_NAMES)
     rec["schema_version"] = SCHEMA_VERSION
     rec["null_reasons"] = {}
     rec.update(values)
@@ -278,14 +278,16 @@ class ResultsWriter:
         self.count = 0
 
     def write(self, rec: dict[str, Any]) -> None:
+        """Validate ``rec`` and append it (flushed and fsynced)."""
         validate(rec)
         self._out.write_line(rec)
         self.count += 1
 
     def close(self) -> None:
+        """Close the file."""
         self._out.close()
 
-    def __enter__(self) -> "ResultsWriter":
+    def __enter__(self) -> ResultsWriter:
         return self
 
     def __exit__(self, *exc: object) -> None:

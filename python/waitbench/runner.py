@@ -1,24 +1,27 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The interference benchmark: for each strategy, in one process on one GPU, the waiter alone
-(reported vs real utilization, power, host CPU, verdict), its wake-up latency, and each workload's
-throughput solo vs beside it. Records are written as they are made; measuring never prints.
+"""The interference benchmark: each strategy alone, its wake-up latency, and what it costs real work.
 
-A :class:`Session` holds what strategies share (the idle baseline, calibrated workloads, the
-bandwidth ceiling, the telemetry sampler); :func:`measure` is the one-strategy convenience.
+For each strategy, in one process on one GPU: the waiter alone (reported vs real utilization, power,
+host CPU, verdict), its wake-up latency, and each workload's throughput solo vs beside it. Records
+are written as they are made; measuring never prints.
+
+A :class:`Session` holds what strategies share (the idle baseline, calibrated workloads and their
+ceilings, the telemetry sampler); :func:`measure` is the one-strategy convenience.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections import abc
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 from . import checks, results
 from .errors import WaitbenchError, invalid
 from .machine import now_utc, run_identity
-from .stats import median
 from .strategies import resolve
 from .throughput import PairPolicy, measure_pairs, summarize
 from .waiter import Waiter
@@ -32,7 +35,7 @@ Progress = Callable[[str], None]
 # host-side waits whose windows opened right after the previous workload).
 SETTLE_S = 0.3
 MAX_REPETITIONS = 1000
-FP32_LANES_PER_SM = 128  # FP32 FMA lanes per SM on Ampere (GA100 is 64), Ada and Hopper; see _fp32_lanes
+SWEEP_MAX_S = 1.0  # the sweep's time cap per point, by default
 
 
 @dataclass(frozen=True)
@@ -44,27 +47,25 @@ class Settings:
     pairs: PairPolicy = field(default_factory=PairPolicy)
 
     @classmethod
-    def quick(cls) -> "Settings":
+    def quick(cls) -> Settings:
+        """``waitbench run``'s default: short windows and pair series, 2000 wake-up trials."""
         # Windows of 5 periods of the 200 ms utilization samples (the instrument's rule), with 20%
         # to spare for a period measured a little longer; pairs open no window (workload_record).
         return cls(window_s=1.2, wake_trials=2000, pairs=PairPolicy(min_pairs=5, min_s=0.3, max_s=2.0,
                                                                      spread_target_pct=1.0, run_s=0.03))
 
+    @classmethod
+    def sweep(cls, max_s: float = SWEEP_MAX_S) -> Settings:
+        """``waitbench sweep``'s settings: no wake-up trials, short pairs, each point capped at ``max_s``.
 
-# What the FMA ceiling's clock is (records say it in extra.tput_ceiling_clock_source). NVML's SM
-# clock, read at 1 Hz around the runs, was 1.66-1.78 GHz while the kernel did work only a ~1.98 GHz
-# clock allows (fractions of 1.06-1.14 on H100 and H200).
-CLOCK_SOURCE = "held by the FMA kernel during the solo runs: clock64 cycles / %globaltimer ns over all its blocks"
+        A sweep point is a workload beside the waiter; it has no waiter-alone window and no wake-up trials.
+        """
+        return cls(window_s=1.0, wake_trials=0, pairs=PairPolicy(min_pairs=3, min_s=0.1, max_s=max_s,
+                                                                  spread_target_pct=1.0, run_s=0.02))
 
-
-def _fp32_lanes(cc: str) -> int:
-    """FP32 lanes per SM: 64 on sm_80 (A100) and 128 on sm_86+ (Ampere GeForce, Ada, Hopper)."""
-    return 64 if cc == "8.0" else FP32_LANES_PER_SM
-
-
-def fp32_peak_tflops(identity: dict[str, Any], clock_mhz: float) -> float:
-    """FP32 FMA peak of the run's GPU at ``clock_mhz``: SMs x FP32 lanes x 2 flop x clock."""
-    return identity["gpu_sm_count"] * _fp32_lanes(identity["gpu_cc"]) * 2 * clock_mhz * 1e6 / 1e12
+    def capped(self, max_s: float) -> Settings:
+        """These settings with each workload point capped at ``max_s``."""
+        return dataclasses.replace(self, pairs=dataclasses.replace(self.pairs, max_s=float(max_s)))
 
 
 class _Telemetry:
@@ -97,7 +98,22 @@ class _Telemetry:
 
 
 class Session:
-    """One GPU, one run: measure several strategies against the same baseline and workloads."""
+    """One GPU, one run: measure several strategies against the same baseline and workloads.
+
+    Each step it starts is announced to ``progress`` (one call a step): :meth:`steps` counts them.
+    """
+
+    SETUP_STEPS = 2  # calibrating the workloads, the idle baseline
+    STRATEGY_STEPS = 2  # per strategy, before its workloads: the waiter alone, its wake-up latency
+
+    @classmethod
+    def steps(cls, workloads: int, strategies: int = 0, sweep_points: int = 0) -> int:
+        """The progress steps of a session (each a call of its ``progress``).
+
+        Its setup; then per strategy measured (:meth:`measure`) the waiter, its wake-up latency and each of
+        ``workloads``; and per sweep point each workload.
+        """
+        return cls.SETUP_STEPS + strategies * (cls.STRATEGY_STEPS + workloads) + sweep_points * workloads
 
     def __init__(self, gpu: int = 0, workloads: Sequence[str | Workload] = BUILTIN, settings: Settings | None = None,
                  writer: results.ResultsWriter | None = None, progress: Progress | None = None,
@@ -117,8 +133,8 @@ class Session:
                 if not tw.calibrate(self.settings.pairs.run_s):
                     raise WaitbenchError(f"workload {tw.workload.name} did not finish one launch in 60 s on an idle "
                                          "GPU: is another process holding every SM?")
-            self.copy_ceiling_tbs = self._copy_ceiling() if any(tw.workload.name == "stream" for tw in self.workloads) \
-                else None
+            for tw in self.workloads:  # on the idle GPU, before the baseline: what each ceiling needs
+                tw.workload.measure_ceiling(self.settings.pairs.run_s)
             # The idle baseline is taken right after activity, so its clocks match the windows that
             # follow: an H100 left idle drops to low clocks (~74 W here) that no measured window sees,
             # and a "power over idle" against that would charge every strategy for the clock state.
@@ -128,12 +144,6 @@ class Session:
         except BaseException:
             self.telemetry.close()
             raise
-
-    def _copy_ceiling(self) -> float:
-        """Device-to-device cudaMemcpy bandwidth (read + write), median of 5 runs: the stream ceiling."""
-        tw = TimedWorkload("memcpy", self.gpu)
-        tw.calibrate(self.settings.pairs.run_s)
-        return median([tw.throughput(tw.run()) for _ in range(5)])
 
     def _new(self, **values: Any) -> dict[str, Any]:
         return results.new_record(time_utc=now_utc(), **self.identity, **values)
@@ -236,29 +246,20 @@ class Session:
         return self._emit(rec)
 
     def _fill_ceiling(self, rec: dict[str, Any], tw: TimedWorkload, solo_clock_mhz: list[float]) -> None:
-        name, solo = tw.workload.name, rec["tput_solo"]
-        ceiling, reason = None, None
-        if name == "fma":
-            if solo_clock_mhz:
-                clock = median(solo_clock_mhz)
-                ceiling = fp32_peak_tflops(self.identity, clock)
-                rec["extra"] = {**(rec["extra"] or {}), "tput_ceiling_clock_mhz": clock,
-                                "tput_ceiling_clock_source": CLOCK_SOURCE}
-            else:
-                reason = "the FMA kernel measured no SM clock: FP32 peak not computed"
-        elif name == "stream":
-            ceiling = self.copy_ceiling_tbs
+        """tput_ceiling and tput_peak_fraction from the workload's own ceiling (how it got it, in extra)."""
+        ceiling, solo = tw.workload.ceiling(self.identity, solo_clock_mhz), rec["tput_solo"]
+        if ceiling.extra:
+            rec["extra"] = {**(rec["extra"] or {}), **ceiling.extra}
+        if ceiling.value and solo:
+            rec["tput_ceiling"], rec["tput_peak_fraction"] = ceiling.value, solo / ceiling.value
         else:
-            reason = "no measured ceiling for this workload"
-        if ceiling and solo:
-            rec["tput_ceiling"], rec["tput_peak_fraction"] = ceiling, solo / ceiling
-        else:
-            results.set_null(rec, reason or "no solo throughput", "tput_ceiling", "tput_peak_fraction")
+            results.set_null(rec, ceiling.reason or "no solo throughput", "tput_ceiling", "tput_peak_fraction")
 
     def close(self) -> None:
+        """Stop the telemetry sampler."""
         self.telemetry.close()
 
-    def __enter__(self) -> "Session":
+    def __enter__(self) -> Session:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -290,6 +291,8 @@ def measure(strategy: str, *, workloads: Sequence[str | Workload] = BUILTIN, gpu
         seconds: time cap per workload point (default: the settings' cap).
         repetitions: how many times to repeat the whole measurement.
         out: JSON Lines file to append records to as they are made.
+        settings: windows, wake-up trials and pair policy (default: :class:`Settings`).
+        **options: the strategy's options (see ``waitbench strategies``).
     """
     spec_workloads = check_workloads(workloads)
     checks.gpu_index("gpu", gpu)
@@ -298,9 +301,7 @@ def measure(strategy: str, *, workloads: Sequence[str | Workload] = BUILTIN, gpu
         raise invalid("settings", settings, "a waitbench.runner.Settings, or None")
     settings = settings or Settings()
     if seconds is not None:
-        seconds = checks.number("seconds", seconds, 0.05, 3600.0)
-        settings = Settings(settings.window_s, settings.wake_trials,
-                            PairPolicy(**{**settings.pairs.__dict__, "max_s": float(seconds)}))
+        settings = settings.capped(checks.number("seconds", seconds, 0.05, 3600.0))
     resolve(strategy, **options)  # every argument is checked before the GPU is looked for
     writer = results.ResultsWriter(out) if out is not None else None
     try:
@@ -326,9 +327,3 @@ def check_workloads(workloads: Any) -> list[str | Workload]:
             raise invalid("workloads", w, valid)
     return out
 
-
-def suite(strategies: Iterable[tuple[str, dict[str, Any]]], session: Session) -> list[dict[str, Any]]:
-    """Measure several (strategy, options) pairs in one session; records in table order."""
-    for name, opts in strategies:
-        session.measure(name, **opts)
-    return session.records

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -14,7 +14,7 @@ def percentiles_us(samples_ns: np.ndarray, prefix: str) -> dict[str, float | Non
     if samples_ns.size == 0:
         return {f"{prefix}_{k}_us": None for k in keys}
     q = np.percentile(samples_ns, [0, 50, 99, 99.9, 100]) / 1e3
-    return {f"{prefix}_{k}_us": float(v) for k, v in zip(keys, q)}
+    return {f"{prefix}_{k}_us": float(v) for k, v in zip(keys, q, strict=True)}
 
 
 def relative_spread_pct(values: Sequence[float]) -> float:
@@ -27,4 +27,5 @@ def relative_spread_pct(values: Sequence[float]) -> float:
 
 
 def median(values: Sequence[float]) -> float:
+    """The median of ``values`` as a float."""
     return float(np.median(np.asarray(values, dtype=float)))

@@ -9,16 +9,40 @@ can be resident at once, shared memory), when a waiter is created on it.
 Research strategies join the same table at run time (:func:`waitbench.register_strategy`, or a
 package's ``waitbench.strategies`` entry point, discovered once on first use), so every consumer of
 the table (CLI, runner, reports) measures them exactly like the built-ins; built-in names cannot be
-taken.
+taken. A strategy makes its own waiter (:meth:`Strategy.create_waiter`): the table's built-ins a
+native one, a research strategy (:mod:`waitbench.custom`, a subclass) its own.
+
+Plugins: a package declares, in its pyproject.toml::
+
+    [project.entry-points."waitbench.strategies"]
+    my-strategies = "my_package.waits:register"
+
+and the entry point names a module (importing it registers its strategies) or a function that
+takes no argument and registers them. The group is loaded once, the first time the table is listed
+or a name is looked up that it does not hold. A plugin that fails to load costs one warning line
+and is skipped: the built-ins and the other plugins still work.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import inspect
+import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from importlib import metadata
+from types import ModuleType
+from typing import Any
 
+from ._native import native, require_gpu
 from .checks import number
 from .errors import invalid
+
+PLUGIN_GROUP = "waitbench.strategies"
+log = logging.getLogger("waitbench")
+# "plugin:<distribution>" while an entry point is being loaded, so its registrations say so.
+loading_source: contextvars.ContextVar[str | None] = contextvars.ContextVar("waitbench_loading_source", default=None)
 
 
 @dataclass(frozen=True)
@@ -36,6 +60,7 @@ class Option:
     multiple_of: int | None = None
 
     def valid_range(self) -> str:
+        """The valid values in words, as error messages and ``--help`` say them."""
         if self.choices is not None:
             return "one of " + ", ".join(map(repr, self.choices))
         if self.type in (int, float) and (self.min is not None or self.max is not None):
@@ -48,6 +73,20 @@ class Option:
             rng += f", a multiple of {self.multiple_of}"
         return rng
 
+    def parse(self, text: str) -> Any:
+        """``text`` from a command line (``-o KEY=VALUE``) as a checked value of this option.
+
+        Numbers and choices go through :meth:`check`; a bool option takes true/false, yes/no, on/off, 1/0.
+        """
+        if self.type is bool:
+            word = text.strip().lower()
+            if word in ("true", "yes", "on", "1"):
+                return True
+            if word in ("false", "no", "off", "0"):
+                return False
+            raise invalid(self.name, text, "a bool: true or false")
+        return self.check(text)
+
     def check(self, value: Any) -> Any:
         """Return ``value`` converted to the option's type, or raise ValueError naming it.
 
@@ -55,10 +94,8 @@ class Option:
         decides); a string (from the command line) is converted only when it is ASCII.
         """
         if isinstance(value, str) and value.isascii() and self.type in (int, float):
-            try:
+            with contextlib.suppress(ValueError):  # not a number: check() names it below
                 value = self.type(value)
-            except ValueError:
-                pass
         if self.type is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if self.type in (int, float):
@@ -88,12 +125,14 @@ class Strategy:
     source: str = "builtin"  # "builtin", "registered" (register_strategy) or "plugin:<distribution>"
 
     def option(self, name: str) -> Option:
+        """The option called ``name``; ValueError listing the strategy's options otherwise."""
         for opt in self.options:
             if opt.name == name:
                 return opt
         raise invalid("option", name, f"an option of {self.name}: {', '.join(o.name for o in self.options)}")
 
     def defaults(self) -> dict[str, Any]:
+        """Every option at its default."""
         return {o.name: o.default for o in self.options}
 
     def validate(self, opts: dict[str, Any]) -> None:
@@ -114,6 +153,14 @@ class Strategy:
     def record_fields(self) -> dict[str, Any]:
         """What a record says about where the strategy comes from (research strategies are marked)."""
         return {"strategy_source": self.source, "host_wait_in_python": self.native == "python-host"}
+
+    def create_waiter(self, opts: Mapping[str, Any], gpu: int) -> Any:
+        """The object :class:`waitbench.Waiter` drives for ``opts`` on GPU ``gpu``: a native waiter."""
+        return require_gpu(gpu).Waiter(native_config(self, opts, gpu))
+
+    def run_trials(self, waiter: Any, n: int, gap_ns: int) -> dict[str, Any]:
+        """``n`` timed arm/release/wait trials of a waiter this strategy created, in the core's C++ loop."""
+        return native().run_trials(waiter, n, gap_ns)
 
 
 TIMEOUT = Option("timeout_s", float, 10.0, "deadline: the wait ends by itself (status 'expired') after this long",
@@ -194,7 +241,8 @@ _add(Strategy(
 _add(Strategy(
     "spin-backoff", "device", "device-spin",
     "spin with __nanosleep between polls, fixed or doubling up to a cap (NCCL does not do this).",
-    _shape_options() + (
+    (
+        *_shape_options(),
         Option("backoff", str, "exp", "fixed sleep, or exponential (doubling) up to backoff_cap_ns",
                choices=("fixed", "exp")),
         Option("backoff_ns", int, 100, "first (or fixed) sleep between polls", "ns", 1, 1_000_000),
@@ -252,9 +300,29 @@ def _load_plugins() -> None:
     if _plugins_loaded:
         return
     _plugins_loaded = True  # set first: a plugin that lists strategies while loading must not recurse
-    from .custom.plugins import load_plugins
-
     load_plugins()
+
+
+def load_plugins() -> list[str]:
+    """Load every entry point of the plugin group; returns the names of those that loaded."""
+    loaded = []
+    for ep in metadata.entry_points(group=PLUGIN_GROUP):
+        dist = ep.dist.name if ep.dist is not None else "?"
+        token = loading_source.set(f"plugin:{dist}")
+        try:
+            target = ep.load()
+            if inspect.isfunction(target):
+                target()
+            elif not isinstance(target, ModuleType):
+                raise TypeError(f"{ep.value} is a {type(target).__name__}: expected a module or a function that "
+                                "registers strategies")
+            loaded.append(ep.name)
+        except Exception as exc:  # noqa: BLE001 - one broken plugin must not take the others (or the CLI) down
+            log.warning("waitbench: skipped strategy plugin %r from %s (%s): %s: %s", ep.name, dist, ep.value,
+                        type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "")
+        finally:
+            loading_source.reset(token)
+    return loaded
 
 
 def add(spec: Strategy, *, replace: bool = False) -> None:
@@ -276,8 +344,10 @@ def remove(name: str) -> None:
 
 
 def strategies() -> list[Strategy]:
-    """Every strategy: built-ins in the table's order (the order of reports and ``waitbench run``), then
-    research strategies in the order they were registered."""
+    """Every strategy: built-ins in the table's order, then research strategies as registered.
+
+    The table's order is the order of reports and ``waitbench run``.
+    """
     _load_plugins()
     return list(_TABLE.values())
 
@@ -311,8 +381,6 @@ def native_config(spec: Strategy, opts: Mapping[str, Any], gpu: int = 0) -> Any:
     the table's spelling ('per-poller' is ``FlagLines.PER_POLLER``). A key or choice the core does
     not know is a bug in the table (AttributeError, KeyError): a CPU test builds every choice.
     """
-    from ._native import native
-
     cfg = native().WaiterConfig()
     cfg.device = gpu
     for key, value in spec.native_settings(opts).items():

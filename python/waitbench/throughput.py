@@ -1,14 +1,16 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Concurrent throughput of a workload beside a waiter: interleaved solo/concurrent pairs, timed
-from enqueue, until the spread of the per-pair ratios is small or a time cap is hit (then the
+"""Concurrent throughput of a workload beside a waiter: interleaved solo/concurrent pairs.
+
+Timed from enqueue, until the spread of the per-pair ratios is small or a time cap is hit (then the
 point is marked noisy, never dropped). A workload that cannot finish while the waiter is resident
-is reported as stalled, with how long it stalled, instead of as a throughput."""
+is reported as stalled, with how long it stalled, instead of as a throughput.
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from .stats import median, relative_spread_pct
 from .waiter import Waiter
@@ -31,6 +33,8 @@ class PairPolicy:
 
 @dataclass
 class PairResult:
+    """The solo and concurrent runs of one point, their ratios, and whether it stalled."""
+
     solo: list[float] = field(default_factory=list)  # throughputs
     solo_clock_mhz: list[float] = field(default_factory=list)  # SM clock each solo run held, where measured
     concurrent: list[float] = field(default_factory=list)
@@ -41,9 +45,11 @@ class PairResult:
 
     @property
     def spread_pct(self) -> float:
+        """Relative spread of the per-pair ratios, percent."""
         return relative_spread_pct(self.ratios)
 
     def noisy(self, policy: PairPolicy) -> bool:
+        """True when the spread target was not reached (and the point did not stall)."""
         return not self.stalled and self.spread_pct > policy.spread_target_pct
 
 
@@ -93,7 +99,7 @@ def measure_pairs(tw: TimedWorkload, waiter: Waiter, policy: PairPolicy,
             result.ratios.append(conc / solo_tput)
         elapsed = clock() - start
         enough = len(result.ratios) >= policy.min_pairs and elapsed >= policy.min_s
-        if enough and result.spread_pct <= policy.spread_target_pct or elapsed >= policy.max_s:
+        if (enough and result.spread_pct <= policy.spread_target_pct) or elapsed >= policy.max_s:
             return result
 
 

@@ -2,8 +2,9 @@
 """One wait of a strategy, from Python: arm -> (work behind it) -> release -> complete.
 
 The native waiter does the waiting and timing; this class validates options against the strategy
-table, owns the native object, and guarantees release: leaving a ``with`` block or an exception
-(Ctrl-C included) aborts a wait that is still armed, so nothing stays resident on the GPU.
+table, owns the object the strategy creates for it (a native waiter for the built-ins, a research
+strategy's own), and guarantees release: leaving a ``with`` block or an exception (Ctrl-C included)
+aborts a wait that is still armed, so nothing stays resident on the GPU.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from . import checks
-from ._native import require_gpu
 from .errors import WaitExpired
-from .strategies import native_config, resolve
+from .strategies import resolve
 
 WAIT_TIMEOUT_MAX_S = 7200.0  # a host wait for the outcome: the longest deadline (3600 s) plus margin
 
@@ -62,14 +64,11 @@ class Waiter:
     def __init__(self, strategy: str, *, gpu: int = 0, **options: Any) -> None:
         self.spec, self.options = resolve(strategy, **options)
         self.gpu = checks.gpu_index("gpu", gpu)
-        native = require_gpu(gpu)
-        if self.spec.source == "builtin":
-            self._native = native.Waiter(native_config(self.spec, self.options, gpu))
-        else:  # a research strategy (waitbench.custom): same interface, its own kernel or Python wait
-            self._native = self.spec.create_waiter(self.options, gpu)
+        self._native = self.spec.create_waiter(self.options, gpu)
 
     @property
     def strategy(self) -> str:
+        """The strategy's name."""
         return self.spec.name
 
     @property
@@ -84,6 +83,7 @@ class Waiter:
 
     @property
     def armed(self) -> bool:
+        """True while a wait is armed."""
         return self._native.armed
 
     @property
@@ -130,12 +130,20 @@ class Waiter:
         """End the wait now (its outcome will be 'aborted'); safe from any thread."""
         self._native.abort()
 
+    def run_trials(self, n: int, gap_ns: int) -> dict[str, np.ndarray]:
+        """``n`` timed arm -> ``gap_ns`` -> release -> wait trials in the strategy's own loop.
+
+        The loop is C++ for every built-in; the result is columns of raw timestamps and outcome codes
+        (:mod:`waitbench.wake` reads them).
+        """
+        return self.spec.run_trials(self._native, n, gap_ns)
+
     def close(self) -> None:
         """Abort a wait still armed, collect it and free the native resources."""
         if not self._native.closed:
             self._native.close()
 
-    def __enter__(self) -> "Waiter":
+    def __enter__(self) -> Waiter:
         self.arm()
         return self
 

@@ -1,10 +1,12 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Wake-up latency of a strategy: release -> the waiter observes it, and release -> the host sees
-the GPU's ack (round trip), beside the floor (a 1-warp kernel launched from a hot thread).
+"""Wake-up latency of a strategy: release -> the waiter observes it, and release -> the host sees its ack.
+
+The round trip (release -> the host sees the GPU's ack) is shown beside the floor (a 1-warp kernel
+launched from a hot thread).
 
 The native core runs the trials and takes every timestamp with the GIL released; this module
 turns them into latencies (research strategies that wait in Python are the one exception: their
-trial loop is Python too, below, and their records say so). Device observation times are
+trial loop is Python too, in waitbench.custom.host, and their records say so). Device observation times are
 %globaltimer readings, mapped onto the host clock by a ping calibration before and after the
 trials (offset interpolated in between).
 Trials run in chunks so Ctrl-C is honoured between chunks; the waiter is always closed.
@@ -12,9 +14,9 @@ Trials run in chunks so Ctrl-C is honoured between chunks; the waiter is always 
 
 from __future__ import annotations
 
-import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -61,9 +63,11 @@ class WakeLatency:
 
 
 def launch_floor_us(gpu: int = 0, trials: int = FLOOR_TRIALS) -> np.ndarray:
-    """Round trips (us) of the floor under every path that launches work after waking: a hot thread
-    launches a 1-warp kernel that writes the ack, and spins until it sees it (timed in C++, after a
-    native warm-up)."""
+    """Round trips (us) of the floor under every path that launches work after waking.
+
+    A hot thread launches a 1-warp kernel that writes the ack, and spins until it sees it (timed in C++,
+    after a native warm-up).
+    """
     from .errors import invalid
 
     if not isinstance(trials, int) or trials < 1:
@@ -89,8 +93,10 @@ def wake_latency(strategy: str, *, gpu: int = 0, trials: int = DEFAULT_TRIALS, w
         strategy: a name from :func:`waitbench.strategies`; ``options`` are its options.
         gpu: CUDA device index.
         trials: trials kept (after ``warmup`` discarded ones), >= 1.
+        warmup: trials run first and discarded (first launches, page faults, clock ramp).
         gap_us: time between "armed" and the release.
         progress: called as ``progress(done, total)`` after each chunk.
+        **options: the strategy's options.
     """
     resolve(strategy, **options)  # every argument is checked before the GPU is looked for
     checks.gpu_index("gpu", gpu)
@@ -108,11 +114,11 @@ def wake_latency(strategy: str, *, gpu: int = 0, trials: int = DEFAULT_TRIALS, w
     try:
         gap_ns = int(gap_us * 1e3)
         if warmup:
-            _run_trials(native, waiter, warmup, gap_ns)
+            waiter.run_trials(warmup, gap_ns)
         done = 0
         while done < trials:
             n = min(CHUNK, trials - done)
-            chunks.append(_run_trials(native, waiter, n, gap_ns))
+            chunks.append(waiter.run_trials(n, gap_ns))
             done += n
             if progress:
                 progress(done, trials)
@@ -143,34 +149,3 @@ def wake_latency(strategy: str, *, gpu: int = 0, trials: int = DEFAULT_TRIALS, w
         timer_resolution_ns=resolution,
     )
 
-
-def _run_trials(native: Any, waiter: Waiter, n: int, gap_ns: int) -> dict[str, np.ndarray]:
-    """n timed trials: in C++ for every device and built-in waiter, in Python for Python host waits."""
-    if waiter.host_wait_in_python:
-        return python_trials(native, waiter, n, gap_ns)
-    guarded = getattr(waiter._native, "run_trials", None)  # a research kernel: the core's loop, under watch
-    return guarded(n, gap_ns) if guarded else native.run_trials(waiter._native, n, gap_ns)
-
-
-# ---- Python host-side waiters (waitbench.custom) ---------------------------------------------------
-# Their wait runs in Python, so the trial loop may as well: arm -> gap -> release -> wait, the same
-# steps and timestamps as the native loop (host clock CLOCK_MONOTONIC), with the interpreter (GIL
-# hand-offs of up to sys.getswitchinterval()) inside every figure. Records mark them so.
-
-def python_trials(native: Any, waiter: Waiter, n: int, gap_ns: int) -> dict[str, np.ndarray]:
-    """The native run_trials, in Python, for a waiter whose wait is a Python function."""
-    codes = {"released": native.OUTCOME_RELEASED, "expired": native.OUTCOME_EXPIRED,
-             "aborted": native.OUTCOME_ABORTED}
-    keys = ("release_ns", "ack_ns", "wake_gt_ns", "host_observe_ns", "wait_cpu_ns", "wait_wall_ns")
-    cols: dict[str, list[int]] = {k: [] for k in (*keys, "outcome")}
-    for _ in range(n):
-        waiter.arm()
-        until = time.monotonic_ns() + gap_ns
-        while time.monotonic_ns() < until:
-            pass
-        waiter.release()
-        out = waiter.wait()
-        for k in keys:
-            cols[k].append(getattr(out, k))
-        cols["outcome"].append(codes[out.status])
-    return {k: np.asarray(v, dtype=np.int64) for k, v in cols.items()}

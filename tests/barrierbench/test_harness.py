@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """The barrier benchmark on CPUs: real spawned ranks, every kind, records in the common schema that
-``waitbench report`` reads (few rounds: this checks the plumbing, the benchmark measures)."""
+``waitbench report`` reads (few rounds: this checks the plumbing, the benchmark measures).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import importlib.util
 
 import pytest
 
-from waitbench.barrierbench import STRATEGY, Settings, host_identity, point_record, run_group
+from waitbench.barrierbench import STRATEGY, Settings, point_record, run_group
+from waitbench.machine import host_identity
 from waitbench.report import tables
 from waitbench.results import validate
 

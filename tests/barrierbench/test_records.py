@@ -1,17 +1,28 @@
 # SPDX-License-Identifier: Apache-2.0
 """How a point's samples become a record: percentiles over every rank's rounds, the slowest rank per
 round, CPU shares, and the GPU leg's ack latency and NVML window. The samples and telemetry windows
-here are SYNTHETIC (pure aggregation logic; the harness tests measure for real)."""
+here are SYNTHETIC (pure aggregation logic; the harness tests measure for real).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-from waitbench.barrierbench import Settings, host_identity, point_record
+from waitbench.barrierbench import Settings, point_record
 from waitbench.barrierbench.harness import PointResult
 from waitbench.barrierbench.kinds import Point
-from waitbench.barrierbench.ranks import ACK, COLUMNS, NATIVE_RELEASE, NATIVE_WAKE, PROCESS_CPU, THREAD_CPU, WAKE, \
-    WALL, RankSamples
+from waitbench.barrierbench.ranks import (
+    ACK,
+    COLUMNS,
+    NATIVE_RELEASE,
+    NATIVE_WAKE,
+    PROCESS_CPU,
+    THREAD_CPU,
+    WAKE,
+    WALL,
+    RankSamples,
+)
+from waitbench.machine import host_identity
 from waitbench.results import validate
 from waitbench.telemetry import WindowSummary
 

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """The correctness run, CI-sized: 4 ranks x 2000 rounds with random delays on HostBarrier (spinning
 and not) and on multiprocessing.Barrier through the same rank loop (benchmarks/barrier_stress.py
-runs 10^5 rounds)."""
+runs 10^5 rounds).
+"""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from waitbench.barrierbench.stress import run_stress, stress_rank
 
 
-@pytest.mark.parametrize(("kind", "spin_us"), [("shm-futex", 50), ("shm-futex", 0), ("mp-barrier", 0)])
+@pytest.mark.parametrize("kind,spin_us", [("shm-futex", 50), ("shm-futex", 0), ("mp-barrier", 0)])
 def test_four_ranks_2000_rounds_never_release_early_or_late(kind: str, spin_us: int) -> None:
     r = run_stress(4, 2000, kind=kind, spin_us=spin_us, seed=1, timeout_s=20)
     assert r.ok, r.errors

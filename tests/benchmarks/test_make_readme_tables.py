@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """benchmarks/make_readme_tables.py edits only between the README markers; --check detects staleness.
 
-Inputs are SYNTHETIC records (tests/data/synthetic_records.py) in a temporary results folder and README.
+Inputs are SYNTHETIC records (tests/helpers/synthetic_records.py) in a temporary results folder and README.
 """
 
 from __future__ import annotations
@@ -13,10 +13,8 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
-import synthetic_records as syn  # noqa: E402
-
-from waitbench.results import ResultsWriter  # noqa: E402
+from helpers import synthetic_records as syn
+from waitbench.results import ResultsWriter
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "benchmarks" / "make_readme_tables.py"
@@ -70,7 +68,8 @@ def test_missing_markers_or_results_exit_2(tree):
 
 def test_the_committed_readme_matches_the_committed_results() -> None:
     """Every generated section (README: results, wake-up, floor, nccl, diagnose sessions...; docs/DIAGNOSE.md:
-    the confusion table) is up to date."""
+    the confusion table) is up to date.
+    """
     import importlib.util
     from pathlib import Path
 

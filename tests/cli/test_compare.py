@@ -1,23 +1,20 @@
 # SPDX-License-Identifier: Apache-2.0
 """`waitbench compare A B` end to end in a subprocess: verdicts, warnings, formats, exit codes.
 
-Inputs are SYNTHETIC records (tests/data/synthetic_records.py).
+Inputs are SYNTHETIC records (tests/helpers/synthetic_records.py).
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
-import synthetic_records as syn  # noqa: E402
+from helpers import synthetic_records as syn
+from waitbench.results import ResultsWriter
 
-from waitbench.results import ResultsWriter  # noqa: E402
-
-from .test_report import one_line_error, waitbench  # noqa: E402
+from .test_report import one_line_error, waitbench
 
 
 def _write(path: Path, records: list[dict]) -> Path:

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """``waitbench diagnose``: exit codes and one-line messages, run as a user runs it (a subprocess); replays of
 the committed COMPOSED recording (real H100 windows laid out as four GPUs, tests/data/diagnose/make_composed.py);
-on a GPU, a waiter and a GEMM in other processes, with and without the probe."""
+on a GPU, a waiter and a GEMM in other processes, with and without the probe.
+"""
 
 from __future__ import annotations
 
@@ -13,12 +14,13 @@ import select
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
+
 import waitbench
-from composed_windows import COMPOSED_4GPU, RECORDER_PID
+from helpers.composed_windows import COMPOSED_4GPU, RECORDER_PID
 from waitbench.telemetry import nvml
 from waitbench.telemetry.recording import RecordingWriter
 from waitbench.telemetry.summary import WindowSummary
@@ -178,8 +180,8 @@ def test_record_without_nvml_leaves_no_file(tmp_path):
     (lambda d: ("--replay", str(d)), "{d}: is a directory, not a waitbench telemetry recording"),
     (lambda d: ("--replay", "/proc/self/mem"), "/proc/self/mem: cannot read it (Input/output error)"),
     (lambda d: ("--replay", str(COMPOSED_4GPU), "--serve", "0.0.0.0:0"),
-     "--serve='0.0.0.0:0' is invalid: expected a loopback address (127.0.0.1, ::1, localhost) unless "
-     "--serve-public is also given"),
+     ("--serve='0.0.0.0:0' is invalid: expected a loopback address (127.0.0.1, ::1, localhost) unless "
+     "--serve-public is also given")),
 ])
 def test_files_and_addresses_are_one_line_exit_2(tmp_path, make_args, needle):
     args = make_args(tmp_path)

@@ -68,8 +68,8 @@ def test_a_closed_pipe_ends_quietly_with_sigpipe_status(args: list[str]) -> None
 
 @pytest.mark.parametrize("args, needle", [
     (["run", "--strategies", "spin", "--presets", "tiny"],
-     "--presets='tiny' is invalid: expected a value for strategies that take it (nccl-shaped); none of "
-     "--strategies spin does"),
+     ("--presets='tiny' is invalid: expected a value for strategies that take it (nccl-shaped); none of "
+     "--strategies spin does")),
     (["run", "--strategies", "host-block", "--flags", "device"], "--flags='device' is invalid"),
     (["run", "--trials", "100000000000000000000"], "--trials=100000000000000000000 is invalid: expected an int in"),
     (["run", "--gpu", "-1"], "--gpu=-1 is invalid"),
@@ -95,7 +95,7 @@ def test_bad_input_is_one_line_exit_2_before_any_gpu(args: list[str], needle: st
 
 
 def test_markup_in_messages_is_printed_as_written(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
-    """rich must not eat "[torch]" from an install hint."""
+    """Rich must not eat "[torch]" from an install hint."""
     import importlib.util
 
     from waitbench.cli.measuring import workloads_from

@@ -7,11 +7,11 @@ import json
 
 import pytest
 
-torch = pytest.importorskip("torch", reason="waitbench nccl needs torch (pip install 'waitbench[torch]')")
-
 from waitbench.cli.main import main
 from waitbench.nccl.modes import mode_names
 from waitbench.results import load_records
+
+torch = pytest.importorskip("torch", reason="waitbench nccl needs torch (pip install 'waitbench[torch]')")
 
 
 def _gpus() -> int:

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """`waitbench report` end to end in a subprocess: formats, charts, and one-line errors with exit 2.
 
-Inputs are SYNTHETIC records (tests/data/synthetic_records.py) and, when present, the real reference files.
+Inputs are SYNTHETIC records (tests/helpers/synthetic_records.py) and, when present, the real reference files.
 """
 
 from __future__ import annotations
@@ -16,11 +16,9 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
-import synthetic_records as syn  # noqa: E402
-from reference_params import REFERENCE_FILES, reference_params  # noqa: E402
-
-from waitbench.results import ResultsWriter  # noqa: E402
+from helpers import synthetic_records as syn
+from helpers.reference_params import REFERENCE_FILES, reference_params
+from waitbench.results import ResultsWriter
 
 ROOT = Path(__file__).resolve().parents[2]
 

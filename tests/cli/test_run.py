@@ -26,6 +26,17 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
     (["sweep", "--blocks", "x"], "--blocks='x' is invalid: expected comma-separated integers"),
     (["sweep", "--flags", "gpu"], "--flags='gpu' is invalid"),
     (["run", "--no-such-flag"], "unrecognized arguments: --no-such-flag"),
+    (["run", "-o", "blocks"], "-o='blocks' is invalid: expected KEY=VALUE with KEY one of"),
+    (["run", "-o", "nope=1"], "-o='nope=1' is invalid"),
+    (["run", "-o", "blocks=1", "-o", "blocks=2"], "each option once"),
+    (["run", "-o", "blocks=0"], "blocks=0 is invalid: expected int in [1, 65535]"),
+    (["run", "--strategies", "host-block", "-o", "blocks=4"], "none of --strategies host-block does"),
+    (["run", "-o", "flag=device"], "give flag with --flags"),
+    (["sweep", "-o", "threads=64"], "-o='threads' is invalid: expected an option of spin that is not a sweep axis"),
+    (["sweep", "-o", "registers=97"], "registers=97 is invalid: expected one of 32, 64, 96, 128"),
+    (["sweep", "-o", "pollers=64"], "pollers=64 is invalid: expected at most threads=32"),
+    (["sweep", "--polls", "relaxed"], "--polls='relaxed' is invalid: expected one of volatile, acquire"),
+    (["sweep", "--flag-lines", "own"], "--flag-lines='own' is invalid: expected one of shared, per-poller"),
 ])
 def test_bad_input_prints_one_line_and_exits_2(args: list[str], needle: str) -> None:
     r = cli(*args)
@@ -71,6 +82,28 @@ def test_presets_and_flags_expand_only_where_a_strategy_has_them() -> None:
     assert ("host-block", {}) in got
     assert [o for n, o in got if n == "spin"] == [{"flag": "host"}, {"flag": "device"}]
     assert len([1 for n, _ in got if n == "nccl-shaped"]) == 4
+
+
+def test_options_go_to_every_strategy_that_has_them() -> None:
+    from waitbench.cli.main import build_parser
+    from waitbench.cli.run import cases
+
+    args = build_parser().parse_args(["run", "--strategies", "spin,nccl-shaped,host-spin", "--flags", "host,device",
+                                      "-o", "blocks=4", "-o", "timeout_s=30", "-o", "spin_us=5"])
+    got = cases(args)
+    assert [o for n, o in got if n == "spin"] == [{"blocks": 4, "timeout_s": 30.0, "flag": f}
+                                                  for f in ("host", "device")]
+    assert [o for n, o in got if n == "nccl-shaped"] == [{"timeout_s": 30.0, "flag": f} for f in ("host", "device")]
+    assert [o for n, o in got if n == "host-spin"] == [{"timeout_s": 30.0, "spin_us": 5}]
+
+
+def test_sweep_points_take_the_fixed_options_and_the_table_defaults() -> None:
+    from waitbench.sweep import points
+
+    pts = points([1, 2], [64], fixed={"registers": 96, "pollers": 64})
+    shapes = [(p["blocks"], p["threads"], p["pollers"], p["registers"]) for p in pts]
+    assert shapes == [(1, 64, 64, 96), (2, 64, 64, 96)]
+    assert {(p["flag"], p["poll"], p["flag_lines"]) for p in pts} == {("host", "volatile", "shared")}
 
 
 def test_a_bad_preset_is_one_line_exit_2() -> None:

@@ -1,11 +1,12 @@
 # SPDX-License-Identifier: Apache-2.0
 """Every test here leaves the strategy table as it found it: research strategies it registered are
-removed afterwards, so the built-in tests (which list the table) never see them."""
+removed afterwards, so the built-in tests (which list the table) never see them.
+"""
 
 from __future__ import annotations
 
 import importlib
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 

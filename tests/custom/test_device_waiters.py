@@ -1,16 +1,18 @@
 # SPDX-License-Identifier: Apache-2.0
 """Research waiters on the GPU behave like the built-ins: a numba kernel, a cupy RawKernel and CUDA
 C++ compiled by NVRTC arm, release, expire and abort; a kernel that ignores its deadline is caught,
-and the GPU is free again afterwards (GPU; cupy and numba tests skip where they are missing)."""
+and the GPU is free again afterwards (GPU; cupy and numba tests skip where they are missing).
+"""
 
 from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
+
 import waitbench
 from waitbench._native import native
 from waitbench.custom import CudaSource, Launch, Option, WaiterOverdue, WaiterStuck, register_strategy
@@ -161,7 +163,7 @@ def test_a_kernel_that_ignores_its_deadline_is_reported_aborted_and_the_gpu_free
     try:
         w.arm()
         t0 = time.monotonic()
-        with pytest.raises(WaiterOverdue, match="outlived its deadline.*ended only once the abort word was set"):
+        with pytest.raises(WaiterOverdue, match=r"outlived its deadline.*ended only once the abort word was set"):
             w.wait()
         assert time.monotonic() - t0 < 0.2 + 1.0 + 2.0 + 1.0  # deadline + grace + abort grace, not its 20 s
         assert not w.armed

@@ -1,16 +1,19 @@
 # SPDX-License-Identifier: Apache-2.0
 """The worked examples in benchmarks/examples: they register without importing cupy or numba (CPU),
-and the runner measures them into valid records marked as research strategies (GPU)."""
+and the runner measures them into valid records marked as research strategies (GPU).
+"""
 
 from __future__ import annotations
 
 import importlib
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
+
 from waitbench import results
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "benchmarks" / "examples"
@@ -27,14 +30,13 @@ def examples() -> Iterator[Any]:
 
 
 def test_registering_the_examples_imports_neither_cupy_nor_numba() -> None:
-    code = ("import sys; sys.path.insert(0, %r)\n"
+    code = (f"import sys; sys.path.insert(0, {str(EXAMPLES)!r})\n"
             "import backoff_numba, warp_pollers_cupy\n"
             "backoff_numba.register(); warp_pollers_cupy.register(); backoff_numba.register()\n"
             "import waitbench\n"
             "names = [s.name for s in waitbench.strategies()]\n"
             "assert names[-2:] == ['numba-exp-backoff', 'cupy-warp-pollers'], names\n"
-            "assert not {'cupy', 'numba'} & set(sys.modules), sorted(m for m in sys.modules if 'cu' in m)\n"
-            % str(EXAMPLES))
+            "assert not {'cupy', 'numba'} & set(sys.modules), sorted(m for m in sys.modules if 'cu' in m)\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
 

@@ -1,13 +1,15 @@
 # SPDX-License-Identifier: Apache-2.0
 """Python host-side research waiters: they arm, release, expire and abort like the built-in host
 waits, their wake-up latency is measured by the Python trial loop, and one that ignores its
-deadline is reported (GPU: the work after a released wait runs on the device)."""
+deadline is reported (GPU: the work after a released wait runs on the device).
+"""
 
 from __future__ import annotations
 
 import time
 
 import pytest
+
 import waitbench
 from waitbench.custom import HostWaitContext, Option, WaiterOverdue, register_strategy
 
@@ -93,7 +95,7 @@ def test_a_host_wait_that_ignores_its_deadline_is_reported() -> None:
     w = waitbench.Waiter("py-ignores-deadline", timeout_s=0.2)
     try:
         w.arm()
-        with pytest.raises(WaiterOverdue, match="outlived its deadline.*ended only once aborted"):
+        with pytest.raises(WaiterOverdue, match=r"outlived its deadline.*ended only once aborted"):
             w.wait()
         w.arm()  # it ended: the waiter can be used again
         w.release()
@@ -107,7 +109,7 @@ def test_a_wait_function_returning_nonsense_is_a_clear_error() -> None:
     w = waitbench.Waiter("py-nonsense", timeout_s=1.0)
     try:
         w.arm()
-        with pytest.raises(ValueError, match="return value of 'py-nonsense'.*'done' is invalid: expected one of "
+        with pytest.raises(ValueError, match=r"return value of 'py-nonsense'.*'done' is invalid: expected one of "
                                              "released, expired, aborted"):
             w.wait()
     finally:

@@ -2,7 +2,8 @@
 """A missing optional package (cupy, numba) is one clear line naming waitbench's extra (CPU).
 
 The packages are hidden by setting their sys.modules entry to None, which makes Python's import
-fail exactly as it does when they are not installed."""
+fail exactly as it does when they are not installed.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import importlib
 import sys
 
 import pytest
+
 from waitbench.custom import CudaSource, MissingPackage, kernels, register_strategy
 from waitbench.errors import WaitbenchError
 
@@ -47,8 +49,8 @@ def test_a_kernel_factory_that_imports_numba_names_the_numba_extra() -> None:
     register_strategy("numba-thing", build)
     with pytest.raises(MissingPackage) as exc:
         kernels.resolve_kernel(build, "numba-thing")
-    assert one_line(exc.value) == "strategy 'numba-thing' needs numba, which is not installed: " \
-                                  "pip install 'waitbench[numba]'"
+    assert one_line(exc.value) == ("strategy 'numba-thing' needs numba, which is not installed: "
+                                   "pip install 'waitbench[numba]'")
 
 
 @pytest.mark.usefixtures("no_gpu_packages")

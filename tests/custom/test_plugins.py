@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Strategies shipped by other packages: real distributions (a .dist-info with entry_points.txt) made
-in a temporary folder put on the path, found through importlib.metadata as pip-installed ones are."""
+"""Strategies shipped by other packages (waitbench.strategies loads them): real distributions (a .dist-info
+with entry_points.txt) made in a temporary folder put on the path, found through importlib.metadata as
+pip-installed ones are. Here beside the other research-strategy tests, whose fixture cleans the table.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +15,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from waitbench.custom import plugins
 
 st = importlib.import_module("waitbench.strategies")
 
@@ -43,7 +44,7 @@ def make_dist(site: Path, dist: str, module: str, code: str, entry: str) -> None
     info = site / f"{dist.replace('-', '_')}-0.1.dist-info"
     info.mkdir()
     (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text(f"[{plugins.GROUP}]\n{entry}\n")
+    (info / "entry_points.txt").write_text(f"[{st.PLUGIN_GROUP}]\n{entry}\n")
 
 
 @pytest.fixture
@@ -61,7 +62,7 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_entry_points_register_their_strategies_marked_with_the_distribution(site: Path,
                                                                              caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="waitbench"):
-        loaded = plugins.load_plugins()
+        loaded = st.load_plugins()
     assert sorted(loaded) == ["at-import", "demo"]
     assert st.get("plug-sleep-poll").source == "plugin:wbplug-demo"
     assert st.get("plug-sleep-poll").doc == "Sleeps between polls of the release (a plugin's host wait)."
@@ -71,7 +72,7 @@ def test_entry_points_register_their_strategies_marked_with_the_distribution(sit
 
 def test_a_broken_plugin_costs_one_warning_line_and_nothing_else(site: Path, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="waitbench"):
-        plugins.load_plugins()
+        st.load_plugins()
     warnings = [r.getMessage() for r in caplog.records]
     assert len(warnings) == 1 and "\n" not in warnings[0]
     assert "'broken' from wbplug-broken" in warnings[0] and "wbplug_no_such_module" in warnings[0]
@@ -89,7 +90,7 @@ def test_a_plugin_that_clashes_with_a_builtin_is_skipped_with_a_warning(tmp_path
     importlib.invalidate_caches()
     try:
         with caplog.at_level(logging.WARNING, logger="waitbench"):
-            assert plugins.load_plugins() == []
+            assert st.load_plugins() == []
     finally:
         sys.modules.pop("wbplug_clash", None)
     assert "name='spin' is invalid" in caplog.records[0].getMessage()

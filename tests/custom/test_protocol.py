@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """One source of truth for the waiter protocol: the offsets and sizes Python gives custom kernels are
-those of csrc/protocol.hpp (compiled here with the host C++ compiler) and of the built core (CPU)."""
+those of csrc/protocol.hpp (compiled here with the host C++ compiler) and of the built core (CPU).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from waitbench.custom import protocol
 
 CSRC = Path(__file__).resolve().parents[2] / "csrc"
@@ -72,8 +74,8 @@ def test_numba_word_indices_follow_from_the_byte_offsets() -> None:
     for name, idx in (("armed", protocol.ARMED), ("ack", protocol.ACK), ("outcome", protocol.OUTCOME),
                       ("smid", protocol.SMID)):
         assert idx * 4 == protocol.SLOT_OFFSETS[name]
-    assert protocol.START_GT * 8 == protocol.SLOT_OFFSETS["start_gt"]
-    assert protocol.WAKE_GT * 8 == protocol.SLOT_OFFSETS["wake_gt"]
+    assert protocol.SLOT_OFFSETS["start_gt"] == protocol.START_GT * 8
+    assert protocol.SLOT_OFFSETS["wake_gt"] == protocol.WAKE_GT * 8
 
 
 def test_the_cuda_prelude_asserts_every_offset_and_compiles_with_the_host_compiler(tmp_path: Path) -> None:

@@ -1,13 +1,14 @@
 # SPDX-License-Identifier: Apache-2.0
 """What the fuzz tests share: the GPU and NVML withheld (so a valid input ends in the no-GPU line
 instead of a measurement, on a GPU machine too), hypothesis settings sized for CI, and the tally
-of how every tried input ended, printed at the end of the run."""
+of how every tried input ended, printed at the end of the run.
+"""
 
 from __future__ import annotations
 
 import collections
 import os
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import HealthCheck, settings

@@ -4,7 +4,7 @@ values a person or a script might pass, in-process. Every input must end in succ
 line with exit 2 (bad usage or input) or exit 1 (no GPU/NVML: both are withheld here), never a
 traceback, and no file the command was given may change (only image files may be replaced).
 
-Inputs are SYNTHETIC records (tests/data/synthetic_records.py), the committed COMPOSED recording,
+Inputs are SYNTHETIC records (tests/helpers/synthetic_records.py), the committed COMPOSED recording,
 and deliberately broken files (torn, binary, latin-1, a BOM, a JSON array, a folder, /proc/self/mem).
 """
 
@@ -15,25 +15,22 @@ import hashlib
 import io
 import json
 import shutil
-import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import synthetic_records as syn  # noqa: E402
-from composed_windows import COMPOSED_4GPU  # noqa: E402
+from helpers import synthetic_records as syn
+from helpers.composed_windows import COMPOSED_4GPU
+from waitbench.cli import diagnose as cli_diagnose
+from waitbench.cli.main import build_parser, main
+from waitbench.results import ResultsWriter
 
-from waitbench.cli import diagnose as cli_diagnose  # noqa: E402
-from waitbench.cli.main import build_parser, main  # noqa: E402
-from waitbench.results import ResultsWriter  # noqa: E402
-
-from .conftest import TALLY, fuzz_settings  # noqa: E402
+from .conftest import TALLY, fuzz_settings
 
 SUBCOMMANDS = ["run", "sweep", "strategies", "report", "compare", "diagnose"]
 IMAGE_SUFFIXES = (".png", ".jpg", ".svg", ".pdf")
@@ -83,7 +80,7 @@ def _pools(d: Path) -> dict[str, list[str]]:
                                   "chart.txt", "charts")]
     return {
         "input": [str(d / n) for n in ("run.jsonl", "bom.jsonl", "torn.jsonl", "results", "recording.jsonl")],
-        "path": paths + ["", "/proc/self/mem", "/nonexistent/x.jsonl", "/", "x" * 300],
+        "path": [*paths, "", "/proc/self/mem", "/nonexistent/x.jsonl", "/", "x" * 300],
         "number": ["0", "1", "-1", "2.5", "0.01", "600", "3600", "1e20", "100000000000000000000", "nan", "inf",
                    "-inf", "１６", "0x10", "1_000", " 3 ", "5.0"],
         "list": ["spin", "spin,bogus", "nccl-shaped", "nccl-shaped,spin", "host-block", "tiny,simple-2ch", "ring-99",
@@ -92,11 +89,15 @@ def _pools(d: Path) -> dict[str, list[str]]:
         "address": ["0", "9401", "127.0.0.1:0", "localhost:0", "0.0.0.0:0", "[::1]:0", "９４００", "70000", "abc",
                     "host:", ":1", "nosuchhost.invalid:0"],
         "text": ["[torch]", "[bold]x[/]", "%(default)s", "-", "--", "é", "\t", "a b"],
+        "option": ["blocks=4", "pollers=64", "registers=96", "registers=97", "timeout_s=nan", "timeout_s=0.5",
+                   "check_every=１６", "flag=device", "preset=tiny", "poll=acquire", "sync=spin", "nope=1", "blocks",
+                   "=4", "blocks=", "backoff_ns=-1"],
     }
 
 
 KIND = {"--out": "path", "--plot": "path", "--plots-dir": "path", "--record": "path", "--replay": "input",
-        "--trials": "number", "--gpu": "number", "--seconds": "number", "--threshold": "number", "--serve": "address"}
+        "--trials": "number", "--gpu": "number", "--seconds": "number", "--threshold": "number", "--serve": "address",
+        "--option": "option"}
 
 
 def _value(draw: Any, pools: dict[str, list[str]], kind: str) -> str:
@@ -151,7 +152,8 @@ def run_cli(argv: list[str]) -> tuple[int, str, str]:
 @pytest.fixture(scope="module")
 def serve_briefly(files: Path) -> Iterator[None]:
     """``diagnose --replay F --serve A`` serves until Ctrl-C: the fuzz presses it at once. Commands run
-    in the inputs' folder, so a relative name (``--plots-dir spin``) writes there, where it is tidied."""
+    in the inputs' folder, so a relative name (``--plots-dir spin``) writes there, where it is tidied.
+    """
     def interrupt(_seconds: float) -> None:
         raise KeyboardInterrupt
 
@@ -220,7 +222,7 @@ def test_known_traps_end_cleanly(files: Path, no_gpu: None, serve_briefly: None)
     for argv, expected in cases:
         if "/proc/self/mem" in argv and not Path("/proc/self/mem").exists():
             continue
-        code, out, err = run_cli(argv)
+        code, _, err = run_cli(argv)
         assert code == expected and "Traceback" not in err, (argv, code, err)
         if code:
             assert len([x for x in err.strip().splitlines() if not x.startswith("waitbench: warning:")]) == 1, err

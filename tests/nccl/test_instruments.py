@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
+
 from waitbench.nccl.instruments import Instruments, classify, sleep_until
 
 

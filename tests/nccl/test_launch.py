@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """The launcher end to end: spawned ranks (and torchrun's) with a real late rank, on CPUs with gloo;
-on two or more GPUs (``multigpu``), plain NCCL against the host-barrier fix."""
+on two or more GPUs (``multigpu``), plain NCCL against the host-barrier fix.
+"""
 
 from __future__ import annotations
 
@@ -12,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-torch = pytest.importorskip("torch", reason="waitbench nccl needs torch (pip install 'waitbench[torch]')")
-
 import waitbench
 from waitbench.nccl import launch
 from waitbench.results import load_records, validate
+
+torch = pytest.importorskip("torch", reason="waitbench nccl needs torch (pip install 'waitbench[torch]')")
 
 LATE_S = 0.5
 # The waiting rank reaches the collective when its sleep until the common start t0 returns, which

@@ -10,13 +10,14 @@ import json
 
 import pytest
 
-torch = pytest.importorskip("torch", reason="waitbench nccl needs torch (pip install 'waitbench[torch]')")
-import torch.distributed as dist
 from waitbench.nccl import merge
 from waitbench.nccl.config import ScenarioConfig
 from waitbench.nccl.launch import run
 from waitbench.nccl.records import error_record, skip_record
 from waitbench.results import FIELD_NAMES, load_records, validate
+
+torch = pytest.importorskip("torch", reason="waitbench nccl needs torch (pip install 'waitbench[torch]')")
+dist = pytest.importorskip("torch.distributed")
 
 CFG = ScenarioConfig(mode="nccl", backend="gloo", late_s=0.3, run_id="test-run")
 

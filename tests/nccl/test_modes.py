@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import pytest
+
 from waitbench.nccl.modes import MODES, Mode, get_mode, mode_names, parse_modes, skip_reason, validate_table
 
 EXPECTED = ["nccl", "nccl+host-barrier", "nccl+dist-barrier", "nccl+blocking-wait", "nccl-zero-cta", "nccl-1ch",

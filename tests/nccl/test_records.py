@@ -1,14 +1,14 @@
 # SPDX-License-Identifier: Apache-2.0
-"""How a rank's measurements become a record: pure aggregation, checked with a named fake summary
-(never a stand-in for a measurement: the real windows come from waitbench.telemetry on a GPU)."""
+"""How a rank's measurements become a record: pure aggregation, checked with SYNTHETIC window summaries
+(values typed in, never a stand-in for a measurement: the real windows come from waitbench.telemetry on a GPU).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import pytest
+
 from waitbench.nccl.config import Cell, ScenarioConfig, validate_config
-from waitbench.nccl.instruments import Throughput, Window, held_up
+from waitbench.nccl.instruments import Window, held_up
 from waitbench.nccl.records import (
     base_fields,
     episode_records,
@@ -21,21 +21,17 @@ from waitbench.nccl.records import (
 )
 from waitbench.nccl.scenario import margin_s, stall_timeout_s
 from waitbench.results import FIELD_NAMES, validate
+from waitbench.telemetry.summary import WindowSummary
+from waitbench.workloads import Throughput
 
 CFG = ScenarioConfig(mode="nccl", backend="nccl", late_s=3.0, run_id="r")
 
 
-@dataclass
-class FakeWindowSummary:
-    """Shaped like waitbench.telemetry.WindowSummary's record interface; the values are arbitrary."""
-
-    values: dict = field(default_factory=lambda: {"window_s": 1.5, "nvml_util_pct": 99.0, "gpm_sm_util_pct": None,
-                                                  "power_w": 80.0, "host_cpu_pct": 1.0})
-    null_reasons: dict = field(default_factory=lambda: {"gpm_sm_util_pct": "GPM needs Hopper or newer"})
-    power_w: float = 80.0
-
-    def record_fields(self) -> dict:
-        return dict(self.values)
+def synthetic_window(power_w: float = 80.0, util_pct: float = 99.0) -> WindowSummary:
+    """A SYNTHETIC window summary: arbitrary values, GPM absent with its reason."""
+    return WindowSummary(uuid="GPU-synthetic", index=0, name="SYNTHETIC GPU (test fixture)", window_s=1.5,
+                         nvml_util_pct=util_pct, nvml_mem_util_pct=0.0, power_w=power_w, power_limit_w=700.0,
+                         host_thread_cpu_pct=1.0, null_reasons={"gpm_sm_util_pct": "GPM needs Hopper or newer"})
 
 
 CELL = Cell("LL", "broadcast", 1)
@@ -46,11 +42,14 @@ def _base():
 
 
 def test_finish_record_takes_the_summary_and_its_reasons():
-    rec = finish_record(_base(), status="ok", detail=None, reason="unused", summary=FakeWindowSummary())
+    rec = finish_record(_base(), status="ok", detail=None, reason="unused", summary=synthetic_window(),
+                        idle=synthetic_window(power_w=60.0, util_pct=0.0))
     validate(rec)
     assert rec["nvml_util_pct"] == 99.0 and "nvml_util_pct" not in rec["null_reasons"]
     assert rec["gpm_sm_util_pct"] is None and rec["null_reasons"]["gpm_sm_util_pct"] == "GPM needs Hopper or newer"
-    assert rec["null_reasons"]["nvml_mem_util_pct"] == "unused"  # not in the summary: the window's reason
+    assert rec["null_reasons"]["gpm_dram_bw_util_pct"] == "not measured"  # the summary gives no reason
+    assert rec["power_idle_w"] == 60.0 and rec["power_delta_w"] == pytest.approx(20.0)
+    assert rec["verdict"] is None and rec["null_reasons"]["verdict"] == "no verdict was computed"
     assert rec["waiter_pollers"] is None and rec["null_reasons"]["waiter_pollers"].startswith("not observable")
     assert (rec["protocol"], rec["collective"], rec["message_bytes"]) == ("LL", "broadcast", 4)
 
@@ -137,8 +136,8 @@ SHAPE = {"kernel": "ncclDevKernel_Broadcast_RING_LL(ncclDevKernelArgsStorage<409
 
 def _episode(**kw):
     args = {"wait_s": 3.0, "host_blocked_s": 0.001, "completion_after_late_us": 25.0,
-            "completion_reason": None, "idle": Window(1.0, 0.5, FakeWindowSummary(power_w=60.0), None),
-            "window": Window(1.7, 2.0, FakeWindowSummary(), None),
+            "completion_reason": None, "idle": Window(1.0, 0.5, synthetic_window(power_w=60.0, util_pct=0.0), None),
+            "window": Window(1.7, 2.0, synthetic_window(), None),
             "solo": {"fma": [_t(40.0), _t(40.0)], "gemm": [_t(700.0, name="gemm"), _t(720.0, name="gemm")]},
             "conc": {"fma": _t(30.0), "gemm": _t(639.0, name="gemm")}, "result_ok": True, "shape": SHAPE,
             "shape_reason": None, "wake": ([30.0] * 19 + [90.0], [20.0] * 20, [12.0] * 20), "wake_reason": None,
@@ -154,6 +153,7 @@ def test_an_episode_gives_a_record_per_workload_with_the_shared_measurements():
         assert (rec["wait_s"], rec["host_blocked_s"]) == (3.0, 0.001)
         assert rec["host_cpu_pct"] == 2.0 and "host_cpu_pct" not in rec["null_reasons"]  # ours, not the summary's
         assert rec["power_idle_w"] == 60.0 and rec["power_delta_w"] == pytest.approx(20.0)
+        assert rec["verdict"] == "busy-waiting" and rec["verdict_inputs"]["power_delta_w"] == pytest.approx(20.0)
         assert rec["completion_after_late_us"] == 25.0
         assert (rec["waiter_blocks"], rec["waiter_threads"], rec["waiter_regs_per_thread"]) == (2, 512, 96)
         assert rec["extra"]["nccl_kernel"] == SHAPE["kernel"]

@@ -1,21 +1,19 @@
 # SPDX-License-Identifier: Apache-2.0
 """The barrier chart: one series per kind (and spin), same-run references as lines, GPU util in the
-labels, the ack latency on the GPU leg. Inputs are SYNTHETIC records (tests/data/synthetic_records.py)."""
+labels, the ack latency on the GPU leg. Inputs are SYNTHETIC records (tests/helpers/synthetic_records.py).
+"""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
 pytest.importorskip("matplotlib", reason="plots need the report extra (matplotlib)")
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
-import synthetic_records as syn  # noqa: E402
-
-from waitbench.report.barrier_plot import barrier_figure  # noqa: E402
-from waitbench.report.plots import save  # noqa: E402
+from helpers import synthetic_records as syn
+from waitbench.report.barrier_plot import barrier_figure
+from waitbench.report.plots import save
 
 
 def _labels(fig) -> list[str]:

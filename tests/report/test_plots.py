@@ -1,25 +1,23 @@
 # SPDX-License-Identifier: Apache-2.0
 """Plots are written with Agg, 1000 px wide, at the size the figure declares, and are not blank.
 
-Inputs are SYNTHETIC records (tests/data/synthetic_records.py) and, when present, the real reference files.
+Inputs are SYNTHETIC records (tests/helpers/synthetic_records.py) and, when present, the real reference files.
 """
 
 from __future__ import annotations
 
-import sys
+import itertools
 from pathlib import Path
 
 import pytest
 
 pytest.importorskip("matplotlib", reason="plots need the report extra (matplotlib)")
-import matplotlib.image  # noqa: E402
+import matplotlib.image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
-import synthetic_records as syn  # noqa: E402
-from reference_params import REFERENCE_DIR, reference_params  # noqa: E402
-
-from waitbench.report import pivot, plots, tables  # noqa: E402
-from waitbench.results import load_records  # noqa: E402
+from helpers import synthetic_records as syn
+from helpers.reference_params import REFERENCE_DIR, reference_params
+from waitbench.report import pivot, plots, tables
+from waitbench.results import load_records
 
 MIN_PNG_BYTES = 20_000  # a chart with bars, text and a legend; an empty canvas compresses to a few KB
 
@@ -27,7 +25,7 @@ MIN_PNG_BYTES = 20_000  # a chart with bars, text and a legend; an empty canvas 
 def _check_png(path: Path, fig) -> None:
     assert path.is_file() and path.stat().st_size > MIN_PNG_BYTES
     img = matplotlib.image.imread(path)
-    width_in, height_in = fig.get_size_inches()
+    _, height_in = fig.get_size_inches()
     assert img.shape[1] == plots.DPI * plots.WIDTH_IN == 1000
     assert img.shape[0] == round(height_in * plots.DPI)
     assert img[..., :3].std() > 0.05, "the image is (nearly) one colour"
@@ -142,5 +140,5 @@ def test_label_spreading_keeps_order_gap_and_bounds():
     placed = spread([0.5, 0.5, 0.5, 0.1, 0.98], 0.1)
     assert placed[3] == pytest.approx(0.1) and placed[4] <= 1.0
     ordered = sorted(placed)
-    assert all(b - a >= 0.1 - 1e-9 for a, b in zip(ordered, ordered[1:]))
+    assert all(b - a >= 0.1 - 1e-9 for a, b in itertools.pairwise(ordered))
     assert sorted(range(5), key=lambda i: placed[i])[:1] == [3]

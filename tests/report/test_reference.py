@@ -2,24 +2,21 @@
 """The reference results are found through importlib.resources (so a wheel carries them).
 
 The package directory is replaced by a temporary one holding SYNTHETIC records
-(tests/data/synthetic_records.py), so the test never writes into the checkout.
+(tests/helpers/synthetic_records.py), so the test never writes into the checkout.
 """
 
 from __future__ import annotations
 
 import importlib.resources
-import sys
 import types
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
-import synthetic_records as syn  # noqa: E402
-
-from waitbench.errors import ResultsError  # noqa: E402
-from waitbench.report import reference  # noqa: E402
-from waitbench.results import ResultsWriter  # noqa: E402
+from helpers import synthetic_records as syn
+from waitbench.errors import ResultsError
+from waitbench.report import reference
+from waitbench.results import ResultsWriter
 
 
 @pytest.fixture
@@ -31,22 +28,22 @@ def package_dir(tmp_path, monkeypatch) -> Path:
 
 def test_the_real_lookup_points_into_the_package():
     root = importlib.resources.files("waitbench.report").joinpath(reference.REFERENCE_DIR)
-    assert root.is_dir(), "python/waitbench/report/reference/ must exist (it ships in the wheel)"
+    assert root.is_dir(), "python/waitbench/report/reference_data/ must exist (it ships in the wheel)"
     assert all(f.name.endswith(".jsonl") for f in reference.reference_files())
 
 
 def test_no_reference_files_is_a_results_error(package_dir):
-    (package_dir / "reference").mkdir()
-    (package_dir / "reference" / "README.md").write_text("not results")
+    (package_dir / reference.REFERENCE_DIR).mkdir()
+    (package_dir / reference.REFERENCE_DIR / "README.md").write_text("not results")
     assert reference.reference_files() == []
     with pytest.raises(ResultsError, match="no reference results are installed"):
         reference.load_reference()
 
 
 def test_reference_files_are_loaded_in_name_order(package_dir):
-    (package_dir / "reference").mkdir()
+    (package_dir / reference.REFERENCE_DIR).mkdir()
     for name, run_id in (("b.jsonl", "second"), ("a.jsonl", "first")):
-        with ResultsWriter(package_dir / "reference" / name) as w:
+        with ResultsWriter(package_dir / reference.REFERENCE_DIR / name) as w:
             for rec in syn.synthetic_run(run_id):
                 w.write(rec)
     assert [f.name for f in reference.reference_files()] == ["a.jsonl", "b.jsonl"]

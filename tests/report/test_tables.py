@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Report tables: pivoting (one row per strategy + options), cell texts, and every output format.
 
-Inputs are SYNTHETIC records (tests/data/synthetic_records.py) and, when present, the real reference files.
+Inputs are SYNTHETIC records (tests/helpers/synthetic_records.py) and, when present, the real reference files.
 """
 
 from __future__ import annotations
@@ -9,18 +9,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sys
-from pathlib import Path
 
 import pytest
 from rich.console import Console
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
-import synthetic_records as syn  # noqa: E402
-from reference_params import reference_params  # noqa: E402
-
-from waitbench.report import pivot, render, tables  # noqa: E402
-from waitbench.results import load_records  # noqa: E402
+from helpers import synthetic_records as syn
+from helpers.reference_params import reference_params
+from waitbench.report import pivot, render, tables
+from waitbench.results import load_records
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pynvml
 import pytest
+
 from waitbench.results import TELEMETRY_FIELDS
 from waitbench.telemetry import nvml
 from waitbench.telemetry.gpm import GPM_FIELDS, GPM_METRICS, PIPE_FIELDS, GpmReader

@@ -7,6 +7,7 @@ import threading
 import time
 
 import pytest
+
 from waitbench.telemetry.host_cpu import CpuMeter, find_thread, thread_cpu_s
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
+
 from waitbench.telemetry import instrument
 from waitbench.telemetry.instrument import MIN_PERIODS_PER_WINDOW, Periods, check_window
 

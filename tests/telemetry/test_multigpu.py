@@ -2,7 +2,8 @@
 """Every sampling path on every visible GPU at once (``multigpu``): diagnose, --watch, --serve, Monitor and
 the runner. On two H200s diagnose died with SIGSEGV within a second whenever two GPUs were sampled
 (concurrent GPM calls, fixed in telemetry/nvml.py); these run as a user would, in subprocesses where a
-crash shows as an exit status."""
+crash shows as an exit status.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
 import waitbench
 
 PKG_PATH = str(Path(waitbench.__file__).resolve().parents[1])

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import pytest
+
 from waitbench.errors import NvmlError
 from waitbench.telemetry import nvml
 
@@ -19,9 +20,8 @@ def test_unavailable_reason_is_one_line():
 
 @needs_no_nvml
 def test_session_failure_leaves_no_reference():
-    with pytest.raises(NvmlError) as info:
-        with nvml.session():
-            pass  # pragma: no cover - never reached without NVML
+    with pytest.raises(NvmlError) as info, nvml.session():
+        pass  # pragma: no cover - never reached without NVML
     assert info.value.call == "nvmlInit"
     assert "libnvidia-ml" in str(info.value) or "driver" in str(info.value)
     assert nvml.session_refs() == 0
@@ -60,7 +60,7 @@ def test_parse_spec(spec, kind, value):
 
 @pytest.mark.parametrize("spec", [-1, True, 1.5, "", "gpu0", "nvml:x", "0000:3b:00", None])
 def test_parse_spec_rejects_with_valid_range(spec):
-    with pytest.raises(ValueError, match="gpu=.* is invalid: expected a CUDA index"):
+    with pytest.raises(ValueError, match=r"gpu=.* is invalid: expected a CUDA index"):
         nvml.parse_spec(spec)
 
 

@@ -14,7 +14,8 @@ import contextlib
 import threading
 
 import pytest
-from fake_nvml import FakeNvml
+
+from helpers.fake_nvml import FakeNvml
 from waitbench import Monitor
 from waitbench.diagnose import watch
 from waitbench.telemetry import instrument, nvml

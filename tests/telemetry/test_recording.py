@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from synthetic_windows import GEMM, SPIN_1WARP
+
+from helpers.synthetic_windows import GEMM, SPIN_1WARP
 from waitbench.errors import MalformedLinesWarning, ResultsError
 from waitbench.telemetry.recording import FORMAT_VERSION, RecordingWriter, read_lines, read_windows
 
@@ -41,8 +42,8 @@ def test_torn_last_line_is_skipped_and_named(tmp_path):
     ("", "no telemetry windows"),
     (json.dumps({"format_version": FORMAT_VERSION + 1, "kind": "window"}) + "\n", "format_version 2: this waitbench"),
     ("not json\n", "not a readable waitbench telemetry recording: line 1: not JSON"),
-    (json.dumps({"schema_version": 2}) + "\n", "line 1: has no format_version: .* \\(a results file\\? show it with: "
-                                               "waitbench report\\)"),
+    (json.dumps({"schema_version": 2}) + "\n", ("line 1: has no format_version: .* \\(a results file\\? show it with: "
+                                               "waitbench report\\)")),
     ("[1]\n", "line 1: is a JSON array"),
     (json.dumps({"format_version": FORMAT_VERSION, "kind": "window", "summary": {"name": "x"}}) + "\n",
      "line 1: a window line is malformed"),
@@ -59,13 +60,13 @@ def test_bad_files_raise_results_error_naming_file_and_line(tmp_path, content, m
 
 
 def test_missing_file_directory_and_writer_paths(tmp_path):
-    with pytest.raises(ResultsError, match="absent.jsonl: no such file"):
+    with pytest.raises(ResultsError, match=r"absent\.jsonl: no such file"):
         read_windows(tmp_path / "absent.jsonl")
     with pytest.raises(ResultsError, match="is a directory, not a waitbench telemetry recording"):
         read_windows(tmp_path)
-    with pytest.raises(ValueError, match="record=.* is invalid: expected a file in an existing directory"):
+    with pytest.raises(ValueError, match=r"record=.* is invalid: expected a file in an existing directory"):
         RecordingWriter(tmp_path / "no" / "dir.jsonl")
-    with pytest.raises(ValueError, match="record=.* is invalid: expected a file, not a directory"):
+    with pytest.raises(ValueError, match=r"record=.* is invalid: expected a file, not a directory"):
         RecordingWriter(tmp_path)
     with pytest.raises(ValueError, match="record='' is invalid"):
         RecordingWriter("")

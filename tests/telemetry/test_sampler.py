@@ -7,6 +7,7 @@ import threading
 import time
 
 import pytest
+
 from waitbench.errors import NvmlError, WaitbenchError
 from waitbench.telemetry import nvml
 from waitbench.telemetry.sampler import DEFAULT_PERIOD_S, THREAD_NAME, Sampler
@@ -38,9 +39,8 @@ def test_end_without_begin_is_an_error():
 @pytest.mark.parametrize("gpus", [None, [0], ["GPU-12345678-abcd-ef01-2345-6789abcdef01"]])
 def test_without_nvml_start_fails_with_one_line_and_cleans_up(gpus):
     threads_before = {t.name for t in threading.enumerate()}
-    with pytest.raises(NvmlError) as info:
-        with Sampler(gpus):
-            pass  # pragma: no cover
+    with pytest.raises(NvmlError) as info, Sampler(gpus):
+        pass  # pragma: no cover
     assert "\n" not in str(info.value) and str(info.value) == NO_NVML
     assert nvml.session_refs() == 0
     assert THREAD_NAME not in {t.name for t in threading.enumerate()} - threads_before

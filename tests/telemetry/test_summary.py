@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from synthetic_windows import GEMM, IDLE, SPIN_1WARP, without_gpm
+
+from helpers.synthetic_windows import GEMM, IDLE, SPIN_1WARP, without_gpm
 from waitbench import results
 from waitbench.telemetry.summary import WindowSummary, series_stats
 from waitbench.telemetry.verdict import classify

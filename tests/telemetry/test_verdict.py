@@ -7,7 +7,8 @@ import os
 from pathlib import Path
 
 import pytest
-from synthetic_windows import COPY, GEMM, HOST_BLOCK, IDLE, SPIN_1WARP, SPIN_EVERY_SM, synthetic, without_gpm
+
+from helpers.synthetic_windows import COPY, GEMM, HOST_BLOCK, IDLE, SPIN_1WARP, SPIN_EVERY_SM, synthetic, without_gpm
 from waitbench.telemetry import verdict as v
 from waitbench.telemetry.recording import read_windows
 from waitbench.telemetry.verdict import classify
@@ -139,9 +140,9 @@ def _recorded_cases():
         for s, meta in windows:
             if meta.get("expected_verdict"):
                 idle = by_scenario.get(meta.get("baseline_scenario") or "idle")
-                for gpm in (True, False):
-                    cases.append(pytest.param(s if gpm else without_gpm_copy(s), idle, meta["expected_verdict"],
-                                              id=f"{path.stem}:{meta.get('scenario')}:{'gpm' if gpm else 'no-gpm'}"))
+                cases.extend(pytest.param(s if gpm else without_gpm_copy(s), idle, meta["expected_verdict"],
+                                          id=f"{path.stem}:{meta.get('scenario')}:{'gpm' if gpm else 'no-gpm'}")
+                             for gpm in (True, False))
     return cases or [pytest.param(None, None, None, marks=pytest.mark.skip(
         reason="no device recordings in tests/data/telemetry/ yet (benchmarks/record_telemetry.py makes them)"))]
 

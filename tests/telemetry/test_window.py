@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """Aggregation of one window (means, energy delta, GPM pairs, process union, buffer ownership),
-driven by FakeNvml (tests/telemetry/fake_nvml.py): a scripted stand-in for pure aggregation logic,
-never for a measurement."""
+driven by FakeNvml (tests/helpers/fake_nvml.py): a scripted stand-in for pure aggregation logic,
+never for a measurement.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ from typing import Any
 
 import pynvml
 import pytest
-from fake_nvml import FAKE_POWER_W, OTHER_PID, FakeNvml
+
+from helpers.fake_nvml import FAKE_POWER_W, OTHER_PID, FakeNvml
 from waitbench.telemetry import nvml
 from waitbench.telemetry.gpm import GPM_FIELDS, GpmReader
 from waitbench.telemetry.instrument import Periods
 from waitbench.telemetry.window import GpuWindow, throttle_names
+
 
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> FakeNvml:

@@ -16,6 +16,6 @@ from __future__ import annotations
 
 from .harness import PointResult, Settings, run_group
 from .kinds import KINDS, NEEDS_TORCH
-from .records import STRATEGY, host_identity, point_record
+from .records import STRATEGY, point_record
 
-__all__ = ["KINDS", "NEEDS_TORCH", "STRATEGY", "PointResult", "Settings", "host_identity", "point_record", "run_group"]
+__all__ = ["KINDS", "NEEDS_TORCH", "STRATEGY", "PointResult", "Settings", "point_record", "run_group"]

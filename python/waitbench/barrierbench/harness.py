@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The late rank: the parent process spawns the waiting ranks of one rank count, then, round after
-round, waits until all of them are about to wait, lets a gap pass, stamps the time and arrives last.
+"""The late rank: the parent process spawns the waiting ranks and arrives last, round after round.
+
+For one rank count, round after round, it waits until all of them are about to wait, lets a gap
+pass, stamps the time and arrives.
 
 Why this shape: in a tensor-parallel server the ranks wait for rank 0, which arrives when a request
 comes in; what the fix costs is the time from that last arrival to each waiting rank running again
@@ -16,8 +18,9 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -42,6 +45,7 @@ class Settings:
     gpus: int = 0  # 0: CPU leg
 
     def check(self) -> None:
+        """Raise ValueError naming the first setting out of its range."""
         if not isinstance(self.rounds, int) or not 1 <= self.rounds <= 10_000_000:
             raise invalid("rounds", self.rounds, "an int in [1, 10000000]")
         if not isinstance(self.warmup, int) or not 0 <= self.warmup <= 100_000:
@@ -93,7 +97,7 @@ def run_group(ranks: int, kinds: Sequence[tuple[str, dict[str, Any]]], settings:
             yield result
     finally:
         for p in points:  # a rank still waiting is released with an error
-            if p.kind == "mp-barrier" or p.kind == "shm-futex" and not p.handle.closed:
+            if p.kind == "mp-barrier" or (p.kind == "shm-futex" and not p.handle.closed):
                 p.handle.abort()
         for p in procs:
             p.join(timeout=5.0)

@@ -43,6 +43,7 @@ class Party:
     """One rank's side of a barrier: ``wait()`` until every rank arrived, then ``close()``."""
 
     def wait(self) -> None:
+        """Wait for every other party (each kind implements it)."""
         raise NotImplementedError
 
     def native_times(self) -> tuple[int, int] | None:
@@ -50,7 +51,7 @@ class Party:
         return None
 
     def close(self) -> None:
-        pass
+        """Free what this party holds (most kinds hold nothing)."""
 
 
 class _Plain(Party):
@@ -80,8 +81,11 @@ def _store(port: int, ranks: int, timeout_s: float, master: bool = False) -> Any
 
 
 class _StoreBarrier(Party):
-    """torch's store-based barrier: each rank adds 1 to the round's counter; the last sets the round's
-    key, which the others wait on (the store server answers them when it is set)."""
+    """torch's store-based barrier: a counter per round, and a key the last rank sets.
+
+    Each rank adds 1 to the round's counter; the last sets the round's key, which the others wait on
+    (the store server answers them when it is set).
+    """
 
     def __init__(self, store: Any, key: str, ranks: int, timeout_s: float) -> None:
         self.store, self.key, self.ranks, self.timeout = store, key, ranks, timedelta(seconds=timeout_s)
@@ -121,6 +125,7 @@ class Maker:
         self._made = 0
 
     def point(self, kind: str, **options: Any) -> Point:
+        """A new barrier of ``kind`` for the group's ranks, with its handle for the parent."""
         if kind not in KINDS:
             raise invalid("kind", kind, "one of " + ", ".join(KINDS))
         self._made += 1
@@ -142,6 +147,7 @@ class Maker:
         return join(point, 0, self.timeout_s, server=self._server)
 
     def close(self, points: list[Point]) -> None:
+        """Free the barriers of ``points`` and the manager process, if one was started."""
         for p in points:
             if p.kind == "shm-futex":
                 p.handle.close()

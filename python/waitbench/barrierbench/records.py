@@ -20,16 +20,12 @@ so a barrier sits in the same table as ``host-block`` and ``nccl-shaped`` measur
 from __future__ import annotations
 
 import os
-import platform
-import socket
-import sys
-import uuid
 from typing import Any
 
 import numpy as np
 
-from .. import __version__, results
-from ..machine import git_sha, now_utc
+from .. import results
+from ..machine import now_utc
 from ..stats import percentiles_us
 from .harness import PointResult, Settings
 from .kinds import WAITS_IN_PYTHON
@@ -38,14 +34,6 @@ from .ranks import ACK, NATIVE_RELEASE, NATIVE_WAKE, PROCESS_CPU, THREAD_CPU, WA
 STRATEGY = "host-barrier"
 _SHAPE_KEYS = ("waiter_blocks", "waiter_threads", "waiter_pollers", "waiter_regs_per_thread", "waiter_smem_bytes",
                "waiter_sm_ids", "waiter_distinct_sms")
-
-
-def host_identity(run_id: str | None = None) -> dict[str, Any]:
-    """RUN_FIELDS for a run without a GPU (the CPU leg): the GPU keys stay None."""
-    torch = sys.modules.get("torch")
-    return {"run_id": run_id or uuid.uuid4().hex[:12], "argv": list(sys.argv), "hostname": socket.gethostname(),
-            "waitbench_version": __version__, "git_sha": git_sha(), "python_version": platform.python_version(),
-            "torch_version": getattr(torch, "__version__", None)}
 
 
 def _pct(cpu: np.ndarray, wall: np.ndarray) -> float | None:
@@ -64,8 +52,8 @@ def point_record(res: PointResult, settings: Settings, identity: dict[str, Any],
                "timeout_s": settings.timeout_s}
     last = observe_ns.max(axis=0)
     extra: dict[str, Any] = {
-        "machine": machine, "cpu_count": os.cpu_count(), "loadavg_1m": os.getloadavg()[0], "samples": int(observe_ns.size),
-        "waiting_ranks": len(res.ranks), "gpus": settings.gpus,
+        "machine": machine, "cpu_count": os.cpu_count(), "loadavg_1m": os.getloadavg()[0],
+        "samples": int(observe_ns.size), "waiting_ranks": len(res.ranks), "gpus": settings.gpus,
         **{k.replace("wake_observe", "last_rank_observe"): v for k, v in percentiles_us(last, "wake_observe").items()},
         "per_rank_observe_p50_us": [float(np.median(o)) / 1e3 for o in observe_ns],
         "rank_process_cpu_pct": _pct(rounds[:, :, PROCESS_CPU], rounds[:, :, WALL]),

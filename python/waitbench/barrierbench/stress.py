@@ -39,6 +39,7 @@ class StressResult:
 
     @property
     def ok(self) -> bool:
+        """True when no round released a rank early or late."""
         return not self.errors
 
 
@@ -74,7 +75,7 @@ def stress_rank(barrier: Any, rank: int, rounds: int, seed: int, arrived: Any, o
                 break
         out.put((rank, errors, indexes.tobytes()))
     except threading.BrokenBarrierError as exc:  # what multiprocessing.Barrier raises; BarrierBroken is one
-        out.put((rank, errors + [f"rank {rank}: {type(exc).__name__}: {exc}"], b""))
+        out.put((rank, [*errors, f"rank {rank}: {type(exc).__name__}: {exc}"], b""))
 
 
 def run_stress(ranks: int, rounds: int, *, kind: str = "shm-futex", spin_us: int = 50, seed: int = 0,

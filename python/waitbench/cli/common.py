@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import argparse
 import errno
-import sys
-from typing import Any, Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from rich.console import Console
 
 # Exit codes: 0 ok, 1 a measurement or runtime failure, 2 bad usage or input (argparse's code).
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
-
-
 
 class _Console(Console):
     """A rich Console whose closed pipe ends the command as ``git``'s does (exit 141 from main), not rich's exit 1."""
@@ -46,6 +44,7 @@ def add_output_flags(p: argparse.ArgumentParser) -> None:
 
 
 def add_gpu_flag(p: argparse.ArgumentParser) -> None:
+    """--gpu, the CUDA device index, shared by the measuring subcommands."""
     p.add_argument("--gpu", type=int, default=0, metavar="INDEX", help="CUDA device index (default: 0)")
 
 
@@ -68,13 +67,38 @@ def fail(message: str, code: int = EXIT_USAGE) -> int:
 Handler = Callable[[argparse.Namespace], int]
 
 
-def add_measure_flags(p: argparse.ArgumentParser, default_workloads: str) -> None:
-    """Flags of the measuring subcommands (run, sweep)."""
+def add_measure_flags(p: argparse.ArgumentParser, default_workloads: Sequence[str], options_help: str) -> None:
+    """Flags of the measuring subcommands (run, sweep): GPU, workloads, strategy options, output."""
+    from ..workloads import BUILTIN
+
     add_gpu_flag(p)
-    p.add_argument("--workloads", default=default_workloads, metavar="LIST",
-                   help=f"concurrent workloads, comma-separated from gemm, fma, stream (default: {default_workloads})")
+    p.add_argument("--workloads", default=",".join(default_workloads), metavar="LIST",
+                   help=f"concurrent workloads, comma-separated from {', '.join(BUILTIN)} (default: %(default)s)")
+    p.add_argument("-o", "--option", action="append", default=[], dest="options", metavar="KEY=VALUE",
+                   help=f"set a strategy option (names, defaults and ranges: `waitbench strategies`); repeatable. "
+                        f"{options_help}")
     p.add_argument("--out", metavar="FILE", help="JSON Lines file to append to (default: results/<timestamp>.jsonl)")
     add_output_flags(p)
+
+
+def parse_options(items: Sequence[str], names: Sequence[str], argument: str = "-o") -> dict[str, str]:
+    """``-o KEY=VALUE`` items as {KEY: VALUE}.
+
+    Each KEY must be one of ``names`` and given once (ValueError naming the item otherwise); the values
+    are checked by the option they set.
+    """
+    from ..errors import invalid
+
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or key not in names:
+            raise invalid(argument, item, f"KEY=VALUE with KEY one of {', '.join(names)}")
+        if key in out:
+            raise invalid(argument, item, f"each option once ({key} is given twice)")
+        out[key] = value.strip()
+    return out
 
 
 def split_list(text: str, argument: str, valid: tuple[str, ...] | None = None) -> list[str]:
@@ -91,6 +115,7 @@ def split_list(text: str, argument: str, valid: tuple[str, ...] | None = None) -
 
 
 def default_results_path() -> str:
+    """Where results go without --out: results/<local timestamp>.jsonl."""
     import time
 
     return time.strftime("results/%Y%m%d-%H%M%S.jsonl")

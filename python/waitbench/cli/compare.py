@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
-"""``waitbench compare A B``: the same metrics of two runs side by side, with the change and whether
-it lies beyond the spread each run recorded (SAME / BETTER / WORSE / AMBIGUOUS)."""
+"""``waitbench compare A B``: the same metrics of two runs side by side, with the change.
+
+Each change is judged against the spread each run recorded (SAME / BETTER / WORSE / AMBIGUOUS).
+"""
 
 from __future__ import annotations
 
@@ -10,8 +12,8 @@ import sys
 from typing import Any
 
 from .. import checks
+from ..report.compare import DEFAULT_THRESHOLD_PCT, MAX_THRESHOLD_PCT
 from .common import EXIT_FAILURE, add_output_flags, err_console
-from ..compare import DEFAULT_THRESHOLD_PCT, MAX_THRESHOLD_PCT
 from .report import emit, load_results, output_format
 
 ONLY_SHOWN = 6  # combinations named in the "only in A/B" note; the JSON output lists them all
@@ -19,6 +21,7 @@ SCALED_MARK = "*"  # marks a relative change measured against something other th
 
 
 def register(subparsers: Any) -> None:
+    """Add the compare subcommand to the CLI."""
     from ..report.render import FORMATS
 
     p = subparsers.add_parser(
@@ -50,7 +53,7 @@ def _side(v: Any) -> str:
 
 def compare_table(result: Any) -> Any:
     """The comparison as a TableData, so every output format renders it."""
-    from ..compare import metric
+    from ..report.compare import metric
     from ..report.render import Column, TableData
     from ..report.tables import fmt_signed
 
@@ -69,8 +72,8 @@ def compare_table(result: Any) -> Any:
         cells.append([r.label, r.workload or "", r.metric, _side(r.a), _side(r.b), change,
                       r.verdict, r.reason])
     counts = " · ".join(f"{n} {v}" for v, n in result.counts().items() if n)  # a short line of its own: never cut
-    notes = [counts or "nothing to compare", f"B against A; threshold {result.threshold_pct:g}% (points for _pct "
-             "metrics); ±: half-width from the recorded spread."]
+    notes = [counts or "nothing to compare", (f"B against A; threshold {result.threshold_pct:g}% (points for _pct "
+             "metrics); ±: half-width from the recorded spread.")]
     if scaled:
         notes.append(f"{SCALED_MARK}: power_delta_w's change is relative to A's board power (power_w), as the delta "
                      "over idle itself may be near 0.")
@@ -78,7 +81,7 @@ def compare_table(result: Any) -> Any:
         if names:
             more = f"; and {len(names) - ONLY_SHOWN} more" if len(names) > ONLY_SHOWN else ""
             notes.append(f"only in {side} ({len(names)}): " + "; ".join(names[:ONLY_SHOWN]) + more)
-    from ..compare import to_dict
+    from ..report.compare import to_dict
     raw = to_dict(result)["rows"]
     return TableData("compare", "Comparison", "A vs B", columns, cells, raw, notes,
                      {"run_id": None, "threshold_pct": result.threshold_pct},
@@ -86,7 +89,8 @@ def compare_table(result: Any) -> Any:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from ..compare import WORSE, compare, dumps
+    """Compare the two runs and print the table (or JSON); exit 1 on WORSE with --fail-on-worse."""
+    from ..report.compare import WORSE, compare, dumps
 
     fmt = output_format(args)
     checks.number("--threshold", args.threshold, 0.0, MAX_THRESHOLD_PCT,

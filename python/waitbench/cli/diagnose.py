@@ -11,14 +11,14 @@ import signal
 import sys
 import textwrap
 import time
-from typing import Any, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 from .. import checks
+from ..diagnose.live import DEFAULT_SECONDS, SECONDS_MAX, SECONDS_MIN
 from ..errors import WaitbenchError, invalid
 from ..telemetry.recording import RecordingWriter
 from .common import EXIT_OK, UsageError, add_output_flags, err_console, out_console
-
-SECONDS_MIN, SECONDS_MAX = 1.0, 3600.0
 
 HELP = "watch GPUs and say per GPU whether it is idle, busy, or busy-waiting (100% reported, nothing works)"
 EPILOG = """\
@@ -50,12 +50,14 @@ line, exit 2. No GPU or no NVML: one line, exit 1.
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the diagnose subcommand to the CLI."""
     p = subparsers.add_parser("diagnose", help=HELP.replace("%", "%%"), description=HELP, epilog=EPILOG,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--gpus", default=None, metavar="LIST",
                    help="comma-separated nvidia-smi indices, UUIDs or PCI bus ids (default: every GPU)")
     p.add_argument("--seconds", type=float, default=None, metavar="N",
-                   help=f"length of each window in seconds, {SECONDS_MIN:g}..{SECONDS_MAX:g} (default: 3)")
+                   help=f"length of each window in seconds, {SECONDS_MIN:g}..{SECONDS_MAX:g} "
+                        f"(default: {DEFAULT_SECONDS:g})")
     p.add_argument("--probe", action="store_true",
                    help="after each window, time a short FMA burst on each GPU against its cached idle baseline")
     p.add_argument("--probe-refresh", action="store_true",
@@ -92,7 +94,7 @@ def _validate(args: argparse.Namespace) -> None:
     if args.serve_public and args.serve is None:
         raise UsageError("--serve-public goes with --serve [ADDR:]PORT")
     if args.serve is not None:  # before a recording is read or NVML opened (a bind can still fail later)
-        from ..exporter import bind_address
+        from ..diagnose.exporter import bind_address
 
         bind_address(args.serve, argument="--serve", public=args.serve_public)
 
@@ -111,7 +113,8 @@ def _term_as_interrupt() -> Iterator[None]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..diagnose_replay import iter_refreshes
+    """Diagnose once, watch, serve or replay, as the flags say; Ctrl-C ends watching and serving with 0."""
+    from ..diagnose.replay import iter_refreshes
 
     _validate(args)
     refreshes = iter_refreshes(args.replay, ignore_gpm=args.ignore_gpm) if args.replay is not None else None
@@ -120,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         with _term_as_interrupt() if keep_going else contextlib.nullcontext():
             if args.serve is not None:
-                from ..exporter import MetricsStore, serve
+                from ..diagnose.exporter import MetricsStore, serve
 
                 if refreshes is None:  # live: no endpoint is announced on a machine without NVML
                     from ..telemetry.nvml import unavailable_reason
@@ -145,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _print_refresh(ref: Any, title: str) -> None:
-    from ..diagnose_render import refresh_lines, render_table
+    from ..diagnose.render import refresh_lines, render_table
 
     out_console.print(render_table(ref.rows, title=title))
     for line in refresh_lines(ref):
@@ -154,7 +157,7 @@ def _print_refresh(ref: Any, title: str) -> None:
 
 def _replay(args: argparse.Namespace, refreshes: Iterator[Any], store: Any) -> int:
     """Show a recording refresh by refresh as it is read (a JSON array streamed the same way)."""
-    from ..diagnose_render import rows_to_json
+    from ..diagnose.render import rows_to_json
 
     if store is not None:
         while True:  # serve the recording until Ctrl-C / SIGTERM
@@ -181,10 +184,10 @@ def _replay(args: argparse.Namespace, refreshes: Iterator[Any], store: Any) -> i
 
 
 def _live(args: argparse.Namespace, store: Any) -> int:
-    from ..diagnose import DEFAULT_SECONDS, live_refreshes, parse_gpus
-    from ..diagnose_render import render_refresh, rows_to_json
-    from ..probe.baseline import cache_dir
-    from ..probe.measure import PROBE_ALLOC_MAX_BYTES, PROBE_BUDGET_S
+    from ..diagnose.live import live_refreshes, parse_gpus
+    from ..diagnose.probe.baseline import cache_dir
+    from ..diagnose.probe.measure import PROBE_ALLOC_MAX_BYTES, PROBE_BUDGET_S
+    from ..diagnose.render import render_refresh, rows_to_json
 
     seconds = DEFAULT_SECONDS if args.seconds is None else args.seconds
     specs = parse_gpus(args.gpus)

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Entry point of the ``waitbench`` command: builds the parser from the subcommand modules and maps
-errors to one line and an exit code (2 for bad usage or input, 1 for a failed measurement).
+"""Entry point of the ``waitbench`` command: the parser of every subcommand, errors mapped to exit codes.
+
+Errors become one line and an exit code (2 for bad usage or input, 1 for a failed measurement).
 
 Output into a closed pipe (``waitbench strategies --json | head -1``) ends the command quietly
 with exit status 141, as ``git`` and ``ls`` end there (killed by SIGPIPE: 128 + 13), so a shell
@@ -17,7 +18,7 @@ import sys
 import warnings
 from typing import Any
 
-from .. import __version__
+from .._version import __version__
 from ..errors import NoGpuError, NvmlError, ResultsError, WaitbenchError
 from .common import EXIT_FAILURE, EXIT_USAGE, UsageError, err_console, fail, one_line
 
@@ -37,6 +38,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The parser of every subcommand, in --help order."""
     parser = _Parser(prog="waitbench", description="What a waiting GPU really costs: reported vs real "
                      "utilization, concurrent throughput, wake-up latency, power and host CPU per wait strategy.")
     parser.add_argument("--version", action="version", version=f"waitbench {__version__}")
@@ -73,6 +75,7 @@ def _os_message(exc: OSError) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line ``argv`` (default: sys.argv); return the exit code."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("default")

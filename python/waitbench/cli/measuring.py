@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator
 
 from .. import checks, results
 from .._native import gpu_unavailable_reason, require_gpu
@@ -18,6 +18,7 @@ from .progress import steps
 
 
 def workloads_from(args: argparse.Namespace) -> list[str]:
+    """--workloads as names; gemm is left out, with a note, where torch is missing."""
     names = split_list(args.workloads, "--workloads", BUILTIN)
     if "gemm" in names and importlib.util.find_spec("torch") is None:
         if not args.quiet:
@@ -60,9 +61,8 @@ def session(args: argparse.Namespace, workloads: list[str], settings: Settings, 
     """A session writing to ``path`` (--out), with a progress bar; says where the results are, even on Ctrl-C."""
     writer = results.ResultsWriter(path, argument="--out")
     try:
-        with steps(total_steps, args.quiet) as advance:
-            with Session(args.gpu, workloads, settings, writer, advance) as s:
-                yield s, advance
+        with steps(total_steps, args.quiet) as advance, Session(args.gpu, workloads, settings, writer, advance) as s:
+            yield s, advance
     finally:
         writer.close()
         if not args.quiet:

@@ -14,7 +14,6 @@ import os
 import sys
 from typing import Any
 
-
 from ..errors import invalid
 from ..nccl.config import CALLS, PROTOCOLS, WORKLOADS, ScenarioConfig, validate_config
 from ..nccl.modes import BACKENDS, COLLECTIVES, MODES, parse_modes
@@ -36,6 +35,7 @@ TABLE_WIDTH = 132
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add the nccl subcommand to the CLI."""
     modes = "\n".join(f"  {m.name:<20} {m.doc}" for m in MODES.values())
     p = sub.add_parser(
         "nccl", help="real collectives on >= 2 GPUs: one rank arrives late, each way of waiting side by side",
@@ -125,6 +125,7 @@ def _config(args: argparse.Namespace, modes: list[Any]) -> ScenarioConfig:
 
 
 def handle(args: argparse.Namespace) -> int:
+    """Run every mode (spawned ranks, or this rank of a torchrun job) and print their tables."""
     modes = parse_modes(args.modes)
     try:
         import torch  # noqa: F401
@@ -179,7 +180,7 @@ def handle(args: argparse.Namespace) -> int:
 
 def show(records: list[dict[str, Any]]) -> None:
     """Print the run's tables (episodes, side calls, emulation beside reality) and their notes."""
-    from ..report.nccl_tables import calls_table, emulation_table, episode_table
+    from ..nccl.tables import calls_table, emulation_table, episode_table
 
     # Wider than 80 columns: cut cells would hide the numbers; a narrow terminal wraps lines instead.
     console = common_console(width=max(out_console.width, TABLE_WIDTH))

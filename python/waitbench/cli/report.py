@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from ..errors import ResultsError
 from ..results import iter_records, results_files
@@ -22,6 +23,7 @@ TABLE_WIDTH = 120  # width of a table written to a file or pipe (a terminal uses
 
 
 def register(subparsers: Any) -> None:
+    """Add the report subcommand to the CLI."""
     from ..report.images import FORMATS as IMAGE_SUFFIXES
     from ..report.render import FORMATS
 
@@ -79,6 +81,7 @@ def table_console() -> Any:
 
 
 def emit(tables: Sequence[Any], fmt: str) -> None:
+    """Print ``tables`` in format ``fmt`` on stdout (rich tables for 'table')."""
     from ..report.render import print_rich, render_text
 
     if fmt == "table":
@@ -100,6 +103,7 @@ def _reference_inputs() -> list[Path]:
 
 
 def handle(args: argparse.Namespace) -> int:
+    """Print the tables of the results (and the reference) and write the charts asked for."""
     from ..report import images
     from ..report import tables as report_tables
     from ..report.reference import load_reference

@@ -15,12 +15,14 @@ from .common import out_console
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add the strategies subcommand to the CLI."""
     p = sub.add_parser("strategies", help="list wait strategies, their options and presets")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
+    """Print the strategy table (or its JSON)."""
     specs = strategies()
     if args.json:
         sys.stdout.write(json.dumps([{

@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Research strategies: bring your own wait (cupy, numba, CUDA C++ by NVRTC, or Python on the host)
-and measure it with the same runner, metrics and reports as the built-ins.
+"""Research strategies: bring your own wait and measure it as the built-ins are measured.
+
+Write it with cupy, numba, CUDA C++ compiled by NVRTC, or Python on the host; the same runner,
+metrics and reports measure it.
 
 See docs/PROTOCOL.md for the contract a waiter follows and benchmarks/examples/ for worked examples.
 Nothing here imports cupy or numba until a strategy that needs them is used.

@@ -9,9 +9,11 @@ what a kernel written elsewhere needs: if it outlives its own deadline it is rep
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 from typing import Any
 
+from .._native import require_gpu
 from ..errors import WaitbenchError
 from ..strategies import native_config
 from .kernels import BoundKernel
@@ -37,8 +39,6 @@ class DeviceWaiter:
     device_clock = True
 
     def __init__(self, spec: Any, opts: dict[str, Any], gpu: int) -> None:
-        from .._native import require_gpu
-
         self._c = require_gpu(gpu)
         check_native(self._c)
         self.name, self.gpu = spec.name, gpu
@@ -57,22 +57,27 @@ class DeviceWaiter:
     # -- the native waiter's interface ----------------------------------------------------------
     @property
     def armed(self) -> bool:
+        """True while a wait is armed (never for a stuck kernel's waiter)."""
         return not self.stuck and self._raw.armed
 
     @property
     def closed(self) -> bool:
+        """True once closed, or stuck (then it is never freed)."""
         return self.stuck or self._raw.closed
 
     def shape(self) -> dict[str, int]:
+        """Launch shape, with the registers and static shared memory the compiled kernel uses."""
         s = self.launch_shape
         return {"blocks": s["blocks"], "threads": s["threads"], "pollers": s["pollers"],
                 "regs_per_thread": self.bound.regs_per_thread,
                 "smem_bytes": s["smem_bytes"] + self.bound.static_smem_bytes}
 
     def sm_ids(self) -> list[int]:
+        """The SM each block of the last wait ran on."""
         return list(self._raw.sm_ids())
 
     def arm(self) -> None:
+        """Launch the kernel and return once it is resident; a kernel that neither starts nor ends is stuck."""
         self._live()
         try:
             self._raw.arm()
@@ -83,10 +88,12 @@ class DeviceWaiter:
         self._armed_ns = self._c.now_ns()
 
     def release(self) -> int:
+        """Write the release word; returns the host time of the release."""
         self._live()
         return self._raw.release()
 
     def abort(self) -> None:
+        """Set the abort word (nothing for a stuck kernel: it ignores it)."""
         if not self.stuck:
             self._raw.abort()
 
@@ -113,6 +120,7 @@ class DeviceWaiter:
             raise
 
     def close(self) -> None:
+        """Free the native waiter (a stuck one is never freed)."""
         if not self.stuck and not self._raw.closed:
             self._raw.close()
 
@@ -130,10 +138,10 @@ class DeviceWaiter:
         self._raw.abort()
         if not self._ended(ABORT_GRACE_S):
             self._give_up("outlived its deadline and did not end when aborted")
-        try:
-            self._raw.wait(0.1)  # collect the aborted wait, so the waiter can be armed or closed again
-        except WaitbenchError:
-            pass  # it ended without its ack: close() will find it so
+        # Collect the aborted wait, so the waiter can be armed or closed again; one that ended without its
+        # ack raises, and close() will find it so.
+        with contextlib.suppress(WaitbenchError):
+            self._raw.wait(0.1)
         raise WaiterOverdue(
             f"research strategy {self.name!r} outlived its deadline: it was still waiting {OVERDUE_GRACE_S:g} s after "
             f"timeout_s={self.timeout_s:g} s and ended only once the abort word was set. A waiter must end by itself "

@@ -6,19 +6,25 @@ the strategy's wait function, then enqueues the work (a small device copy) on th
 timing includes the interpreter: a thread that waits in Python holds the GIL, and the thread that
 releases it may wait up to ``sys.getswitchinterval()`` (5 ms by default) to run. Records mark these
 strategies ``host_wait_in_python``; docs/PROTOCOL.md shows the C++ route for us-accurate host waits.
+Their wake-up trials (:meth:`PythonHostWaiter.run_trials`) run in Python too, for the same reason.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
+import numpy as np
+
+from .._native import require_gpu
 from ..errors import WaitbenchError, invalid
 from .guard import ABORT_GRACE_S, OVERDUE_GRACE_S, WaiterOverdue, WaiterStuck
 
 WORK_BYTES = 16384  # the work enqueued after a released wait: the smallest copy the core's memcpy takes
 ARM_TIMEOUT_S = 5.0
+WAIT_MARGIN_S = 5.0  # a trial waits for its outcome this long past the deadline, as waitbench.Waiter.wait does
 OUTCOMES = ("released", "expired", "aborted")
 
 
@@ -38,12 +44,15 @@ class HostWaitContext:
         return time.monotonic_ns()
 
     def released(self) -> bool:
+        """True once this wait was released."""
         return self._w._released_gen >= self.gen
 
     def aborted(self) -> bool:
+        """True once this wait was aborted."""
         return self._w._aborted
 
     def expired(self) -> bool:
+        """True past this wait's deadline."""
         return time.monotonic_ns() > self.deadline_ns
 
     def wait_released(self, timeout_s: float | None = None) -> bool:
@@ -59,8 +68,6 @@ class PythonHostWaiter:
     device_clock = False
 
     def __init__(self, spec: Any, opts: dict[str, Any], gpu: int) -> None:
-        from .._native import require_gpu
-
         self._c = require_gpu(gpu)
         self.name, self.gpu = spec.name, gpu
         self.timeout_s = float(opts["timeout_s"])
@@ -86,16 +93,20 @@ class PythonHostWaiter:
 
     @property
     def armed(self) -> bool:
+        """True from arm() until the outcome was collected by wait()."""
         return self._armed
 
     @property
     def closed(self) -> bool:
+        """True once closed (or its thread is stuck in the wait function)."""
         return self._closed
 
     def shape(self) -> dict[str, int]:
+        """No launch shape: nothing waits on the GPU."""
         return {}
 
     def sm_ids(self) -> list[int]:
+        """No SM ids: nothing waits on the GPU."""
         return []
 
     # -- the waiting thread -------------------------------------------------------------------
@@ -130,6 +141,7 @@ class PythonHostWaiter:
 
     # -- the native waiter's interface ----------------------------------------------------------
     def arm(self) -> None:
+        """Start one wait in the waiting thread; returns once its wait function runs."""
         if self._closed:
             raise WaitbenchError("the waiter is closed")
         if self._armed:
@@ -150,6 +162,7 @@ class PythonHostWaiter:
         self._armed_ns = time.monotonic_ns()
 
     def release(self) -> int:
+        """Release the wait; returns the host time of the release."""
         if not self._armed:
             raise WaitbenchError("release() before arm(): nothing is waiting")
         self._release_ns = time.monotonic_ns()
@@ -158,10 +171,12 @@ class PythonHostWaiter:
         return self._release_ns
 
     def abort(self) -> None:
+        """End the wait now; safe from any thread."""
         self._aborted = True
         self._wake.set()
 
     def wait(self, timeout_s: float) -> dict[str, Any]:
+        """The outcome of the armed wait, with the native waiter's timestamps (ack: the work after it ran)."""
         if not self._armed:
             raise WaitbenchError("wait() before arm(): nothing is waiting")
         overdue_at = self._armed_ns + int((self.timeout_s + OVERDUE_GRACE_S) * 1e9)
@@ -191,6 +206,7 @@ class PythonHostWaiter:
         return {"release_ns": self._release_ns, "ack_ns": ack, "wake_gt_ns": 0, **r}
 
     def close(self) -> None:
+        """Abort a wait still armed, collect it and stop the waiting thread."""
         if self._closed:
             return
         if self._armed:
@@ -204,3 +220,25 @@ class PythonHostWaiter:
             self._pending = -1
             self._start.notify()
         self._thread.join(timeout=ABORT_GRACE_S)
+
+    # -- wake-up trials (waitbench.wake) ----------------------------------------------------------
+    # The wait runs in Python, so the trial loop may as well: arm -> gap -> release -> wait, the same
+    # steps and timestamps as the core's loop (host clock CLOCK_MONOTONIC), with the interpreter (GIL
+    # hand-offs of up to sys.getswitchinterval()) inside every figure. Records mark them so.
+    def run_trials(self, n: int, gap_ns: int) -> dict[str, np.ndarray]:
+        """The core's ``run_trials``, in Python: ``n`` timed trials, the same columns and outcome codes."""
+        codes = {"released": self._c.OUTCOME_RELEASED, "expired": self._c.OUTCOME_EXPIRED,
+                 "aborted": self._c.OUTCOME_ABORTED}
+        keys = ("release_ns", "ack_ns", "wake_gt_ns", "host_observe_ns", "wait_cpu_ns", "wait_wall_ns")
+        cols: dict[str, list[int]] = {k: [] for k in (*keys, "outcome")}
+        for _ in range(n):
+            self.arm()
+            until = time.monotonic_ns() + gap_ns
+            while time.monotonic_ns() < until:
+                pass
+            self.release()
+            out = self.wait(self.timeout_s + WAIT_MARGIN_S)
+            for k in keys:
+                cols[k].append(out[k])
+            cols["outcome"].append(codes[out["status"]])
+        return {k: np.asarray(v, dtype=np.int64) for k, v in cols.items()}

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import inspect
 import warnings
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -122,8 +123,11 @@ class _StreamRef:
 
 
 class BoundKernel:
-    """A kernel bound to one waiter: its launch shape, options and device. ``launch(words)`` is the
-    launcher the core calls at each arm; ``regs_per_thread`` and ``static_smem_bytes`` go to records."""
+    """A kernel bound to one waiter: its launch shape, options and device.
+
+    ``launch(words)`` is the launcher the core calls at each arm; ``regs_per_thread`` and
+    ``static_smem_bytes`` go to records.
+    """
 
     def __init__(self, kernel: Any, strategy: str, options: tuple[Any, ...], opts: Mapping[str, Any],
                  shape: dict[str, int], gpu: int) -> None:

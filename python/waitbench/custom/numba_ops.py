@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The protocol's device operations for ``numba.cuda`` kernels (numba has no system-scope acquire
-load, release store, %globaltimer or %smid of its own): the same PTX the built-in kernels use.
+"""The protocol's device operations for ``numba.cuda`` kernels: the same PTX the built-ins use.
+
+numba has no system-scope acquire load, release store, %globaltimer or %smid of its own.
 
 Import it inside the function that builds your kernel (it needs numba-cuda)::
 
@@ -12,15 +13,16 @@ Import it inside the function that builds your kernel (it needs numba-cuda)::
 
 from __future__ import annotations
 
-from .kernels import need
+from .kernels import missing
 from .protocol import ACK, ARMED, OUTCOME, SLOT_WORDS32, SLOT_WORDS64, SMID, START_GT, WAKE_GT, outcomes
 
-need("numba.cuda", "waitbench.custom.numba_ops (numba kernels)")
-# Imported after that check, so that a missing numba is one clear line, not a traceback.
-from llvmlite import ir
-from numba import cuda
-from numba.cuda import cgutils, types
-from numba.cuda.extending import intrinsic
+try:  # a missing numba (llvmlite comes with it) is one clear line naming the extra, not a traceback
+    from llvmlite import ir
+    from numba import cuda
+    from numba.cuda import cgutils, types
+    from numba.cuda.extending import intrinsic
+except ImportError:
+    raise missing("numba.cuda", "waitbench.custom.numba_ops (numba kernels)") from None
 
 __all__ = ["ABORTED", "ACK", "ARMED", "EXPIRED", "OUTCOME", "RELEASED", "SLOT_WORDS32", "SLOT_WORDS64", "SMID",
            "START_GT", "WAKE_GT", "arm_block", "finish_block", "globaltimer", "load_acquire", "load_volatile",

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The waiter protocol as a kernel written outside waitbench sees it: word layout, outcomes, and
-the CUDA C++ helpers a cupy or NVRTC kernel prepends.
+"""The waiter protocol as a kernel written outside waitbench sees it.
+
+Word layout, outcomes, and the CUDA C++ helpers a cupy or NVRTC kernel prepends.
 
 csrc/protocol.hpp is the source of truth. The sizes and outcome codes are read from the compiled
 core (``waitbench._C``) at run time; the field offsets below cannot be, so a CPU test compiles the

@@ -8,31 +8,33 @@ core launches at each arm (cupy, numba or CUDA C++ compiled by NVRTC), or a Pyth
 
 from __future__ import annotations
 
-import contextvars
 import inspect
 import re
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from collections.abc import Iterable
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from .. import checks
 from ..errors import invalid
-from ..strategies import FLAG, TIMEOUT, Option, Strategy, add, remove
+from ..strategies import FLAG, TIMEOUT, Option, Strategy, add, loading_source, remove
+from .guard import DeviceWaiter
+from .host import PythonHostWaiter
+from .kernels import kernel_kind
 
 ShapeValue = int | str | Callable[[Mapping[str, Any]], int]
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")
 PROVIDED = (FLAG.name, TIMEOUT.name)  # options waitbench adds itself (the core uses them)
 _SHAPE_LIMITS = {"blocks": (1, 65535), "threads": (1, 1024), "pollers": (1, 1024), "smem_bytes": (0, 232448)}
 
-# "plugin:<distribution>" while an entry point is being loaded, so its registrations say so.
-loading_source: contextvars.ContextVar[str | None] = contextvars.ContextVar("waitbench_loading_source", default=None)
-
 
 @dataclass(frozen=True)
 class Launch:
-    """Launch shape of a device strategy. Each value is an int, the name of one of the strategy's
-    options that gives it, or a function of the options; ``pollers`` (threads per block that poll)
-    is reported in records, so that shapes compare with the built-ins'."""
+    """Launch shape of a device strategy.
+
+    Each value is an int, the name of one of the strategy's options that gives it, or a function of the
+    options; ``pollers`` (threads per block that poll) is reported in records, so that shapes compare
+    with the built-ins'.
+    """
 
     blocks: ShapeValue = 1
     threads: ShapeValue = 32
@@ -69,26 +71,28 @@ class CustomStrategy(Strategy):
         return tuple(o for o in self.options if o.name not in PROVIDED)
 
     def validate(self, opts: dict[str, Any]) -> None:
+        """The registration's own check, and the launch shape the options give (device kernels)."""
         if self.check is not None:
             self.check(opts)
         if self.kernel is not None:
             self.launch.resolve(opts)
 
     def native_settings(self, opts: Mapping[str, Any]) -> dict[str, Any]:
+        """What the core's external waiter needs: its kind, timeout and, for a kernel, blocks and flag."""
         if self.kernel is None:
             return {"kind": self.native, "timeout_s": opts["timeout_s"]}
         return {"kind": self.native, "blocks": self.launch.resolve(opts)["blocks"], "flag": opts["flag"],
                 "timeout_s": opts["timeout_s"]}
 
-    def create_waiter(self, opts: Mapping[str, Any], gpu: int) -> Any:
+    def create_waiter(self, opts: Mapping[str, Any], gpu: int) -> DeviceWaiter | PythonHostWaiter:
         """The object waitbench.Waiter drives (the interface of a native waiter)."""
         if self.kernel is not None:
-            from .guard import DeviceWaiter
-
             return DeviceWaiter(self, dict(opts), gpu)
-        from .host import PythonHostWaiter
-
         return PythonHostWaiter(self, dict(opts), gpu)
+
+    def run_trials(self, waiter: Any, n: int, gap_ns: int) -> dict[str, Any]:
+        """The waiter's own trial loop: the core's, under watch (a kernel), or in Python (a host wait)."""
+        return waiter.run_trials(n, gap_ns)
 
 
 def _check_options(name: str, options: Any) -> tuple[Option, ...]:
@@ -155,6 +159,9 @@ def register_strategy(name: str, kernel: Any = None, *, host_wait: Callable[...,
 
     Args:
         name: public name (letters, digits, ``_.+-``); built-in names cannot be taken.
+        kernel: the device waiter, or a function that returns it when first needed.
+        host_wait: the host-side wait function, ``fn(ctx, **options) -> outcome``.
+        host: in decorator form, whether the decorated object is a host wait (else a kernel).
         options: :class:`~waitbench.strategies.Option` s, validated like the built-ins'; ``flag``
             (device strategies) and ``timeout_s`` are added by waitbench.
         launch: the launch shape of a device kernel (:class:`Launch`).
@@ -181,8 +188,6 @@ def register_strategy(name: str, kernel: Any = None, *, host_wait: Callable[...,
     if host_wait is not None and not callable(host_wait):
         raise invalid("host_wait", host_wait, "a function fn(ctx, **options) -> outcome name")
     if kernel is not None:
-        from .kernels import kernel_kind
-
         kernel_kind(kernel)  # ValueError for anything that is no kernel we can launch
     if launch is not None and (host_wait is not None or not isinstance(launch, Launch)):
         raise invalid("launch", launch, "a waitbench.custom.Launch, for a device kernel only")

@@ -19,9 +19,10 @@ its own, created with the variable set; the kernel names the profiler sees (``..
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
-from typing import Any, Iterator
+from typing import Any
 
 from .config import Cell
 from .modes import Mode
@@ -60,8 +61,10 @@ class Client:
         self._dist.barrier(group=self._gloo)
 
     def _entry_barrier(self) -> None:
-        """The mode's barrier before the collective: gloo for 'host-barrier', the collective's group for
-        'dist-barrier' (on NCCL itself a GPU all-reduce)."""
+        """The mode's barrier before the collective.
+
+        gloo for 'host-barrier', the collective's group for 'dist-barrier' (on NCCL itself a GPU all-reduce).
+        """
         if self.mode.entry == "host-barrier":
             self._dist.barrier(group=self._gloo)
         elif self.mode.entry == "dist-barrier":
@@ -75,8 +78,10 @@ class Client:
         """Make this rank's GPU current in the calling thread (CUDA's current device is per thread)."""
 
     def set_cell(self, cell: Cell) -> None:
-        """Use ``cell``'s protocol (a communicator per protocol, made on first use; every rank must call
-        this in the same order) and its collective and message size."""
+        """Use ``cell``'s protocol, collective and message size.
+
+        A communicator per protocol is made on first use; every rank must call this in the same order.
+        """
         self.cell, self.collective = cell, cell.collective
 
     def prepare(self) -> None:
@@ -84,6 +89,7 @@ class Client:
         raise NotImplementedError
 
     def enter(self) -> None:
+        """Reach the collective (each client implements it)."""
         raise NotImplementedError
 
     def complete(self) -> None:
@@ -94,6 +100,7 @@ class Client:
         raise NotImplementedError
 
     def close(self) -> None:
+        """Destroy the process groups."""
         self._dist.destroy_process_group()
 
 
@@ -124,13 +131,15 @@ class TorchClient(Client):
         self._buf = self._out = torch.empty(0)
 
     def set_cell(self, cell: Cell) -> None:
+        """Use ``cell``'s buffers and, on GPUs, the communicator of its protocol (made and connected once)."""
         super().set_cell(cell)
         torch = self._torch
         if self._stream is not None:
             if cell.protocol not in self._groups:
                 with protocol_env(cell.protocol):
                     group = self._dist.new_group(backend="nccl")
-                    self._dist.all_reduce(torch.zeros(1, device=self.device), group=group)  # the communicator exists now
+                    # the communicator exists after its first collective
+                    self._dist.all_reduce(torch.zeros(1, device=self.device), group=group)
                     torch.cuda.synchronize(self.device)
                 self._groups[cell.protocol] = group
             self._group = self._groups[cell.protocol]
@@ -138,21 +147,25 @@ class TorchClient(Client):
         self._out = torch.empty(cell.numel * self.world_size, dtype=torch.float32, device=self.device)
 
     def nccl_version(self) -> str | None:
+        """The NCCL version torch loaded, e.g. '2.28.9' (None for gloo)."""
         if self._stream is None:
             return None
         version = self._torch.cuda.nccl.version()  # (major, minor, patch[, suffix])
         return ".".join(str(v) for v in version[:3]) + "".join(f"-{v}" for v in version[3:])
 
     def bind_thread(self) -> None:
+        """Make this rank's GPU current in the calling thread."""
         if self._stream is not None:
             self._torch.cuda.set_device(self.device)
 
     def prepare(self) -> None:
+        """Fill the buffer with this rank's values, and wait for the GPU."""
         self._buf.fill_(float(self.rank + 1))
         if self._stream is not None:
             self._torch.cuda.synchronize(self.device)
 
     def enter(self) -> None:
+        """Call the collective (after the mode's entry barrier); on GPUs it returns once enqueued."""
         self._entry_barrier()
         if self._stream is None:
             self._call()
@@ -174,10 +187,12 @@ class TorchClient(Client):
             gather(self._out, self._buf, group=group)
 
     def complete(self) -> None:
+        """Wait until the collective has completed."""
         if self._event is not None:
             self._event.synchronize()
 
     def check(self) -> bool:
+        """True when the buffer holds what the collective must leave there."""
         torch, n = self._torch, self.world_size
         if self.collective == "all_reduce":
             return bool(torch.all(self._buf == n * (n + 1) / 2).item())
@@ -226,6 +241,7 @@ class CupyClient(Client):
                 return self._nccl.NcclCommunicator(self.world_size, signed, self.rank)
 
     def set_cell(self, cell: Cell) -> None:
+        """Use ``cell``'s buffers and the NCCL communicator of its protocol (made once)."""
         super().set_cell(cell)
         cp = self._cp
         if cell.protocol not in self._comms:
@@ -235,17 +251,21 @@ class CupyClient(Client):
         self._out = cp.empty(cell.numel * self.world_size, dtype=cp.float32)
 
     def nccl_version(self) -> str | None:
+        """The NCCL version cupy loaded, e.g. '2.28.9'."""
         code = int(self._nccl.get_version())  # 2.9+: major*10000 + minor*100 + patch
         return f"{code // 10000}.{code // 100 % 100}.{code % 100}"
 
     def bind_thread(self) -> None:
+        """Make this rank's GPU current in the calling thread."""
         self._cp.cuda.Device(self._gpu).use()
 
     def prepare(self) -> None:
+        """Fill the buffer with this rank's values, and wait for the GPU."""
         self._buf.fill(float(self.rank + 1))
         self._cp.cuda.Device(self._gpu).synchronize()
 
     def enter(self) -> None:
+        """Enqueue the collective on the rank's stream (after the mode's entry barrier)."""
         self._entry_barrier()
         nccl, buf, out, s = self._nccl, self._buf, self._out, self._stream.ptr
         if self.collective == "all_reduce":
@@ -256,9 +276,11 @@ class CupyClient(Client):
             self._comm.allGather(buf.data.ptr, out.data.ptr, buf.size, nccl.NCCL_FLOAT32, s)
 
     def complete(self) -> None:
+        """Wait until the collective has completed."""
         self._stream.synchronize()
 
     def check(self) -> bool:
+        """True when the buffer holds what the collective must leave there."""
         cp, n = self._cp, self.world_size
         if self.collective == "all_reduce":
             return bool(cp.all(self._buf == n * (n + 1) / 2))
@@ -268,6 +290,7 @@ class CupyClient(Client):
         return bool(cp.array_equal(self._out, expected))
 
     def close(self) -> None:
+        """Destroy the NCCL communicators, then the process groups."""
         for comm in self._comms.values():
             comm.destroy()
         super().close()

@@ -37,9 +37,11 @@ class Cell:
 
     @property
     def message_bytes(self) -> int:
+        """Bytes each rank contributes (float32 elements)."""
         return 4 * self.numel  # float32
 
     def label(self) -> str:
+        """``protocol/collective/size``, e.g. 'LL/broadcast/4B' ('auto': NCCL's choice)."""
         return f"{self.protocol or 'auto'}/{self.collective}/{self.message_bytes}B"
 
 
@@ -65,6 +67,7 @@ class ScenarioConfig:
 
     @property
     def timeout_s(self) -> float:
+        """How long any one wait may take: the late arrival plus a margin."""
         return self.late_s + TIMEOUT_MARGIN_S
 
     def cells(self) -> list[Cell]:

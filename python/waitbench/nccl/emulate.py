@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Emulation beside reality: the emulated waiter that stands for each real NCCL wait, measured on the
-same GPU in the same run, and how far the two disagree.
+"""Emulation beside reality: the emulated stand-in of each real NCCL wait, and how far the two disagree.
+
+Each stand-in is measured on the same GPU in the same run.
 
 Why derived from what NCCL launched rather than a fixed preset: the kernel NCCL picks depends on the
 protocol, the message size, the channel count and the topology, so the stand-in is built from the
@@ -21,7 +22,8 @@ import argparse
 import json
 import math
 import sys
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 REGISTER_VARIANTS = (32, 64, 96, 128)  # the spin kernel's compiled register limits (strategies.py)
 MAX_SMEM_BYTES = 232448
@@ -78,8 +80,10 @@ def cell_key(rec: dict[str, Any]) -> str:
 
 
 def plan(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One emulation per distinct stand-in, from the waiting ranks' ok records: ``{"options", "stands_for",
-    "why"}`` (why: the kernel it was derived from)."""
+    """One emulation per distinct stand-in, from the waiting ranks' ok records.
+
+    Each is ``{"options", "stands_for", "why"}`` (why: the kernel it was derived from).
+    """
     out: dict[str, dict[str, Any]] = {}
     for rec in records:
         if rec.get("record_kind") != "nccl" or rec.get("role") != "waiting" or rec.get("status") != "ok" \
@@ -158,6 +162,7 @@ def compare_rows(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Measure the stand-ins of the cells given on the command line (the emulation child's entry)."""
     ap = argparse.ArgumentParser(description="Measure the emulated stand-ins of real NCCL waits (waitbench nccl).")
     ap.add_argument("--gpu", type=int, required=True)
     ap.add_argument("--out", required=True)

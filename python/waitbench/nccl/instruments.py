@@ -1,9 +1,11 @@
 # SPDX-License-Identifier: Apache-2.0
-"""What one rank measures on its own GPU and host while it waits: a telemetry window, host CPU, the
-throughput concurrent-stream workloads still get, the NCCL kernel's launch shape, and common calls.
+"""What one rank measures on its own GPU and host while it waits.
+
+A telemetry window, host CPU, the throughput concurrent-stream workloads still get, the NCCL
+kernel's launch shape, and common calls.
 
 Why everything is made before the wait: ``cudaFree``, ``cudaDeviceSynchronize``, stream destruction
-and some allocations wait for the device, and a probe that built and freed its workload during the
+and some allocations wait for the device, and a workload run that was built and freed during the
 wait measured that, not the wait (on two H200s every spinning mode read 'stalled' that way: the run
 returned only after the late rank arrived, when its buffers were freed). So each workload is built,
 loaded and calibrated once per rank; during a wait it only enqueues launches on its own stream and
@@ -17,8 +19,11 @@ so a dry run and a partial machine still produce complete records.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
+
+from ..workloads import Throughput, TimedWorkload
 
 
 @dataclass
@@ -29,21 +34,6 @@ class Window:
     host_cpu_pct: float
     summary: Any | None  # waitbench.telemetry.WindowSummary
     reason: str | None  # why summary is None
-
-
-@dataclass
-class Throughput:
-    """A workload run, or why there is none (value None): a stall has value None, stalled True, the
-    reason, and ``stall_ms``, how long it was held up before it was given up on."""
-
-    workload: str
-    value: float | None
-    unit: str | None
-    stalled: bool
-    reason: str | None
-    started_ns: int  # time.time_ns() when the enqueue began
-    finished_ns: int  # time.time_ns() when the run returned
-    stall_ms: float | None = None
 
 
 def held_up(t: Throughput, arrival_ns: int) -> Throughput:
@@ -108,8 +98,6 @@ class Instruments:
 
     def _build(self, name: str, gpu: int) -> None:
         try:
-            from ..workloads import TimedWorkload
-
             self._workloads[name] = TimedWorkload(name, gpu)
         except Exception as exc:  # noqa: BLE001 - no torch for gemm, native core not built
             self.workload_reasons[name] = f"{name} workload unavailable: {type(exc).__name__}: {exc}"
@@ -174,16 +162,10 @@ class Instruments:
         if timeout_s is not None and timeout_s <= 0:
             return Throughput(name, None, None, False, "no time left in the window for the workload", start, start)
         try:
-            t = tw.run(timeout_s=60.0 if timeout_s is None else timeout_s)
+            return tw.measured(60.0 if timeout_s is None else timeout_s)
         except Exception as exc:  # noqa: BLE001
             return Throughput(name, None, None, False, f"workload failed: {type(exc).__name__}: {exc}", start,
                               time.time_ns())
-        unit = str(tw.workload.unit)
-        if not t.completed:
-            stall_ms = float(t.elapsed_s) * 1e3
-            return Throughput(name, None, unit, True, f"the {name} workload did not finish within {stall_ms:.0f} ms "
-                              "of its enqueue (stalled)", start, time.time_ns(), stall_ms)
-        return Throughput(name, float(tw.throughput(t)), unit, False, None, start, time.time_ns())
 
     def drain(self, timeout_s: float = 60.0) -> None:
         """Wait for launches a stalled run left queued (after the wait ended)."""
@@ -207,8 +189,10 @@ class Instruments:
         return max(kernels, key=lambda k: k["grid"] * k["block"]), None
 
     def side_call(self, name: str) -> Callable[[], tuple[int, int]]:
-        """Prepare call ``name`` (waitbench.nccl.config.CALLS); returns a function that makes it once and
-        gives (start, return) in time.time_ns()."""
+        """Prepare call ``name`` (waitbench.nccl.config.CALLS).
+
+        Returns a function that makes the call once and gives (start, return) in time.time_ns().
+        """
         if self.gpu is None:
             raise ValueError("side calls need a GPU (the nccl backend)")
         if name == "torch.cuda.empty_cache":
@@ -228,20 +212,20 @@ class Instruments:
         return make
 
     def close(self) -> None:
+        """Stop the sampler and drop the workloads."""
         sampler, self._sampler = self._sampler, None
         if sampler is not None:
             sampler.stop()
         self._workloads.clear()
 
 
-def classify(summary: Any, idle: Any) -> tuple[str | None, str | None]:
-    """(verdict, reason) from waitbench.telemetry.classify, or (None, why not)."""
+def classify(summary: Any, idle: Any) -> tuple[Any, str | None]:
+    """(the waitbench.telemetry.classify Verdict, None), or (None, why there is none)."""
     if summary is None:
         return None, "no telemetry window"
     try:
         from ..telemetry import classify as telemetry_classify
 
-        verdict = telemetry_classify(summary, idle)
+        return telemetry_classify(summary, idle), None
     except Exception as exc:  # noqa: BLE001
         return None, f"verdict unavailable: {type(exc).__name__}: {exc}"
-    return verdict.verdict, verdict.reason

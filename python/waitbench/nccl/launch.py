@@ -45,6 +45,7 @@ OnMode = Callable[[str, list[dict[str, Any]]], None]
 
 
 def set_required_env() -> None:
+    """Set the environment every rank needs, where the user has not."""
     for key, value in REQUIRED_ENV.items():
         os.environ.setdefault(key, value)
 
@@ -55,6 +56,7 @@ def under_torchrun() -> bool:
 
 
 def new_run_id() -> str:
+    """A run id: UTC time and a random suffix, shared by the records of every rank."""
     return f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
 
 

@@ -27,6 +27,7 @@ def store_get(store: Any, key: str, timeout_s: float) -> str:
 
 
 def payload_key(rank: int) -> str:
+    """The store key under which ``rank`` leaves its records."""
     return f"payload/{rank}"
 
 
@@ -39,8 +40,10 @@ def publish(store: Any, rank: int, payload: dict[str, Any]) -> None:
 
 def collect(store: Any, world_size: int, *, timeout_s: float,
             missing: Callable[[int, str], dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Every rank's records, ordered by rank, and the windows they kept; ``missing(rank, why)`` stands in
-    for a rank whose payload never came or could not be read (``why`` names the exception).
+    """Every rank's records, ordered by rank, and the windows they kept.
+
+    ``missing(rank, why)`` stands in for a rank whose payload never came or could not be read (``why``
+    names the exception).
 
     Waits up to ``timeout_s`` in all for the payloads.
     """

@@ -133,6 +133,7 @@ def skip_reason(mode: Mode, *, backend: str, nccl_version: Sequence[int] | None,
     """Why ``mode`` cannot run here (a sentence for the record), or None when it can.
 
     Args:
+        mode: the mode to run.
         backend: 'nccl' (real GPUs) or 'gloo' (the CPU dry run of the same orchestration).
         nccl_version: the NCCL torch loaded, or None (gloo backend, or unknown).
         cupy_available: whether ``import cupy`` would succeed.

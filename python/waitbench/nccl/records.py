@@ -17,18 +17,17 @@ arriving together.
 from __future__ import annotations
 
 import os
-import platform
-import socket
 import statistics
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
-from .. import __version__
-from ..machine import git_sha, now_utc
-from ..results import SHAPE_FIELDS, TELEMETRY_FIELDS, WAKE_FIELDS, WORKLOAD_FIELDS, new_record, set_null
+from ..machine import host_identity, now_utc, run_identity
+from ..results import TELEMETRY_FIELDS, WORKLOAD_FIELDS, new_record, set_null
+from ..workloads import Throughput
 from .config import Cell, ScenarioConfig
-from .instruments import Throughput, Window, classify
+from .instruments import Window, classify
 from .modes import get_mode
 
 _ENV_PREFIXES = ("NCCL_", "TORCH_NCCL_", "TORCH_SYMM_MEM_", "CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_MAX_CONNECTIONS")
@@ -54,18 +53,14 @@ _MIN_TRIALS = {"wake_rtt_p99_us": 100, "wake_rtt_p999_us": 1000}
 
 
 def base_fields(cfg: ScenarioConfig, rank: int, world_size: int, cell: Cell) -> dict[str, Any]:
-    """Identity and subject of a record of this run (the GPU's identity comes from gpu_fields)."""
-    mode = get_mode(cfg.mode)
-    try:
-        import torch
+    """Identity and subject of a record of this run (the GPU's identity comes from gpu_fields).
 
-        torch_version: str | None = torch.__version__
-    except ImportError:
-        torch_version = None
+    The identity is the package's (waitbench.machine.host_identity) with the user's command line: a
+    spawned rank's sys.argv is multiprocessing's.
+    """
+    mode = get_mode(cfg.mode)
     return {
-        "record_kind": "nccl", "run_id": cfg.run_id, "time_utc": now_utc(), "argv": list(cfg.argv),
-        "hostname": socket.gethostname(), "waitbench_version": __version__, "git_sha": git_sha(),
-        "python_version": platform.python_version(), "torch_version": torch_version,
+        **host_identity(cfg.run_id), "argv": list(cfg.argv), "record_kind": "nccl", "time_utc": now_utc(),
         "strategy": mode.name, "strategy_source": "builtin", "host_wait_in_python": False,
         "repetition": 0, "rank": rank, "world_size": world_size,
         "collective": cell.collective, "protocol": cell.protocol, "message_bytes": cell.message_bytes,
@@ -83,8 +78,6 @@ def gpu_fields(gpu: int | None, run_id: str) -> dict[str, Any]:
     if gpu is None:
         return {}
     try:
-        from ..machine import run_identity
-
         fields = run_identity(gpu, run_id)
         fields.pop("argv", None)  # a spawned rank's sys.argv is multiprocessing's, not the user's command
         return fields
@@ -97,9 +90,14 @@ def gpu_fields(gpu: int | None, run_id: str) -> dict[str, Any]:
 
 
 def finish_record(base: dict[str, Any], *, status: str, detail: str | None, reason: str | None,
-                  extra: dict[str, Any] | None = None, summary: Any = None) -> dict[str, Any]:
-    """A complete record from ``base``: telemetry from ``summary`` (a telemetry WindowSummary), every
-    other metric None with ``reason`` (a measured rank's record fills them afterwards)."""
+                  extra: dict[str, Any] | None = None, summary: Any = None, idle: Any = None,
+                  verdict: Any = None) -> dict[str, Any]:
+    """A complete record from ``base``, measured or not.
+
+    Every metric is None with ``reason`` (a measured rank's record fills them afterwards); then the
+    telemetry of ``summary`` (a telemetry WindowSummary) with the power over ``idle`` (the idle window's
+    summary) and the ``verdict`` go in through WindowSummary.fill_record.
+    """
     fields = dict(base)
     fields["extra"] = {**base.get("extra", {}), **(extra or {})}
     rec = new_record(**fields, status=status, status_detail=detail)
@@ -107,12 +105,7 @@ def finish_record(base: dict[str, Any], *, status: str, detail: str | None, reas
         set_null(rec, why, *names)
     set_null(rec, reason or "not measured", *_METRICS)
     if summary is not None:
-        for name, value in summary.record_fields().items():
-            if name in rec and value is not None:
-                _put(rec, name, value)
-        for name, why in getattr(summary, "null_reasons", {}).items():
-            if name in rec["null_reasons"]:
-                rec["null_reasons"][name] = why
+        summary.fill_record(rec, idle=idle, verdict=verdict)
     return rec
 
 
@@ -122,15 +115,19 @@ def skip_record(cfg: ScenarioConfig, rank: int, world_size: int, reason: str) ->
                          reason=f"skipped: {reason}")
 
 
-def error_record(cfg: ScenarioConfig, rank: int, world_size: int, detail: str, cell: Cell | None = None) -> dict[str, Any]:
+def error_record(cfg: ScenarioConfig, rank: int, world_size: int, detail: str,
+                 cell: Cell | None = None) -> dict[str, Any]:
     """The record of a rank whose process failed or never reported (written by the collector)."""
     return finish_record(base_fields(cfg, rank, world_size, cell or cfg.cells()[0]), status="error", detail=detail,
                          reason="the rank failed")
 
 
 def fill_throughput(rec: dict[str, Any], solo: Sequence[Throughput], conc: Throughput) -> None:
-    """The tput_* fields of ``conc``'s workload from the solo runs around it (their median) and the run
-    during the wait (a stall: stall_ms, and no concurrent throughput)."""
+    """The tput_* fields of ``conc``'s workload.
+
+    Solo throughput is the median of the solo runs around the wait; the concurrent one is the run during
+    the wait (a stall: stall_ms, and no concurrent throughput).
+    """
     unit = conc.unit or next((t.unit for t in solo if t.unit), None)
     solos = [t.value for t in solo if t.value is not None and t.unit == unit]
     rec["extra"][f"solo_{conc.workload}"] = solos
@@ -174,9 +171,11 @@ def fill_shape(rec: dict[str, Any], shape: dict[str, Any] | None, reason: str | 
 
 def fill_wake(rec: dict[str, Any], late_us: Sequence[float], aligned_us: Sequence[float], reason: str | None,
               after_enqueue_us: Sequence[float] = ()) -> None:
-    """wake_rtt_* from the late-arrival trials (late rank's call -> this rank sees completion), the
-    aligned trials' median as the floor, and in extra the same from the late rank's launch enqueued
-    (its call returned: what is left is the GPU's and the waiting rank's part)."""
+    """The wake_rtt_* fields from the late-arrival trials (late rank's call -> this rank sees completion).
+
+    The aligned trials' median is the floor; ``extra`` gets the same from the late rank's launch enqueued
+    (its call returned: what is left is the GPU's and the waiting rank's part).
+    """
     if not late_us:
         set_null(rec, reason or "no wake-up trials", *_WAKE)
         return
@@ -206,8 +205,11 @@ def episode_records(base: dict[str, Any], *, wait_s: float, host_blocked_s: floa
                     shape: dict[str, Any] | None, shape_reason: str | None,
                     wake: tuple[list[float], list[float], list[float]],
                     wake_reason: str | None, no_work_reason: str) -> list[dict[str, Any]]:
-    """The records of a rank that took part in an episode: one per concurrent workload (status 'stalled'
-    when the workload was held up by the wait, 'error' when the collective's result was wrong)."""
+    """The records of a rank that took part in an episode: one per concurrent workload.
+
+    Status 'stalled' when the workload was held up by the wait, 'error' when the collective's result was
+    wrong.
+    """
     out = []
     for name in conc or [None]:
         c = conc.get(name) if name else None
@@ -221,8 +223,11 @@ def episode_records(base: dict[str, Any], *, wait_s: float, host_blocked_s: floa
             status, detail = "error", "the collective returned wrong values"
         elif c is not None and c.stalled:
             status, detail = "stalled", c.reason
+        verdict, why = classify(window.summary, idle.summary)
         rec = finish_record(base, status=status, detail=detail, extra=extra, reason=window.reason,
-                            summary=window.summary)
+                            summary=window.summary, idle=idle.summary, verdict=verdict)
+        if verdict is None:
+            set_null(rec, why or "no verdict", "verdict", "verdict_reason")
         if c is not None:
             fill_throughput(rec, solo.get(name, []), c)
         else:
@@ -235,16 +240,6 @@ def episode_records(base: dict[str, Any], *, wait_s: float, host_blocked_s: floa
         _put(rec, "host_cpu_pct", window.host_cpu_pct)
         if rec["window_s"] is None:
             _put(rec, "window_s", window.wall_s)
-        idle_w = getattr(idle.summary, "power_w", None)
-        if idle_w is not None and rec["power_w"] is not None:
-            _put(rec, "power_idle_w", idle_w)
-            _put(rec, "power_delta_w", rec["power_w"] - idle_w)
-        verdict, why = classify(window.summary, idle.summary)
-        if verdict is None:
-            set_null(rec, why or "no verdict", "verdict", "verdict_reason")
-        else:
-            _put(rec, "verdict", verdict)
-            _put(rec, "verdict_reason", why)
         if completion_after_late_us is None:
             set_null(rec, completion_reason or "not measured", "completion_after_late_us")
         else:
@@ -255,8 +250,11 @@ def episode_records(base: dict[str, Any], *, wait_s: float, host_blocked_s: floa
 
 def side_call_record(base: dict[str, Any], *, call: str, start_ns: int, return_ns: int, arrival_ns: int,
                      wait_s: float, result_ok: bool) -> dict[str, Any]:
-    """The record of one call a waiting rank made during the wait: how long it took, and whether it
-    returned during the wait or only after the late rank arrived."""
+    """The record of one call a waiting rank made during the wait.
+
+    It says how long the call took, and whether it returned during the wait or only after the late rank
+    arrived.
+    """
     status, detail = ("ok", None) if result_ok else ("error", "the collective returned wrong values")
     rec = finish_record(base, status=status, detail=detail, reason="not measured in a side-call run")
     _put(rec, "side_call", call)

@@ -27,11 +27,13 @@ import json
 import socket
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
+from ..workloads import Throughput
 from .clients import Client, make_client
 from .config import Cell, ScenarioConfig, validate_config
-from .instruments import Instruments, Throughput, Window, held_up, sleep_until
+from .instruments import Instruments, Window, held_up, sleep_until
 from .merge import store_get
 from .modes import get_mode
 from .records import base_fields, episode_records, error_record, gpu_fields, side_call_record
@@ -49,6 +51,7 @@ CALL_AT_FRACTION = 0.25  # a side call is made this far into the wait
 
 
 def margin_s(late_s: float) -> float:
+    """How long before the late rank arrives the measurements end (at most 10% of the wait)."""
     return min(MARGIN_S, 0.1 * late_s)
 
 
@@ -83,8 +86,11 @@ class _CommThread(threading.Thread):
 
 
 def stall_timeout_s(now_ns: int, arrival_ns: int, late_s: float) -> float:
-    """How long a concurrent run may take from ``now_ns`` before it is a stall: until half the
-    margin before the late rank arrives, so a stalled run gives up while the wait still lasts."""
+    """How long a concurrent run may take from ``now_ns`` before it is a stall.
+
+    Until half the margin before the late rank arrives, so a stalled run gives up while the wait still
+    lasts.
+    """
     return (arrival_ns - now_ns) / 1e9 - margin_s(late_s) / 2
 
 
@@ -250,10 +256,12 @@ class _Rank:
         return "ranks on several hosts: their clocks are not comparable" if not same_host else "no wake-up trials"
 
     def _wake_trials(self, index: int) -> tuple[list[float], list[float], list[float]]:
-        """Late-arrival and aligned trials: (late rank's call -> this rank sees completion) in us, each; and
-        for the late-arrival trials, from the late rank's call *returning* (its launch enqueued) instead.
+        """Late-arrival and aligned trials, in us each (late rank's call -> this rank sees completion).
 
-        The late rank's own rows are empty: it is the one that arrives."""
+        For the late-arrival trials also from the late rank's call *returning* (its launch enqueued).
+
+        The late rank's own rows are empty: it is the one that arrives.
+        """
         client, late_calls, late_enqueued, done = self.client, [], [], []
         for _ in range(self.cfg.wake_trials):
             for gap_s in (WAKE_GAP_S, 0.0):
@@ -279,8 +287,8 @@ class _Rank:
         got = json.loads(store_get(self.store, key, self.cfg.timeout_s)) if self.cfg.wake_trials else {"calls": []}
         if got.get("host", socket.gethostname()) != socket.gethostname():
             return [], [], []
-        lat = [(d - c) / 1e3 for d, c in zip(done, got["calls"])]
-        after_enqueue = [(d - e) / 1e3 for d, e in zip(done, got.get("enqueued", []))]
+        lat = [(d - c) / 1e3 for d, c in zip(done, got["calls"], strict=False)]  # another rank may have stopped early
+        after_enqueue = [(d - e) / 1e3 for d, e in zip(done, got.get("enqueued", []), strict=False)]
         return lat[0::2], lat[1::2], after_enqueue[0::2]
 
     # --- side calls -------------------------------------------------------------------------------

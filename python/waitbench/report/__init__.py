@@ -11,5 +11,4 @@ from .reference import load_reference, reference_files
 from .render import FORMATS, TableData
 from .tables import build_tables, strategy_rows, sweep_rows
 
-__all__ = ["FORMATS", "TableData", "build_tables", "strategy_rows", "sweep_rows", "load_reference",
-           "reference_files"]
+__all__ = ["FORMATS", "TableData", "build_tables", "load_reference", "reference_files", "strategy_rows", "sweep_rows"]

@@ -11,7 +11,8 @@ GPU utilization NVML read while it waited.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from .figstyle import FONT_PT, figure
 
@@ -50,7 +51,7 @@ def barrier_figure(records: Sequence[dict[str, Any]], machine: str) -> Any:
         xs = [ranks.index(r["options"]["ranks"]) + (i - (n - 1) / 2) * 0.06 for r in recs]
         p50 = [r[f"{metric}_p50_us"] for r in recs]
         p99 = [r[f"{metric}_p99_us"] for r in recs]
-        ax.errorbar(xs, p50, yerr=[[0.0] * len(p50), [max(b - a, 0.0) for a, b in zip(p50, p99)]], fmt="o",
+        ax.errorbar(xs, p50, yerr=[[0.0] * len(p50), [max(b - a, 0.0) for a, b in zip(p50, p99, strict=True)]], fmt="o",
                     ls=styles[same.index(label) % len(styles)], color=_KIND_COLORS.get(kind, "#7f7f7f"), ms=5,
                     capsize=3, lw=1.2, label=label + _util(recs[0]))
     for r in records:

@@ -64,6 +64,7 @@ class Compactor:
         return self._options.setdefault(key, options)
 
     def __call__(self, rec: Mapping[str, Any]) -> CompactRecord:
+        """``rec`` as a compact record: the fields reports read, values shared with earlier records."""
         values = []
         for name in READ_FIELDS:
             v = rec[name]

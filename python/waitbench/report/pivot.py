@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 import statistics
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from ..strategies import get as _get_strategy
 from ..strategies import strategies as _all_strategies
@@ -129,6 +130,7 @@ def varying_options(records: Sequence[dict[str, Any]]) -> set[str]:
 
 
 def label_of(rec: dict[str, Any], varying: Iterable[str] | None = None) -> str:
+    """How a record's strategy and options are named in tables (only options that vary)."""
     return combo_label(rec["strategy"] or "?", rec["preset"], options_of(rec), varying)
 
 
@@ -158,6 +160,7 @@ def group_combos(records: Iterable[dict[str, Any]], *extra: str) -> dict[tuple[A
 
 
 def ordered_workloads(names: Iterable[str | None]) -> list[str]:
+    """The workloads present, built-ins in their usual order, then the others by name."""
     present = {n for n in names if n}
     return [w for w in WORKLOAD_ORDER if w in present] + sorted(present - set(WORKLOAD_ORDER))
 
@@ -181,5 +184,6 @@ def half_range(values: Iterable[float | None]) -> float | None:
 
 
 def mode(values: Iterable[str | None]) -> str | None:
+    """The most frequent value (the first seen on a tie), or None when there is none."""
     vals = [v for v in values if v]
     return max(dict.fromkeys(vals), key=vals.count) if vals else None

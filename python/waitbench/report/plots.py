@@ -11,16 +11,17 @@ names GPU, driver and run in its subtitle. No pyplot: no global state, no displa
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from . import images, pivot
 from .figstyle import DPI, FONT_PT, REPORTED, SM, WIDTH_IN, WORKLOAD_COLORS, figure, titles
 from .tables import StrategyRow, SweepRow, strategy_rows, sweep_rows
 from .tradeoff import tradeoff_figure
 
-__all__ = ["DPI", "WIDTH_IN", "headline_figure", "sweep_figure", "tradeoff_figure", "save", "plan_headline", "plan_all",
-           "write", "write_headline", "write_all", "headline_height_in"]
+__all__ = ["DPI", "WIDTH_IN", "headline_figure", "headline_height_in", "plan_all", "plan_headline", "save",
+           "sweep_figure", "tradeoff_figure", "write", "write_all", "write_headline"]
 
 BAR_SLOT_IN = 0.125  # height of one bar: its 7-pt value label (about 0.12 in tall) fits without touching the next
 GROUP_FILL = 0.8  # share of a strategy's row its bars fill (the rest separates strategies)

@@ -18,7 +18,7 @@ from ..results import load_records
 if TYPE_CHECKING:  # importlib.resources.abc is Python >= 3.11; only type checkers read this
     from importlib.resources.abc import Traversable
 
-REFERENCE_DIR = "reference"  # python/waitbench/report/reference/*.jsonl
+REFERENCE_DIR = "reference_data"  # python/waitbench/report/reference_data/*.jsonl (package data, not a module)
 
 
 def reference_files() -> list[Traversable]:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 FORMATS = ("table", "markdown", "csv", "json")
 NA = "n/a"  # shown for a metric that was not measured (its reason is in the record's null_reasons)
@@ -223,7 +224,7 @@ def fit_width(t: TableData, width: int) -> TableData:
         fitted = _without(t, set(drop), stack)
     if drop:
         dropped = ", ".join(t.columns[i].long_header for i in drop)
-        fitted.notes = t.notes + [f"Not shown at this width: {dropped} (widen the terminal or use --format)."]
+        fitted.notes = [*t.notes, f"Not shown at this width: {dropped} (widen the terminal or use --format)."]
     return fitted
 
 

@@ -10,8 +10,9 @@ was not reached is marked noisy. Rows are plain data, read by the renderers and 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 from . import pivot
 from .render import NA, Column, TableData
@@ -35,6 +36,7 @@ class TputCell:
 
     @property
     def stalled(self) -> bool:
+        """True when the workload stalled beside the waiter."""
         return self.status == "stalled"
 
     def cost_ratio(self) -> float | None:
@@ -42,6 +44,7 @@ class TputCell:
         return 0.0 if self.stalled else self.ratio
 
     def text(self) -> str:
+        """The cell as shown: the ratio with its noisy mark, or why there is none."""
         if self.stalled:
             return "stalled"
         if self.ratio is None:
@@ -98,6 +101,7 @@ class StrategyRow:
         return min(vals) if vals else None
 
     def raw(self) -> dict[str, Any]:
+        """The row's values for JSON and CSV output."""
         out: dict[str, Any] = {"label": self.label, "strategy": self.strategy, "preset": self.preset,
                                "options": self.options, "mechanism": self.mechanism, "repetitions": self.repetitions}
         out.update(self.metrics)
@@ -148,10 +152,12 @@ def fmt_num(v: float | None) -> str:
 
 
 def fmt_pair(lo: float | None, hi: float | None) -> str:
+    """``lo/hi`` (e.g. p50/p99), or n/a."""
     return NA if lo is None and hi is None else f"{fmt_num(lo)}/{fmt_num(hi)}"
 
 
 def fmt_signed(v: float | None) -> str:
+    """A number with its sign (+3.1, -2), or n/a."""
     return NA if v is None else ("+" if v > 0 else "") + fmt_num(v)
 
 
@@ -181,12 +187,12 @@ def _strategies_table(info: pivot.RunInfo, rows: list[StrategyRow]) -> TableData
                         fmt_pair(m["wake_rtt_p50_us"], m["wake_rtt_p99_us"]), fmt_signed(m["power_delta_w"]),
                         fmt_num(m["host_cpu_pct"]),
                         _verdict_text(r)])
-    notes = ["util: NVML utilization.gpu (share of time a kernel is resident). SM / occ: GPM SM activity and "
-             "occupancy (n/a before Hopper).",
-             f"{'/'.join(workloads) or 'workload'} ×solo: throughput beside the waiter / alone, median of repeats; "
-             f"{NOISY_MARK} = spread target not reached; stalled = no progress until the waiter left.",
-             "wake: release -> waiter sees it; rtt: release -> host sees the GPU's ack. ΔP: energy-counter power over "
-             "idle. CPU: waiting thread, % of one core."]
+    notes = [("util: NVML utilization.gpu (share of time a kernel is resident). SM / occ: GPM SM activity and "
+             "occupancy (n/a before Hopper)."),
+             (f"{'/'.join(workloads) or 'workload'} ×solo: throughput beside the waiter / alone, median of repeats; "
+             f"{NOISY_MARK} = spread target not reached; stalled = no progress until the waiter left."),
+             ("wake: release -> waiter sees it; rtt: release -> host sees the GPU's ack. ΔP: energy-counter power over "
+             "idle. CPU: waiting thread, % of one core.")]
     return TableData("strategies", "What each wait costs", info.subtitle(), columns, cells, [r.raw() for r in rows],
                      notes, _meta(info), {"stalled": "bold red", "busy-waiting": "yellow", "idle": "green"})
 
@@ -254,7 +260,7 @@ def _nccl_table(info: pivot.RunInfo, records: Sequence[dict[str, Any]]) -> Table
                Column("CPU\n%", "host CPU %"), Column("tput\n×solo", "concurrent ×solo"),
                Column("done\nµs", "completion after late µs"), Column("verdict", "verdict", "left")]
     cells, raw = [], []
-    for _, group in pivot.group_combos(recs, "collective", "rank").items():
+    for group in pivot.group_combos(recs, "collective", "rank").values():
         first = group[0]
         m = {k: pivot.median(r[k] for r in group) for k in NCCL_METRICS}
         verdict = pivot.mode(r["verdict"] for r in group)
@@ -267,8 +273,8 @@ def _nccl_table(info: pivot.RunInfo, records: Sequence[dict[str, Any]]) -> Table
         raw.append({"label": label, "strategy": first["strategy"], "options": first["options"],
                     "collective": first["collective"], "rank": first["rank"], "world_size": first["world_size"],
                     "repetitions": len(group), **m, "verdict": verdict})
-    notes = ["One row per mode and rank of a real collective with one rank late; done: completion after the late "
-             "rank arrived."]
+    notes = [("One row per mode and rank of a real collective with one rank late; done: completion after the late "
+             "rank arrived.")]
     return TableData("nccl", "Real collectives", info.subtitle(), columns, cells, raw, notes, _meta(info),
                      {"busy-waiting": "yellow", "idle": "green"})
 

@@ -13,7 +13,8 @@ over the width instead of a corner of a fixed 0..100 axis.
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from . import pivot
 from .figstyle import FONT_PT, LABEL_PT, MECHANISM_COLORS, figure, titles
@@ -116,8 +117,11 @@ def tradeoff_figure(rows: Sequence[StrategyRow], info: pivot.RunInfo) -> Any:
 
 
 def bunches(xs: Sequence[float], widths: Sequence[float], gap: float) -> list[list[int]]:
-    """Indices grouped left to right: a point joins the bunch before it when that bunch's labels (their
-    widest, in x units, after ``gap``) would reach it."""
+    """Indices grouped left to right, so that no two labels of the chart overlap.
+
+    A point joins the bunch before it when that bunch's labels (their widest, in x units, after ``gap``)
+    would reach it.
+    """
     groups: list[list[int]] = []
     for i in sorted(range(len(xs)), key=lambda k: xs[k]):
         if groups:

@@ -18,8 +18,6 @@ from .sampler import DEFAULT_PERIOD_S, Sampler
 from .summary import WindowSummary
 from .verdict import THRESHOLDS, VERDICTS, Verdict, classify
 
-__all__ = [
-    "Sampler", "WindowSummary", "classify", "Verdict", "VERDICTS", "THRESHOLDS", "DEFAULT_PERIOD_S",
-    "GPM_FIELDS", "GPM_METRICS", "GPM_MIN_INTERVAL_S", "PIPE_FIELDS", "CpuMeter", "CpuWindow",
-    "MIN_PERIODS_PER_WINDOW", "Periods", "Device", "nvml_unavailable_reason", "RecordingWriter", "read_windows",
-]
+__all__ = ["DEFAULT_PERIOD_S", "GPM_FIELDS", "GPM_METRICS", "GPM_MIN_INTERVAL_S", "MIN_PERIODS_PER_WINDOW",
+           "PIPE_FIELDS", "THRESHOLDS", "VERDICTS", "CpuMeter", "CpuWindow", "Device", "Periods", "RecordingWriter",
+           "Sampler", "Verdict", "WindowSummary", "classify", "nvml_unavailable_reason", "read_windows"]

@@ -110,6 +110,7 @@ class GpmReader:
 
     @property
     def available(self) -> bool:
+        """True when this GPU gives GPM samples (else ``reason`` says why not)."""
         return self.reason is None
 
     def sample(self) -> GpmSample | None:
@@ -130,6 +131,7 @@ class GpmReader:
         return GpmSample(buf, time.monotonic())
 
     def free(self, sample: GpmSample | None) -> None:
+        """Free a sample's NVML buffer (once; None and freed samples are ignored)."""
         if sample is not None and sample.buffer is not None:
             nvml.optional("nvmlGpmSampleFree", sample.buffer)
             sample.buffer = None

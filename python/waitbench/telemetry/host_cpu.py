@@ -56,6 +56,7 @@ def _task_ids() -> list[int]:
 
 
 def clock_ticks_per_s() -> int:
+    """The kernel's clock ticks per second, the unit of /proc CPU times."""
     return int(os.sysconf("SC_CLK_TCK")) if hasattr(os, "sysconf") else 100
 
 
@@ -106,11 +107,13 @@ class CpuMeter:
         self._th0: float | None = None
 
     def begin(self) -> None:
+        """Start a window: the thread's and the process's CPU time now."""
         self._tid = find_thread(self.thread) if isinstance(self.thread, str) else self.thread
         self._th0 = thread_cpu_s(self._tid) if self._tid is not None else None
         self._t0, self._p0 = time.monotonic(), time.process_time()
 
     def end(self) -> CpuWindow:
+        """End the window: CPU use of the process and of the thread, per wall second."""
         wall = max(time.monotonic() - self._t0, 1e-9)
         process_pct = 100.0 * (time.process_time() - self._p0) / wall
         name = self.thread if isinstance(self.thread, str) else None

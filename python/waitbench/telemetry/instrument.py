@@ -41,9 +41,10 @@ class Periods:
     def slowest_s(self) -> float:
         """The slowest known period; NVML's documented GPM floor stands in where nothing was measured."""
         known = [p for p in (self.util_period_s, self.energy_period_s, self.gpm_interval_s) if p]
-        return max(known + [GPM_MIN_INTERVAL_S])
+        return max([*known, GPM_MIN_INTERVAL_S])
 
     def min_window_s(self) -> float:
+        """The shortest window the instrument's rule allows: a few of its slowest periods."""
         return MIN_PERIODS_PER_WINDOW * self.slowest_s()
 
 
@@ -128,15 +129,13 @@ def measure(dev: nvml.Device, reader: GpmReader | None = None, *, refresh: bool 
     """The device's periods, measured once per process (about a second) and cached by UUID."""
     if dev.uuid in _cache and not refresh:
         return _cache[dev.uuid]
-    reasons: dict[str, str] = {}
     up, r_up = util_period(dev)
     with ThreadPoolExecutor(max_workers=1) as pool:  # the GPM probe runs while the energy counter is polled
         gpm_future = pool.submit(gpm_interval, reader if reader is not None else GpmReader(dev))
         ep, r_ep = energy_period(dev)
         gp, r_gp = gpm_future.result()
-    for name, why in (("util_period_s", r_up), ("energy_period_s", r_ep), ("gpm_interval_s", r_gp)):
-        if why:
-            reasons[name] = why
+    reasons = {name: why for name, why in (("util_period_s", r_up), ("energy_period_s", r_ep),
+                                           ("gpm_interval_s", r_gp)) if why}
     _cache[dev.uuid] = periods = Periods(up, ep, gp, reasons)
     return periods
 

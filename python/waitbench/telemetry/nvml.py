@@ -20,10 +20,11 @@ import atexit
 import logging
 import re
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, TypeVar
 
 from ..errors import NoGpuError, NvmlError, invalid
 
@@ -135,7 +136,7 @@ def session_refs() -> int:
 
 @contextmanager
 def session() -> Iterator[ModuleType]:
-    """``with session() as nv:`` holds NVML initialised for the block, released on any exit."""
+    """Hold NVML initialised for the block of a ``with``, released on any exit (yields pynvml)."""
     acquire()
     try:
         yield pynvml()

@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Recorded telemetry windows as JSON Lines: written by ``diagnose --record`` and
-``benchmarks/record_telemetry.py``, read by ``diagnose --replay`` and the tests.
+"""Recorded telemetry windows as JSON Lines: written by diagnose and a benchmark, read by replays and tests.
+
+Written by ``diagnose --record`` and ``benchmarks/record_telemetry.py``, read by ``diagnose --replay``
+and the tests.
 
 Why a format of its own (not results records): a window keeps its raw series and every null
 reason, so a verdict can be recomputed later, on any machine, with other thresholds. Each line is
@@ -14,8 +16,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from .. import jsonl
 from ..errors import ResultsError
@@ -39,12 +42,15 @@ class RecordingWriter:
         self.path = self._out.path
 
     def write(self, kind: str, **fields: Any) -> None:
+        """Append one entry of ``kind`` with ``fields``."""
         self._out.write_line({"format_version": FORMAT_VERSION, "kind": kind, **fields})
 
     def window(self, summary: WindowSummary, **fields: Any) -> None:
+        """Append one window summary (raw series included) with ``fields`` (label, refresh, ...)."""
         self.write("window", summary=summary.to_dict(), **fields)
 
     def close(self) -> None:
+        """Close the recording."""
         self._out.close()
 
     def __enter__(self) -> RecordingWriter:
@@ -135,9 +141,10 @@ def _window(line: dict[str, Any]) -> tuple[WindowSummary, dict[str, Any]]:
 
 
 def iter_entries(path: str | os.PathLike[str]) -> Iterator[tuple[str, Any]]:
-    """Stream a recording's windows and warm-idle baselines in file order, one line at a time:
-    ``("window", (summary, the line's other fields))`` or ``("baseline", line)`` (diagnose writes a GPU's
-    baseline before the first window judged against it).
+    """Stream a recording's windows and warm-idle baselines in file order, one line at a time.
+
+    Each entry is ``("window", (summary, the line's other fields))`` or ``("baseline", line)`` (diagnose
+    writes a GPU's baseline before the first window judged against it).
 
     A window line whose summary does not parse is skipped and counted like any malformed line;
     ResultsError when the recording holds no window at all.

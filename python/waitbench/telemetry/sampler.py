@@ -13,8 +13,8 @@ import os
 import threading
 import time
 import warnings
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Sequence
 
 from ..errors import NvmlError, WaitbenchError, invalid
 from . import instrument, nvml
@@ -91,7 +91,8 @@ class Sampler:
                     periods = list(pool.map(instrument.measure, devices, readers))
             else:
                 periods = [instrument.unmeasured("measure_instrument=False")] * len(devices)
-            self._windows = [GpuWindow(d, p, r, self.period_s) for d, p, r in zip(devices, periods, readers)]
+            self._windows = [GpuWindow(d, p, r, self.period_s)
+                             for d, p, r in zip(devices, periods, readers, strict=True)]
         except BaseException:
             self._windows = []
             nvml.release()
@@ -125,6 +126,7 @@ class Sampler:
 
     @property
     def devices(self) -> list[nvml.Device]:
+        """The watched GPUs, in the order their summaries come."""
         return [w.dev for w in self._windows]
 
     # --- windows ------------------------------------------------------------------------------
@@ -182,7 +184,7 @@ class Sampler:
                             w.poll_fast()
                             if slow:
                                 w.poll_slow()
-                        except Exception as exc:  # a failing tick must not end the window
+                        except Exception as exc:  # noqa: BLE001 - a failing tick must not end the window
                             if len(self._errors) < 10:
                                 self._errors.append(f"sampler tick on {w.dev.uuid} failed: {exc}")
                     if slow:

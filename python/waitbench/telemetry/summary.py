@@ -10,18 +10,20 @@ a machine without a GPU. Every metric that could not be measured is ``None`` wit
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..results import set_null
 from .gpm import GPM_FIELDS
 
 if TYPE_CHECKING:
     from .verdict import Verdict
 
 # Series whose percentiles mean something (a distribution over the window); others get mean/max only.
-PERCENTILE_SERIES = ("nvml_util_pct", "power_instant_w", "power_energy_w", "sm_clock_mhz") + GPM_FIELDS
+PERCENTILE_SERIES = ("nvml_util_pct", "power_instant_w", "power_energy_w", "sm_clock_mhz", *GPM_FIELDS)
 
 
 @dataclass
@@ -98,6 +100,14 @@ class WindowSummary:
         """Compute processes on this GPU other than the observer."""
         return [p for p in self.processes if p.get("pid") != self.observer_pid]
 
+    def power_over_idle(self, idle: WindowSummary | None) -> tuple[float | None, float | None]:
+        """(the idle baseline's power, this window's power over it), each None where unknown.
+
+        The one place power over idle is computed: verdicts, diagnose rows and every record read it.
+        """
+        idle_w = idle.power_w if idle is not None else None
+        return idle_w, (self.power_w - idle_w if self.power_w is not None and idle_w is not None else None)
+
     def record_fields(self) -> dict[str, Any]:
         """The keys of ``waitbench.results.TELEMETRY_FIELDS`` this window fills by itself."""
         return {
@@ -110,16 +120,14 @@ class WindowSummary:
                     verdict: Verdict | None = None) -> None:
         """Write this window, the idle baseline's power and the verdict into a results record.
 
-        Every telemetry field left None gets its reason through ``results.set_null``.
+        The one way telemetry becomes record fields (the runner's records, the nccl ranks'). Every
+        telemetry field left None gets its reason through ``results.set_null``; a field that gets a
+        value loses any reason the record held for it.
         """
-        from ..results import set_null
-
         values = self.record_fields()
         reasons = {k: self.null_reasons.get(k, "not measured") for k in values}
         reasons["host_cpu_pct"] = self.null_reasons.get("host_thread_cpu_pct", "no host thread was named")
-        idle_w = idle.power_w if idle is not None else None
-        values["power_idle_w"] = idle_w
-        values["power_delta_w"] = (self.power_w - idle_w) if self.power_w is not None and idle_w is not None else None
+        values["power_idle_w"], values["power_delta_w"] = self.power_over_idle(idle)
         reasons["power_idle_w"] = "no idle baseline window" if idle is None else idle.null_reasons.get("power_w", "")
         reasons["power_delta_w"] = "needs power_w and an idle baseline"
         values["verdict"] = verdict.verdict if verdict is not None else None
@@ -131,6 +139,7 @@ class WindowSummary:
                 set_null(rec, reasons[key] or "not measured", key)
             else:
                 rec[key] = value
+                rec["null_reasons"].pop(key, None)
 
 
 _RECORD_GPM_FIELDS = ("gpm_sm_util_pct", "gpm_sm_occupancy_pct", "gpm_tensor_util_pct", "gpm_fp32_util_pct",

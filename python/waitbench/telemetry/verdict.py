@@ -56,8 +56,11 @@ THRESHOLDS = {
 
 @dataclass(frozen=True)
 class Verdict:
-    """What a window says: ``verdict`` (one of :data:`VERDICTS`), a one-line ``reason``, the numbers used,
-    how sure it is (``confidence``, one of :data:`CONFIDENCE`) and which counters decided it (``signals``)."""
+    """What a window says: the verdict, why, how sure, and from which counters.
+
+    ``verdict`` is one of :data:`VERDICTS`, ``reason`` one line; with the numbers used, how sure it is
+    (``confidence``, one of :data:`CONFIDENCE`) and which counters decided it (``signals``).
+    """
 
     verdict: str
     reason: str
@@ -66,6 +69,7 @@ class Verdict:
     signals: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
+        """The verdict as a JSON-ready dict."""
         return {"verdict": self.verdict, "reason": self.reason, "confidence": self.confidence,
                 "signals": list(self.signals), "inputs": self.inputs}
 
@@ -78,8 +82,7 @@ def _inputs(s: WindowSummary, idle: WindowSummary | None) -> dict[str, Any]:
     pipes = {f: getattr(s, f) for f in PIPE_FIELDS if getattr(s, f) is not None}
     top = max(pipes, key=lambda f: pipes[f]) if pipes else None
     compute = {f: v for f, v in pipes.items() if f != "gpm_int_util_pct"}
-    idle_w = idle.power_w if idle is not None else None
-    delta = s.power_w - idle_w if s.power_w is not None and idle_w is not None else None
+    idle_w, delta = s.power_over_idle(idle)
     missing = [f for f in ("nvml_util_pct", "nvml_mem_util_pct", "gpm_sm_util_pct", *PIPE_FIELDS,
                            "gpm_dram_bw_util_pct", "power_w", "power_limit_w") if getattr(s, f) is None]
     if idle_w is None:
@@ -163,8 +166,11 @@ def _activity(s: WindowSummary, inp: dict[str, Any]) -> Verdict:
 
 
 def _without_gpm(inp: dict[str, Any], util_signal: tuple[str, ...]) -> Verdict:
-    """A kernel resident all the window, no GPM: waiting when it moves no memory and draws no more power than
-    waits do; how sure depends on the power baseline. What cannot be told apart is said in the reason."""
+    """A kernel resident all the window, no GPM: waiting when it moves no memory and draws no more power.
+
+    No more power than waits draw; how sure depends on the power baseline. What cannot be told apart is
+    said in the reason.
+    """
     gpm_why = inp["missing_reasons"].get("gpm_tensor_util_pct") or inp["missing_reasons"].get("gpm_sm_util_pct") \
         or "GPM absent"
     mem, limit, delta, power = (inp["nvml_mem_util_pct"], inp["power_limit_w"], inp["power_delta_w"],
@@ -178,9 +184,10 @@ def _without_gpm(inp: dict[str, Any], util_signal: tuple[str, ...]) -> Verdict:
     caveat = ("; without GPM a compute kernel that touches no memory and draws less power would read the same "
               "(GPM's pipe counters, Hopper and newer, tell them apart)")
     if delta is not None:
+        work_w = POWER_WORK_OVER_IDLE_FRACTION * limit
         return Verdict("busy-waiting", f"{head}: a resident kernel that moves no memory (memory {_pct(mem)}) and draws "
                                        f"{delta:+.0f} W over this GPU's warm-idle baseline, under the "
-                                       f"{POWER_WORK_OVER_IDLE_FRACTION * limit:.0f} W that work draws: waiting{caveat}",
+                                       f"{work_w:.0f} W that work draws: waiting{caveat}",
                        inp, "medium", (*util_signal, "nvml memory utilization", "power over warm idle"))
     return Verdict("busy-waiting", f"{head}: a resident kernel that moves no memory (memory {_pct(mem)}) at "
                                    f"{power:.0f} W, under half the {limit:.0f} W limit: probably waiting, but with no "

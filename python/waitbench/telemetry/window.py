@@ -29,6 +29,7 @@ _VALUE_FIELDS = {0: "dVal", 1: "uiVal", 2: "ulVal", 3: "ullVal", 4: "sllVal", 5:
 
 
 def throttle_names(mask: int) -> list[str]:
+    """The names of the clock-event reasons set in ``mask``."""
     return [name for bit, name in THROTTLE_BITS.items() if mask & bit]
 
 
@@ -72,6 +73,7 @@ class GpuWindow:
             self.series.setdefault(name, []).append([round(t - self._t0, 6), float(value)])
 
     def begin(self) -> None:
+        """Start a window: clear the series and read the counters' starting values."""
         self.series, self.reasons, self.throttle_mask, self.processes = {}, {}, 0, {}
         self.start_time_utc = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
         self._t0, self._wall0_us = time.monotonic(), time.time() * 1e6
@@ -141,7 +143,8 @@ class GpuWindow:
         self.throttle_mask |= int(mask or 0)
         # PCIe throughput (nvmlDeviceGetPcieThroughput, KB/s over a 20 ms sample; every GPU, no GPM needed;
         # nvidia-smi dmon -s t). A waiter polling host-mapped memory reads the bus even when nothing works.
-        for name, counter in (("pcie_tx_mib_s", nv.NVML_PCIE_UTIL_TX_BYTES), ("pcie_rx_mib_s", nv.NVML_PCIE_UTIL_RX_BYTES)):
+        for name, counter in (("pcie_tx_mib_s", nv.NVML_PCIE_UTIL_TX_BYTES),
+                              ("pcie_rx_mib_s", nv.NVML_PCIE_UTIL_RX_BYTES)):
             kb, why = nvml.optional("nvmlDeviceGetPcieThroughput", h, counter)
             self._add(name, now, None if kb is None else kb / 1024.0, why)
 
@@ -175,6 +178,7 @@ class GpuWindow:
     # --- summary ----------------------------------------------------------------------------
 
     def end(self, *, observer_pid: int | None = None) -> WindowSummary:
+        """End the window and summarize it (``observer_pid``: the process that measured)."""
         self.poll_slow()
         self.poll_fast()
         self._read_processes()

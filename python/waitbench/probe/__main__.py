@@ -1,8 +1,0 @@
-# SPDX-License-Identifier: Apache-2.0
-"""``python -m waitbench.probe --uuid GPU-...``: one probe burst, one JSON line on stdout (diagnose's child)."""
-
-from __future__ import annotations
-
-from .measure import main
-
-main()
