@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from helpers.composed_windows import real_window
 from waitbench.errors import NvmlError, WaitbenchError
 from waitbench.monitor import Monitor
 from waitbench.telemetry import nvml
@@ -144,4 +145,15 @@ def test_table_and_str():
     with Monitor(gpus=[0]) as m:
         time.sleep(1.0)
     text = str(m)
-    assert "reported" in text and m.summary()[0].verdict in text
+    assert "NVML utilization.gpu" in text and m.summary()[0].verdict in text
+
+
+def test_str_of_a_finished_window_shows_the_table_and_the_verdict():
+    # REAL window (the H100 recording's GEMM), handed to a Monitor as if it had just watched it: the
+    # rendering of __str__ runs here without a GPU (the live test above needs one).
+    window = real_window("gemm")
+    m = Monitor(gpus=[window.uuid])
+    m._summaries = {window.uuid: window}
+    text = str(m)
+    assert "waitbench Monitor" in text and "NVML utilization.gpu" in text and "tensor 91.9%" in text
+    assert ": busy: real work: tensor pipe" in text and m.summary()[window.uuid].verdict == "busy"
