@@ -11,7 +11,6 @@ make_readme_tables.py wires them to markers. Nothing here is measured or typed b
 
 from __future__ import annotations
 
-import statistics
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
@@ -20,20 +19,13 @@ from typing import Any
 from waitbench.diagnose import recorded_baselines, replay_refreshes, without_gpm
 from waitbench.diagnose.render import refresh_lines
 from waitbench.nccl.emulate import DIFF_FLAG, compare_rows
+from waitbench.nccl.tables import size_label
+from waitbench.report.pivot import median
 from waitbench.results import load_records
 from waitbench.telemetry.recording import read_windows
 from waitbench.telemetry.verdict import VERDICTS, classify
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _size(n: int) -> str:
-    return f"{n >> 20} MiB" if n >= 1 << 20 else f"{n} B"
-
-
-def _med(values: Iterable[float | None]) -> float | None:
-    got = [v for v in values if v is not None]
-    return statistics.median(got) if got else None
 
 
 def _f(v: float | None, spec: str) -> str:
@@ -71,15 +63,16 @@ def cells_section(d: Path) -> str:
     for (mode, proto, size), rs in _by_cell(fma).items():
         shapes = sorted({f"{r['waiter_blocks']} x {r['waiter_threads']}" for r in rs})
         verdicts = Counter(r["verdict"] for r in rs)
-        g = _med(gemm.get((r["strategy"], r["protocol"], r["collective"], r["message_bytes"])) for r in rs)
+        g = median(gemm.get((r["strategy"], r["protocol"], r["collective"], r["message_bytes"])) for r in rs)
         lines.append(
-            f"| {'1' if mode == 'nccl-1ch' else 'default'} | {proto} | {_size(size)} | {', '.join(shapes)} | "
-            f"{_f(_med(r['nvml_util_pct'] for r in rs), '.0f')} | "
-            f"{_f(_med(r['gpm_sm_util_pct'] for r in rs), '.1f')} | "
-            f"{_f(_med(r['gpm_int_util_pct'] for r in rs), '.2f')} | {_f(_med(r['tput_ratio'] for r in rs), '.2f')} | "
-            f"{_f(g, '.2f')} | {_f(_med(r['power_delta_w'] for r in rs), '+.0f')} | "
-            f"{_f(_med(r['wake_rtt_p50_us'] for r in rs), '.0f')} | "
-            f"{_f(_med(r['wake_floor_rtt_p50_us'] for r in rs), '.0f')} | "
+            f"| {'1' if mode == 'nccl-1ch' else 'default'} | {proto} | {size_label(size)} | {', '.join(shapes)} | "
+            f"{_f(median(r['nvml_util_pct'] for r in rs), '.0f')} | "
+            f"{_f(median(r['gpm_sm_util_pct'] for r in rs), '.1f')} | "
+            f"{_f(median(r['gpm_int_util_pct'] for r in rs), '.2f')} | "
+            f"{_f(median(r['tput_ratio'] for r in rs), '.2f')} | "
+            f"{_f(g, '.2f')} | {_f(median(r['power_delta_w'] for r in rs), '+.0f')} | "
+            f"{_f(median(r['wake_rtt_p50_us'] for r in rs), '.0f')} | "
+            f"{_f(median(r['wake_floor_rtt_p50_us'] for r in rs), '.0f')} | "
             f"{', '.join(f'{v} {n}/3' if n < 3 else v for v, n in verdicts.items())} |")
     return "\n".join(lines)
 

@@ -210,6 +210,7 @@ def episode_records(base: dict[str, Any], *, wait_s: float, host_blocked_s: floa
     Status 'stalled' when the workload was held up by the wait, 'error' when the collective's result was
     wrong.
     """
+    verdict, why = classify(window.summary, idle.summary)  # one window: one verdict for every workload's record
     out = []
     for name in conc or [None]:
         c = conc.get(name) if name else None
@@ -223,7 +224,6 @@ def episode_records(base: dict[str, Any], *, wait_s: float, host_blocked_s: floa
             status, detail = "error", "the collective returned wrong values"
         elif c is not None and c.stalled:
             status, detail = "stalled", c.reason
-        verdict, why = classify(window.summary, idle.summary)
         rec = finish_record(base, status=status, detail=detail, extra=extra, reason=window.reason,
                             summary=window.summary, idle=idle.summary, verdict=verdict)
         if verdict is None:

@@ -158,6 +158,30 @@ class _Rank:
         t0 = min(int(store_get(self.store, key, self.cfg.timeout_s)), time.time_ns() + int(4 * START_LEAD_S * 1e9))
         return t0, t0 + int(self.cfg.late_s * 1e9)
 
+    def _warm_up(self, cell: Cell, *, lined_up: bool = False) -> None:
+        """Use ``cell`` and run its collective once (connections, communicator); ``lined_up``: after a barrier."""
+        self.client.set_cell(cell)
+        self.client.prepare()
+        if lined_up:
+            self.client.host_barrier()
+        self.client.enter()
+        self.client.complete()
+
+    def _begin_episode(self, tag: str) -> tuple[int, int, _CommThread]:
+        """Agree on t0 and start the comm thread that reaches the collective (late, for the late rank).
+
+        Returns (t0, the late rank's arrival time, the started thread); ``tag`` names the episode's keys.
+        """
+        t0, arrival_ns = self._start(f"t0/{tag}")
+        comm = _CommThread(self.client, self.store, self.late, arrival_ns if self.late else t0, self.cfg.timeout_s,
+                           f"arrival/{tag}")
+        comm.start()
+        return t0, arrival_ns, comm
+
+    def _arrival(self, tag: str) -> dict[str, Any]:
+        """The late rank's arrival stamp of episode ``tag``: ``{"t_ns", "host"}``."""
+        return json.loads(store_get(self.store, f"arrival/{tag}", self.cfg.timeout_s))
+
     def _join(self, comm: _CommThread) -> str | None:
         comm.join(self.cfg.timeout_s)
         if comm.is_alive() or comm.error is not None:
@@ -182,10 +206,7 @@ class _Rank:
 
     def cells(self) -> list[dict[str, Any]]:
         cells = self.cfg.cells()
-        self.client.set_cell(cells[0])
-        self.client.prepare()
-        self.client.enter()  # warm-up: NCCL connections, the gloo group, the barrier's own collective
-        self.client.complete()
+        self._warm_up(cells[0])  # NCCL connections, the gloo group, the barrier's own collective
         self.inst.calibrate(workload_seconds(self.cfg, len(self.cfg.workloads)))
         idle = self._idle_window()
         idle_label = f"nccl:{self.cfg.mode}/idle-warm/rank{self.rank}"
@@ -198,21 +219,14 @@ class _Rank:
     def _cell(self, index: int, cell: Cell, idle: Window, idle_label: str) -> list[dict[str, Any]]:
         client, inst, cfg = self.client, self.inst, self.cfg
         base = self._base(cell)
-        client.set_cell(cell)
-        client.prepare()
-        client.host_barrier()
-        client.enter()  # warm-up of this cell's collective
-        client.complete()
+        self._warm_up(cell, lined_up=True)
         client.prepare()
         client.host_barrier()
         shape, shape_reason = inst.kernel_shape(lambda: (client.enter(), client.complete()))
         solo: dict[str, list[Throughput]] = {w: [inst.workload(w)] for w in inst.workloads}
         client.prepare()
         self._settle()
-        t0, arrival_ns = self._start(f"t0/{index}")
-        comm = _CommThread(client, self.store, self.late, arrival_ns if self.late else t0, cfg.timeout_s,
-                           f"arrival/{index}")
-        comm.start()
+        t0, arrival_ns, comm = self._begin_episode(str(index))
         conc: dict[str, Throughput] = {}
         try:
             span_ns = int((cfg.late_s - margin_s(cfg.late_s)) * 1e9)
@@ -232,7 +246,7 @@ class _Rank:
         for name in inst.workloads:
             solo[name].append(inst.workload(name))
         wake = self._wake_trials(index)
-        arrival = json.loads(store_get(self.store, f"arrival/{index}", cfg.timeout_s))
+        arrival = self._arrival(str(index))
         same_host = arrival["host"] == socket.gethostname()
         role = "late" if self.late else "waiting"
         label = f"nccl:{cfg.mode}/{cell.label()}/{role}"
@@ -297,18 +311,12 @@ class _Rank:
         """One episode per call: the waiting ranks make the call a little into the wait."""
         cfg, client = self.cfg, self.client
         cell = cfg.cells()[0]
-        client.set_cell(cell)
-        client.prepare()
-        client.enter()
-        client.complete()
+        self._warm_up(cell)
         out: list[dict[str, Any]] = []
         for index, call in enumerate(cfg.calls):
             make: Callable[[], tuple[int, int]] | None = None if self.late else self.inst.side_call(call)
             client.prepare()
-            t0, arrival_ns = self._start(f"t0/call/{index}")
-            comm = _CommThread(client, self.store, self.late, arrival_ns if self.late else t0, cfg.timeout_s,
-                               f"arrival/call/{index}")
-            comm.start()
+            t0, _, comm = self._begin_episode(f"call/{index}")
             stamps = None
             try:
                 if make is not None:
@@ -323,7 +331,7 @@ class _Rank:
             if failure is not None:
                 out.append(self._error(cell, failure))
                 continue
-            arrival = json.loads(store_get(self.store, f"arrival/call/{index}", cfg.timeout_s))
+            arrival = self._arrival(f"call/{index}")
             out.append(side_call_record(base, call=call, start_ns=stamps[0], return_ns=stamps[1],
                                         arrival_ns=arrival["t_ns"], wait_s=(comm.t_done - comm.t_entry) / 1e9,
                                         result_ok=client.check()))

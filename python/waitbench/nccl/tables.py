@@ -22,7 +22,8 @@ def _fmt(value: Any, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
 
-def _size(n: int | None) -> str:
+def size_label(n: int | None) -> str:
+    """A message size as people write it: '4 B', '256 MiB' ('-' where unknown)."""
     if n is None:
         return "-"
     for unit, div in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
@@ -60,13 +61,14 @@ def episode_table(records: Sequence[dict[str, Any]]) -> tuple[Table | None, list
                 if g["rank"] == 0 and g is r:
                     notes.append(f"{mode}: skipped: {g['status_detail']}")
             elif g["status_detail"]:
-                notes.append(f"{mode} {proto or 'auto'} {coll} {_size(size)} rank {rank}"
+                notes.append(f"{mode} {proto or 'auto'} {coll} {size_label(size)} rank {rank}"
                              f"{' ' + g['workload'] if g['workload'] else ''}: {g['status']}: {g['status_detail']}")
         if r["status"] == "skipped":
             continue
         ratio = {g["workload"]: g["tput_ratio"] for g in group if g["workload"]}
         status = next((g["status"] for g in group if g["status"] != "ok"), "ok")
-        t.add_row(mode, f"{proto or 'auto'} {coll} {_size(size)}", f"{rank}L" if r["role"] == "late" else str(rank),
+        rank_label = f"{rank}L" if r["role"] == "late" else str(rank)
+        t.add_row(mode, f"{proto or 'auto'} {coll} {size_label(size)}", rank_label,
                   status, _fmt(r["nvml_util_pct"], ".0f"), _fmt(r["gpm_sm_util_pct"], ".1f"),
                   _fmt(ratio.get("fma"), ".2f"), _fmt(ratio.get("gemm"), ".2f"), _fmt(r["wake_rtt_p50_us"], ".0f"),
                   _fmt(r["wake_floor_rtt_p50_us"], ".0f"), _fmt(r["power_delta_w"], "+.0f"),
