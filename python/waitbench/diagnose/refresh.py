@@ -50,6 +50,17 @@ def judge(summaries: Sequence[WindowSummary], *, index: int = 0, ignore_gpm: boo
     return Refresh(index, rows, late)
 
 
+def warm_idle_window(s: WindowSummary, power_w: float, *, measured_utc: str | None = None,
+                     note: str | None = None) -> WindowSummary:
+    """GPU ``s``'s warm-idle power as the idle window its windows are judged against.
+
+    One shape for the live baseline (:func:`warm_idle_windows`) and the one a recording carries
+    (diagnose.replay), so a replay judges exactly as the live session did. ``note`` says where it came from.
+    """
+    return WindowSummary(uuid=s.uuid, index=s.index, name=s.name, window_s=0.0, power_w=float(power_w),
+                         power_limit_w=s.power_limit_w, start_time_utc=measured_utc, warnings=[note] if note else [])
+
+
 def warm_idle_windows(summaries: Sequence[WindowSummary], driver: str) -> dict[str, WindowSummary]:
     """The power baseline of each GPU, as an idle window.
 
@@ -60,8 +71,6 @@ def warm_idle_windows(summaries: Sequence[WindowSummary], driver: str) -> dict[s
     for s in summaries:
         base = bl.find(s.uuid, s.name, driver)
         if base is not None and base.power_warm_idle_w is not None:
-            out[s.uuid] = WindowSummary(uuid=s.uuid, index=s.index, name=s.name, window_s=0.0,
-                                        power_w=base.power_warm_idle_w, power_limit_w=s.power_limit_w,
-                                        start_time_utc=base.measured_utc,
-                                        warnings=[f"warm-idle baseline: {base.source}"])
+            out[s.uuid] = warm_idle_window(s, base.power_warm_idle_w, measured_utc=base.measured_utc,
+                                           note=f"warm-idle baseline: {base.source}")
     return out

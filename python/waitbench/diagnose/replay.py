@@ -23,22 +23,23 @@ from typing import Any
 
 from ..telemetry.recording import iter_entries
 from ..telemetry.summary import WindowSummary
-from .refresh import Refresh, judge
+from .refresh import Refresh, judge, warm_idle_window
 
 Member = tuple[WindowSummary, dict[str, Any]]
 
 
-def warm_idle_window(s: WindowSummary, baseline: dict[str, Any]) -> WindowSummary:
-    """A recorded warm-idle baseline line as the idle window of GPU ``s`` (what diagnose judged it against)."""
-    return WindowSummary(uuid=s.uuid, index=s.index, name=s.name, window_s=0.0, power_w=float(baseline["power_w"]),
-                         power_limit_w=s.power_limit_w)
+def _recorded_window(s: WindowSummary, line: dict[str, Any]) -> WindowSummary:
+    """A recording's ``baseline`` line as the idle window of GPU ``s`` (what diagnose judged it against)."""
+    measured, note = line.get("measured_utc"), line.get("source")
+    return warm_idle_window(s, line["power_w"], measured_utc=measured if isinstance(measured, str) else None,
+                            note=note if isinstance(note, str) else None)
 
 
 def _judged(members: list[Member], position: int, by_scenario: dict[tuple[str, Any], WindowSummary],
             warm: dict[str, dict[str, Any]], ignore_gpm: bool) -> Refresh:
     key = members[0][1].get("refresh")
     probes = {s.uuid: meta["probe"] for s, meta in members if isinstance(meta.get("probe"), dict)}
-    idle = {s.uuid: warm_idle_window(s, warm[s.uuid]) for s, _ in members if s.uuid in warm}
+    idle = {s.uuid: _recorded_window(s, warm[s.uuid]) for s, _ in members if s.uuid in warm}
     idle.update({s.uuid: by_scenario[(s.uuid, meta["baseline_scenario"])] for s, meta in members
                  if isinstance(meta.get("baseline_scenario"), str)
                  and (s.uuid, meta["baseline_scenario"]) in by_scenario})
@@ -99,4 +100,4 @@ def recorded_baselines(path: str | os.PathLike[str]) -> dict[str, WindowSummary]
             lines[item["uuid"]] = item
         else:
             windows.setdefault(item[0].uuid, item[0])
-    return {u: warm_idle_window(windows[u], line) for u, line in lines.items() if u in windows}
+    return {u: _recorded_window(windows[u], line) for u, line in lines.items() if u in windows}
