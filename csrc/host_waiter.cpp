@@ -6,7 +6,6 @@
 #include "clock.hpp"
 #include "common.hpp"
 #include "host_waits.hpp"
-#include "stream_waits.hpp"
 #include "waiter_kinds.hpp"
 #include "watchdog.hpp"
 
@@ -22,26 +21,28 @@ class HostWaiter final : public Waiter {
       wait_stream_ = std::make_unique<Stream>();
     }
     const int64_t spin_ns = cfg.spin_us < 0 ? -1 : cfg.spin_us * 1000;
-    thread_ = std::make_unique<HostWaitThread>(cfg.device, mode_, spin_ns, stream_.get(), slots_dev());
+    EventWait event_wait;
+    if (mode_ == HostWaitMode::kEventSync) event_wait = {wait_stream_->get(), event_->get(), &control_dev()->flag};
+    thread_ = std::make_unique<HostWaitThread>(cfg.device, mode_, spin_ns, stream_.get(), slots_dev(), event_wait);
   }
   ~HostWaiter() override { shutdown(); }
   bool device_clock() const override { return false; }
+  bool host_thread(pthread_t* out) const override {
+    *out = thread_->native_handle();
+    return true;
+  }
 
  private:
   void start(uint32_t gen, int64_t timeout_ns) override {
     thread_->clear_interrupt();
     ack_ns_ = 0;
-    cudaEvent_t ev = nullptr;
     if (mode_ == HostWaitMode::kEventSync) {
-      enqueue_wait_value(wait_stream_->get(), &control_dev()->flag, gen);
-      WB_CUDA(cudaEventRecord(event_->get(), wait_stream_->get()));
-      ev = event_->get();
       watchdog_.arm(now_ns() + timeout_ns, [this, gen] {
         thread_->interrupt(kExpired);
         store_release(&control()->flag, gen);
       });
     }
-    thread_->start(gen, timeout_ns, ev);
+    thread_->start(gen, timeout_ns);
   }
   bool is_armed(uint32_t gen) const override { return thread_->waiting(gen); }
   void do_release(uint32_t gen) override {
@@ -76,6 +77,7 @@ class HostWaiter final : public Waiter {
     out->wake_gt_ns = d.outcome == kReleased ? slots()[0].wake_gt : 0;
     return true;
   }
+  void finish() override {}  // the waiting thread synchronized its work before it said done
 
   const HostWaitMode mode_;
   int64_t ack_ns_ = 0;  // host time the ack of the current wait was first seen (0: not yet)

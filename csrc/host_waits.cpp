@@ -14,6 +14,7 @@
 #include "clock.hpp"
 #include "common.hpp"
 #include "device_waits.hpp"
+#include "stream_waits.hpp"
 
 namespace wb {
 namespace {
@@ -35,12 +36,13 @@ void futex_wake_all(std::atomic<uint32_t>* word) {
 }  // namespace
 
 HostWaitThread::HostWaitThread(int device, HostWaitMode mode, int64_t spin_ns, cudaStream_t work_stream,
-                               BlockSlot* slot)
+                               BlockSlot* slot, EventWait event_wait)
     : device_(device),
       mode_(mode),
       spin_ns_(spin_ns),
       work_stream_(work_stream),
       slot_(slot),
+      event_wait_(event_wait),
       thread_([this] { loop(); }) {}
 
 HostWaitThread::~HostWaitThread() {
@@ -53,12 +55,11 @@ HostWaitThread::~HostWaitThread() {
   thread_.join();
 }
 
-void HostWaitThread::start(uint32_t gen, int64_t timeout_ns, cudaEvent_t event) {
+void HostWaitThread::start(uint32_t gen, int64_t timeout_ns) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     cmd_gen_ = gen;
     cmd_timeout_ns_ = timeout_ns;
-    cmd_event_ = event;
     posted_gen_.store(gen, std::memory_order_release);
   }
   cv_.notify_all();
@@ -86,11 +87,20 @@ bool HostWaitThread::released(uint32_t gen) const {
   return static_cast<int32_t>(release_word_.load(std::memory_order_acquire) - gen) >= 0;
 }
 
-uint32_t HostWaitThread::wait_for(uint32_t gen, int64_t deadline_ns, int64_t start_ns, cudaEvent_t event) {
+bool HostWaitThread::enqueue_event_wait(uint32_t gen) noexcept {
+  try {
+    enqueue_wait_value(event_wait_.stream, event_wait_.flag_dev, gen);
+    return cudaEventRecord(event_wait_.event, event_wait_.stream) == cudaSuccess;
+  } catch (...) {
+    return false;
+  }
+}
+
+uint32_t HostWaitThread::wait_for(uint32_t gen, int64_t deadline_ns, int64_t start_ns) {
   if (mode_ == HostWaitMode::kEventSync) {
     // The deadline and aborts reach this wait through the stream: the owner releases the stream
     // wait the event sits behind, then says why through interrupt_.
-    const cudaError_t err = cudaEventSynchronize(event);
+    const cudaError_t err = cudaEventSynchronize(event_wait_.event);
     const uint32_t why = interrupt_.load(std::memory_order_acquire);
     if (why != kPending) return why;
     return err == cudaSuccess ? kReleased : kAborted;
@@ -120,6 +130,16 @@ uint32_t HostWaitThread::wait_for(uint32_t gen, int64_t deadline_ns, int64_t sta
   }
 }
 
+uint32_t HostWaitThread::run_work(uint32_t gen) noexcept {
+  try {
+    launch_ack(slot_, gen, kReleased, work_stream_);  // the work queued after the wait
+  } catch (...) {
+    return kAborted;  // the owner sees no ack and reports the wait as aborted
+  }
+  // The ack kernel is one warp's three stores: this returns right behind the ack.
+  return cudaStreamSynchronize(work_stream_) == cudaSuccess ? kReleased : kAborted;
+}
+
 void HostWaitThread::loop() {
   try {
     use_device(device_);
@@ -133,25 +153,21 @@ void HostWaitThread::loop() {
     if (stop_) return;
     const uint32_t gen = cmd_gen_;
     const int64_t timeout_ns = cmd_timeout_ns_;
-    cudaEvent_t event = cmd_event_;
     handled = gen;
     lock.unlock();
 
     const int64_t t0 = now_ns();
     const int64_t c0 = thread_cpu_ns();
+    // A stream wait that could not be enqueued ends the wait as aborted (armed first, so that the
+    // owner's arm() returns and its wait() collects the outcome).
+    const bool enqueued = mode_ != HostWaitMode::kEventSync || enqueue_event_wait(gen);
     waiting_gen_.store(gen, std::memory_order_release);
-    const uint32_t outcome = wait_for(gen, t0 + timeout_ns, t0, event);
+    const uint32_t outcome = enqueued ? wait_for(gen, t0 + timeout_ns, t0) : kAborted;
     const int64_t t1 = now_ns();
-    uint32_t final_outcome = outcome;
-    if (outcome == kReleased) {
-      try {
-        launch_ack(slot_, gen, kReleased, work_stream_);  // the work queued after the wait
-      } catch (...) {
-        final_outcome = kAborted;  // the owner sees no ack and reports the wait as aborted
-      }
-    }
+    const uint32_t final_outcome = outcome == kReleased ? run_work(gen) : outcome;
     // The thread's CPU clock is a system call (~0.5 us): read after the launch, not between the
-    // release and it. The launch runs on this CPU, so its wall time is taken off the CPU time.
+    // release and it. The launch and the work's wait run on this CPU, so their wall time is taken
+    // off the CPU time.
     const int64_t c1 = thread_cpu_ns();
     const int64_t t2 = now_ns();
     done_.outcome = final_outcome;

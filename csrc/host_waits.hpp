@@ -29,28 +29,42 @@ struct HostWaitDone {
   int64_t wall_ns = 0;     // wall time while waiting
 };
 
+// kEventSync: what the thread enqueues before each wait and synchronizes on. The thread makes the
+// calls itself, so the timing thread touches no CUDA state between two trials.
+struct EventWait {
+  cudaStream_t stream = nullptr;  // holds the stream wait-value the event is recorded behind
+  cudaEvent_t event = nullptr;
+  uint32_t* flag_dev = nullptr;  // the release word that stream waits for
+};
+
 class HostWaitThread {
  public:
-  HostWaitThread(int device, HostWaitMode mode, int64_t spin_ns, cudaStream_t work_stream, BlockSlot* slot);
+  HostWaitThread(int device, HostWaitMode mode, int64_t spin_ns, cudaStream_t work_stream, BlockSlot* slot,
+                 EventWait event_wait = {});
   ~HostWaitThread();
   HostWaitThread(const HostWaitThread&) = delete;
   HostWaitThread& operator=(const HostWaitThread&) = delete;
 
-  // Starts waiting for generation `gen` (event: the kEventSync event to synchronize on).
-  void start(uint32_t gen, int64_t timeout_ns, cudaEvent_t event);
+  // Starts waiting for generation `gen`.
+  void start(uint32_t gen, int64_t timeout_ns);
   bool waiting(uint32_t gen) const { return waiting_gen_.load(std::memory_order_acquire) == gen; }
+  pthread_t native_handle() { return thread_.native_handle(); }
   // Release word: the waiter returns once (int32_t)(word - gen) >= 0.
   void release(uint32_t gen);
   // Ends the current wait with `outcome` (kAborted, or kExpired from a watchdog); for kEventSync
   // the caller must also release the stream wait the event sits behind.
   void interrupt(uint32_t outcome);
-  // True once the wait for `gen` has ended; fills `out`.
+  // True once the wait for `gen` has ended and the work launched after it has finished; fills `out`.
   bool done(uint32_t gen, HostWaitDone* out) const;
   void clear_interrupt() { interrupt_.store(kPending, std::memory_order_release); }
 
  private:
   void loop();
-  uint32_t wait_for(uint32_t gen, int64_t deadline_ns, int64_t start_ns, cudaEvent_t event);
+  // kEventSync: enqueues the stream wait for `gen` and records the event behind it.
+  bool enqueue_event_wait(uint32_t gen) noexcept;
+  uint32_t wait_for(uint32_t gen, int64_t deadline_ns, int64_t start_ns);
+  // Launches the work, then waits for it to finish; the final outcome.
+  uint32_t run_work(uint32_t gen) noexcept;
   bool released(uint32_t gen) const;
 
   const int device_;
@@ -58,6 +72,7 @@ class HostWaitThread {
   const int64_t spin_ns_;
   cudaStream_t work_stream_;
   BlockSlot* slot_;
+  const EventWait event_wait_;
 
   std::atomic<uint32_t> release_word_{0};
   std::atomic<uint32_t> interrupt_{kPending};
@@ -70,7 +85,6 @@ class HostWaitThread {
   std::condition_variable cv_;
   uint32_t cmd_gen_ = 0;
   int64_t cmd_timeout_ns_ = 0;
-  cudaEvent_t cmd_event_ = nullptr;
   bool stop_ = false;
   std::thread thread_;
 };

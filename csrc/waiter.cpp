@@ -147,10 +147,14 @@ WaitResult Waiter::wait(double timeout_s) {
     cpu_relax();
   }
   r.release_ns = release_ns_;
-  use_device(cfg_.device);
-  WB_CUDA(cudaStreamSynchronize(stream_.get()));
+  finish();
   armed_ = false;
   return r;
+}
+
+void Waiter::finish() {
+  use_device(cfg_.device);
+  WB_CUDA(cudaStreamSynchronize(stream_.get()));
 }
 
 void Waiter::shutdown() noexcept {

@@ -4,6 +4,8 @@
 // the host-mapped protocol words, and the rule that every wait ends by its deadline or abort.
 #pragma once
 
+#include <pthread.h>
+
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -94,6 +96,8 @@ class Waiter {
   virtual bool device_clock() const = 0;  // is the observation time a %globaltimer reading?
   virtual std::map<std::string, int64_t> shape() const { return {}; }
   std::vector<uint32_t> sm_ids() const;
+  // The host thread that waits, for waiters that have one (host waits): the trials pin it.
+  virtual bool host_thread(pthread_t* out) const { return false; }
 
  protected:
   explicit Waiter(const WaiterConfig& cfg, int slots);
@@ -107,6 +111,10 @@ class Waiter {
   // wake_gt (the built-in kernels: a release store costs ~1 us of round trip); the host then
   // times the ack and settle()s for the rest.
   virtual bool acks_relaxed() const { return true; }
+  // After the ack: the work queued behind the wait has finished once this returns (by default the
+  // owner synchronizes its stream; a host waiter's own thread has done so before it says done, so
+  // the timing thread makes no CUDA call between two trials).
+  virtual void finish();
   // Aborts and collects a wait still armed (subclass destructors call it: it uses their state).
   void shutdown() noexcept;
 

@@ -2,14 +2,24 @@
 // Wake-up trial loop, clock calibration and launch floor (see wake_latency.hpp).
 #include "wake_latency.hpp"
 
+#include <memory>
+
 #include "clock.hpp"
 #include "common.hpp"
+#include "cpu_affinity.hpp"
 #include "device_waits.hpp"
 #include "flags.hpp"
 
 namespace wb {
 
-TrialSamples run_trials(Waiter& waiter, int n, int64_t gap_ns) {
+TrialSamples run_trials(Waiter& waiter, int n, int64_t gap_ns, bool pin) {
+  std::unique_ptr<ScopedAffinity> timer_cpu, waiter_cpu;
+  if (pin) {
+    const CpuPair cpus = choose_cpu_pair();
+    timer_cpu = std::make_unique<ScopedAffinity>(pthread_self(), cpus.timer);
+    pthread_t host_thread;
+    if (waiter.host_thread(&host_thread)) waiter_cpu = std::make_unique<ScopedAffinity>(host_thread, cpus.waiter);
+  }
   TrialSamples s;
   const double wait_timeout_s = waiter.config().timeout_s + 5.0;
   for (int i = 0; i < n; ++i) {

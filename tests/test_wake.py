@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -38,3 +40,13 @@ def test_wake_latencies_are_positive_and_below_sane_bounds(name: str) -> None:
     assert -slack < f["wake_observe_p50_us"] <= f["wake_rtt_p50_us"] + slack
     assert 0 < f["wake_floor_rtt_p50_us"] < 500.0
     assert f["clock_offset_uncertainty_us"] < 20.0
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", ["spin", "host-block", "event-blocking-sync"])
+def test_trials_give_the_calling_thread_its_cpus_back(name: str) -> None:
+    # the trials pin this thread (and a host waiter's) to one core each, then must let go
+    before = os.sched_getaffinity(0)
+    waitbench.wake_latency(name, trials=100, warmup=10)
+    assert os.sched_getaffinity(0) == before
+

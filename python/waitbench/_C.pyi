@@ -199,8 +199,11 @@ class _TrialSamples(TypedDict):
     wait_wall_ns: npt.NDArray[np.int64]
     outcome: npt.NDArray[np.int32]
 
-def run_trials(waiter: Waiter, n: int, gap_ns: int) -> _TrialSamples:
-    """N trials of arm -> gap -> release -> wait, timed in C++; raw host/device timestamps per trial."""
+def run_trials(waiter: Waiter, n: int, gap_ns: int, pin: bool = True) -> _TrialSamples:
+    """N trials of arm -> gap -> release -> wait, timed in C++; raw host/device timestamps per trial.
+
+    pin: this thread and a host waiter's thread each on its own core during the trials.
+    """
 
 class _ClockCalibration(TypedDict):
     host_ns: int

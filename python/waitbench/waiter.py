@@ -133,7 +133,9 @@ class Waiter:
     def run_trials(self, n: int, gap_ns: int) -> dict[str, np.ndarray]:
         """``n`` timed arm -> ``gap_ns`` -> release -> wait trials in the strategy's own loop.
 
-        The loop is C++ for every built-in; the result is columns of raw timestamps and outcome codes
+        The loop is C++ for every built-in, run with the calling thread and a host waiter's thread
+        each pinned to its own physical core (as the floor harness, benchmarks/wake_floor.cu, runs
+        its threads), then let go; the result is columns of raw timestamps and outcome codes
         (:mod:`waitbench.wake` reads them).
         """
         return self.spec.run_trials(self._native, n, gap_ns)

@@ -4,7 +4,8 @@
 The round trip (release -> the host sees the GPU's ack) is shown beside the floor (a 1-warp kernel
 launched from a hot thread).
 
-The native core runs the trials and takes every timestamp with the GIL released; this module
+The native core runs the trials and takes every timestamp with the GIL released, the timing thread
+and a host waiter's thread each pinned to its own physical core while they run; this module
 turns them into latencies (research strategies that wait in Python are the one exception: their
 trial loop is Python too, in waitbench.custom.host, and their records say so). Device observation times are
 %globaltimer readings, mapped onto the host clock by a ping calibration before and after the
