@@ -3,7 +3,8 @@
 // code with waitbench. Persistent pinned host threads, one release flag, one ack word; a round trip
 // is release (host writes the flag) -> the host sees the GPU's ack. Rows of kind "probe" add one
 // ingredient of a fuller harness at a time (a release-store ack, a marker before a stream wait, an
-// unpinned thread, a longer wait) so that a difference can be put down to its cause in the same run.
+// unpinned thread, a longer wait, CUDA calls on the timing thread between trials) so that a
+// difference can be put down to its cause in the same run.
 //
 // Build: nvcc -O2 -std=c++17 -arch=sm_90 -o wake_floor benchmarks/wake_floor.cu
 // Run:   wake_floor [--trials N] [--warmup N] [--gap-us G] [--device D] [--out FILE.json]
@@ -102,6 +103,53 @@ __global__ void spin_kernel(const uint32_t* flag, Slot* s, uint32_t n) {
     } else {
       *(volatile uint32_t*)&s->ack = gen;
     }
+  }
+}
+
+// Probe: what a fuller device waiter does between seeing the flag and the ack: read the time,
+// settle the block's outcome in shared memory, meet the block at a barrier.
+__global__ void spin_timer_cas_kernel(const uint32_t* flag, Slot* s, uint32_t n) {
+  __shared__ uint32_t outcome;  // 0 pending, 1 released, 2 expired (every lane then returns)
+  __shared__ uint64_t wake;
+  for (uint32_t gen = 1; gen <= n; ++gen) {
+    if (threadIdx.x == 0) {
+      outcome = 0;
+      const uint64_t deadline = gtimer() + kTimeoutNs;
+      for (uint32_t turn = 1; int32_t(*(const volatile uint32_t*)flag - gen) < 0; ++turn) {
+        if (turn % 4096 == 0 && gtimer() > deadline) {
+          outcome = 2;
+          break;
+        }
+      }
+      const uint64_t now = gtimer();
+      if (atomicCAS(&outcome, 0u, 1u) == 0u) wake = now;
+    }
+    __syncthreads();
+    if (outcome == 2) return;
+    if (threadIdx.x == 0) {
+      *(volatile uint32_t*)&s->ack = gen;
+      *(volatile uint64_t*)&s->wake_gt = wake;
+    }
+    __syncthreads();
+  }
+}
+
+__device__ uint32_t sm_id() {
+  uint32_t id;
+  asm volatile("mov.u32 %0, %%smid;" : "=r"(id));
+  return id;
+}
+// Probe: the floor's poller on one chosen SM. Launched with more 1-warp blocks than SMs; the first
+// block that finds itself on `target` claims it, says so through s->armed, and polls; the rest exit.
+__global__ void spin_on_sm_kernel(const uint32_t* flag, Slot* s, uint32_t n, uint32_t target, uint32_t* claim) {
+  if (threadIdx.x != 0 || sm_id() != target || atomicCAS(claim, 0u, 1u) != 0u) return;
+  *(volatile uint32_t*)&s->armed = 1;
+  for (uint32_t gen = 1; gen <= n; ++gen) {
+    const uint64_t deadline = gtimer() + kTimeoutNs;
+    for (uint32_t turn = 1; int32_t(*(const volatile uint32_t*)flag - gen) < 0; ++turn) {
+      if (turn % 4096 == 0 && gtimer() > deadline) return;
+    }
+    *(volatile uint32_t*)&s->ack = gen;
   }
 }
 
@@ -231,10 +279,11 @@ class Harness {
   ~Harness() { cudaStreamDestroy(stream_); }
 
   // One path: `setup(n)` before the trials (launch a persistent kernel, start a thread), then for
-  // gen = 1..n: `arm(gen)` (enqueue; returns once waiting), gap, t0, `release(gen)`, await ack, t1.
+  // gen = 1..n: `arm(gen)` (enqueue; returns once waiting), gap, t0, `release(gen)`, await ack, t1,
+  // `after(gen)` (what a fuller harness does between trials; probes only).
   Row run(const std::string& path, const std::string& kind, const std::string& note, double gap_us,
           const std::function<void(uint32_t)>& arm, const std::function<void(uint32_t)>& release, const uint32_t* ack,
-          const std::function<void()>& teardown) {
+          const std::function<void()>& teardown, const std::function<void(uint32_t)>& after = nullptr) {
     Row row{path, kind, note, {}, ""};
     const uint32_t n = uint32_t(o_.trials + o_.warmup);
     try {
@@ -246,6 +295,7 @@ class Harness {
         if (!await(ack, gen)) throw std::runtime_error("no ack within 2 s at trial " + std::to_string(gen));
         const int64_t t1 = now_ns();
         if (gen > uint32_t(o_.warmup)) row.us.push_back((t1 - t0) / 1e3);
+        if (after) after(gen);
       }
     } catch (const std::exception& e) {
       row.error = e.what();
@@ -273,6 +323,46 @@ class Harness {
           store(f, 0x7fffffff);
           CK(cudaStreamSynchronize(stream_));
         });
+  }
+
+  // Probe: the floor's device spin with the fuller waiter's steps between the flag and the ack.
+  Row device_spin_timer_cas() {
+    Mapped flag(64), slot(sizeof(Slot));
+    auto* f = static_cast<uint32_t*>(flag.host);
+    auto* s = static_cast<Slot*>(slot.host);
+    spin_timer_cas_kernel<<<1, 32, 0, stream_>>>(static_cast<uint32_t*>(flag.dev), static_cast<Slot*>(slot.dev),
+                                                 uint32_t(o_.trials + o_.warmup));
+    CK(cudaGetLastError());
+    return run(
+        "device-spin+timer-cas", "probe", "reads %globaltimer, CAS in shared memory and a block barrier before the ack",
+        o_.gap_us, [](uint32_t) {}, [f](uint32_t g) { store(f, g); }, &s->ack,
+        [&] {
+          store(f, 0x7fffffff);
+          CK(cudaStreamSynchronize(stream_));
+        });
+  }
+
+  // Probe: the floor's device spin with its poller on SM `sm` (the PCIe round trip by SM).
+  Row device_spin_on_sm(int sm, int sms) {
+    Mapped flag(64), slot(sizeof(Slot)), claim(64);
+    auto* f = static_cast<uint32_t*>(flag.host);
+    auto* s = static_cast<Slot*>(slot.host);
+    const std::string path = "device-spin on SM " + std::to_string(sm);
+    spin_on_sm_kernel<<<2 * sms, 32, 0, stream_>>>(static_cast<uint32_t*>(flag.dev), static_cast<Slot*>(slot.dev),
+                                                   uint32_t(o_.trials + o_.warmup), uint32_t(sm),
+                                                   static_cast<uint32_t*>(claim.dev));
+    CK(cudaGetLastError());
+    auto teardown = [&] {
+      store(f, 0x7fffffff);
+      CK(cudaStreamSynchronize(stream_));
+    };
+    if (!await(&s->armed, 1)) {
+      teardown();
+      return Row{path, "probe", "", {}, "no block started on that SM within 2 s"};
+    }
+    return run(
+        path, "probe", "the device-spin floor's poller placed on one SM", o_.gap_us, [](uint32_t) {},
+        [f](uint32_t g) { store(f, g); }, &s->ack, teardown);
   }
 
   // marker: 0 none, 1 a kernel writing armed (release), 2 cuStreamWriteValue32 of armed.
@@ -309,9 +399,11 @@ class Harness {
         o_.gap_us, [](uint32_t) {}, go, &s->ack, [&] { CK(cudaStreamSynchronize(stream_)); });
   }
 
-  // A persistent waiter thread; event: 0 none, 1 spin-sync event, 2 blocking-sync event.
+  // A persistent waiter thread; event: 0 none, 1 spin-sync event, 2 blocking-sync event. between:
+  // what the timing thread does after each ack (probes): 0 nothing, 1 cudaStreamSynchronize of the
+  // waiter's work stream, 2 cudaSetDevice.
   Row host(const std::string& path, const std::string& kind, const std::string& note, HostWait how, int event,
-           bool pinned) {
+           bool pinned, int between = 0) {
     Mapped ack(64), dflag(64);
     auto* a = static_cast<uint32_t*>(ack.host);
     auto* df = static_cast<uint32_t*>(dflag.host);
@@ -370,15 +462,22 @@ class Harness {
         if (how == HostWait::kBlock) futex_wake(&hflag);
       }
     };
-    Row row = run(path, kind, note, o_.gap_us, arm, release, a, [&] {
-      failed = true;
-      store(df, 0x7fffffff);
-      store(&hflag, 0x7fffffff);
-      futex_wake(&hflag);
-      t.join();
-      cudaStreamSynchronize(wait_stream);
-      cudaStreamSynchronize(work);
-    });
+    auto after = [&](uint32_t) {
+      if (between == 1) CK(cudaStreamSynchronize(work));
+      if (between == 2) CK(cudaSetDevice(o_.device));
+    };
+    Row row = run(
+        path, kind, note, o_.gap_us, arm, release, a,
+        [&] {
+          failed = true;
+          store(df, 0x7fffffff);
+          store(&hflag, 0x7fffffff);
+          futex_wake(&hflag);
+          t.join();
+          cudaStreamSynchronize(wait_stream);
+          cudaStreamSynchronize(work);
+        },
+        after);
     cudaEventDestroy(ev);
     cudaStreamDestroy(wait_stream);
     cudaStreamDestroy(work);
@@ -461,6 +560,9 @@ int main(int argc, char** argv) {
     rows.push_back(
         h.host("event-blocking-sync", "floor", "the same with cudaEventBlockingSync", HostWait::kSpin, 2, true));
     rows.push_back(h.device_spin(true));
+    rows.push_back(h.device_spin_timer_cas());
+    for (int k = 0; k < 5; ++k)
+      rows.push_back(h.device_spin_on_sm(k * (prop.multiProcessorCount - 1) / 4, prop.multiProcessorCount));
     rows.push_back(h.launch(true));
     rows.push_back(h.stream_wait("swv+kernel-marker", "probe",
                                  "a 1-warp kernel writes armed (release) before the wait; host waits for it", 1, false,
@@ -476,6 +578,12 @@ int main(int argc, char** argv) {
                           HostWait::kSpin, 0, false));
     rows.push_back(h.host("host-block unpinned", "probe", "host-block with the waiter thread free to run on any CPU",
                           HostWait::kBlock, 0, false));
+    rows.push_back(h.host("host-spin+timer-sync", "probe",
+                          "host-spin; the timing thread synchronizes the waiter's work stream after each ack",
+                          HostWait::kSpin, 0, true, 1));
+    rows.push_back(h.host("host-spin+timer-set-device", "probe",
+                          "host-spin; the timing thread calls cudaSetDevice after each ack", HostWait::kSpin, 0, true,
+                          2));
 
     timespec ts;
     const double mono = per_call_ns([&] { clock_gettime(CLOCK_MONOTONIC, &ts); });

@@ -52,6 +52,15 @@ def test_a_slow_median_or_a_long_tail_misses(wb_p50: float, wb_p99: float, why: 
     assert all(r["verdict"] == "MISS" and why in r["why"] for r in rows)
 
 
+def test_a_tail_over_2x_passes_only_where_the_floor_has_that_tail_too() -> None:
+    floors, waits = _rounds(10.0, 10.5, 22.0)
+    for fl in floors:
+        fl["paths"] = [{**p, "p99_us": 21.0} for p in fl["paths"]]  # the hardware's own tail: 2.1x its p50
+    assert {r["verdict"] for r in cmp.summarize(floors, waits)} == {"PASS"}  # 22.0 <= 1.1 x 21.0
+    waits = [{"rows": [{**x, "wake_rtt_p99_us": 23.5} for x in wb["rows"]]} for wb in waits]
+    assert {r["verdict"] for r in cmp.summarize(floors, waits)} == {"MISS"}  # 23.5 > 1.1 x 21.0
+
+
 def test_event_paths_must_also_stay_at_or_below_their_figures_before() -> None:
     rows = {r["path"]: r for r in cmp.summarize(*_rounds(45.0, 49.0, 60.0))}
     assert rows["event-blocking-sync"]["verdict"] == "PASS"  # 49.0 <= 49.9
