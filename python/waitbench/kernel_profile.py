@@ -12,6 +12,7 @@ import json
 import math
 import os
 import tempfile
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -24,9 +25,12 @@ def profiled_kernels(torch: Any, fn: Callable[[], Any], device: Any = None) -> l
     """
     from torch.profiler import ProfilerActivity, profile
 
-    with profile(activities=[ProfilerActivity.CUDA]) as prof:
-        fn()
-        torch.cuda.synchronize(device)
+    # torch's profiler warns that it "clears events at the end of each cycle": one cycle is all we record.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*Profiler clears events at the end of each cycle")
+        with profile(activities=[ProfilerActivity.CUDA]) as prof:
+            fn()
+            torch.cuda.synchronize(device)
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "trace.json")
         prof.export_chrome_trace(path)
