@@ -34,7 +34,8 @@ for stage in "$@"; do
     test-gpu) run test-gpu python3 -m pytest -m "gpu" -q -rs --timeout 300 tests ;;
     test-all) run test-all python3 -m pytest -q -rs --timeout 300 tests ;;
     wake) run wake python3 benchmarks/wake_latency.py --trials 10000 --out "$OUT/wake_latency.json" ;;
-    floor) run floor python3 benchmarks/wake_floor_compare.py --out "$OUT" --rounds 3 --trials 10000 ;;
+    floor) run floor python3 benchmarks/wake_floor_compare.py --out "$OUT" --rounds 5 --trials 10000 ;;
+    wake-session) run wake-session python3 benchmarks/wake_session.py "$OUT/wake_session.json" ;;
     ceilings) run ceilings python3 benchmarks/ceilings.py --out "$OUT/ceilings.json" ;;
     record) run record python3 benchmarks/record_telemetry.py "$OUT/telemetry.jsonl" ;;
     overhead) run overhead python3 benchmarks/sampler_overhead.py "$OUT/sampler_overhead.json" ;;

@@ -166,9 +166,9 @@ def barrier_section(d: Path) -> str:
 
 # Generated sections other than the main results table: marker name -> (results folder, builder of it).
 EXTRA_SECTIONS = {
-    "results-h100": ("h100", lambda d: section([d])),
-    "wake": ("h100", wake_section), "power": ("h100", power_section), "sweep": ("h100", sweep_section),
-    "pollers": ("h100", pollers_section), "barrier": ("h200-x2", barrier_section),
+    "power": ("h200", power_section), "sweep": ("h200", sweep_section), "pollers": ("h200", pollers_section),
+    "overhead": ("h200", readme_h200.overhead_section),
+    "barrier": ("h200-x2", barrier_section),
     "floor": ("h200", readme_h200.floor_section), "ceilings": ("h200", readme_h200.ceilings_section),
     "nccl-cells": ("h200-x2", readme_multigpu.cells_section),
     "nccl-emulation": ("h200-x2", readme_multigpu.emulation_section),
@@ -176,7 +176,14 @@ EXTRA_SECTIONS = {
     "diagnose-sessions": ("h200-x2", readme_multigpu.sessions_section),
 }
 # Generated sections of other documents: path under the root -> {marker: (results folder, builder)}.
-DOC_SECTIONS = {"docs/DIAGNOSE.md": {"confusion": ("h200-x2", readme_multigpu.confusion_section)}}
+DOC_SECTIONS = {
+    "docs/DIAGNOSE.md": {"confusion": ("h200-x2", readme_multigpu.confusion_section)},
+    "docs/RESULTS_H100.md": {
+        "results-h100": ("h100", lambda d: section([d])), "wake-h100": ("h100", wake_section),
+        "pollers-h100": ("h100", pollers_section), "sweep-h100": ("h100", sweep_section),
+        "power-h100": ("h100", power_section),
+    },
+}
 
 
 def section(results_dirs: list[Path]) -> str:
