@@ -2,7 +2,7 @@
 """Parametrize tests over the REAL committed reference results shipped in the package, when present.
 
 Synthetic records test the rendering logic; these make the same tests read the measured files too.
-Until the lead copies benchmarks/results/h100/*.jsonl into the package, the parameter skips with a reason.
+Until benchmarks/results/h200's run and sweep are copied into the package, the parameter skips with a reason.
 """
 
 from __future__ import annotations
@@ -20,4 +20,5 @@ def reference_params() -> list:
     if REFERENCE_FILES:
         return [pytest.param(p, id=p.name) for p in REFERENCE_FILES]
     return [pytest.param(None, id="no-reference", marks=pytest.mark.skip(
-        reason=f"no reference results in {REFERENCE_DIR} yet (copy benchmarks/results/h100/*.jsonl there)"))]
+        reason=f"no reference results in {REFERENCE_DIR} yet "
+               "(copy benchmarks/results/h200/run.jsonl and sweep.jsonl there)"))]

@@ -92,7 +92,7 @@ def test_charts_from_the_reference_results(tmp_path, path):
 
 @pytest.fixture
 def records(request) -> list[dict]:
-    """The REAL reference run (every strategy of the H100 run) or the SYNTHETIC one (a stall, a noisy point)."""
+    """The REAL reference run (every strategy of the H200 run) or the SYNTHETIC one (a stall, a noisy point)."""
     if request.param == "synthetic":
         return syn.synthetic_run(repetitions=2)
     path = REFERENCE_DIR / "run.jsonl"

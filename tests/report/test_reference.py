@@ -52,12 +52,12 @@ def test_reference_files_are_loaded_in_name_order(package_dir):
 
 
 def test_shipped_reference_files_are_the_committed_results() -> None:
-    """The package's copies must not drift from benchmarks/results/h100 (the files the README quotes)."""
+    """The package's copies must not drift from the committed results the README quotes."""
     from pathlib import Path
 
-    from waitbench.report.reference import reference_files
+    from waitbench.report.reference import COPIED_FROM, reference_files
 
-    committed = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "h100"
+    committed = Path(__file__).resolve().parents[2] / COPIED_FROM
     shipped = reference_files()
     assert shipped, "no reference results shipped"
     for f in shipped:

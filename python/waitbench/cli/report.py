@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """``waitbench report``: tables and charts from results files, or from the shipped reference results.
 
-Runs anywhere (no GPU): it only reads records. ``--reference`` shows the committed H100 results,
+Runs anywhere (no GPU): it only reads records. ``--reference`` shows the committed H200 results,
 which is what a person without a GPU runs to see what waitbench measures. Files are streamed and
 kept as compact records (:mod:`waitbench.report.compact`), so a long run's file fits in memory;
 chart targets are checked before anything is printed or written (:mod:`waitbench.report.images`).
@@ -34,7 +34,7 @@ def register(subparsers: Any) -> None:
                     "directories of them.")
     p.add_argument("results", nargs="*", metavar="RESULTS", help="results files (.jsonl) or directories of them")
     p.add_argument("--reference", action="store_true",
-                   help="include the H100 reference results shipped with waitbench")
+                   help="include the H200 reference results shipped with waitbench")
     p.add_argument("--format", choices=FORMATS, default=None, help="output format (default: table)")
     p.add_argument("--plot", metavar="FILE",
                    help="write the headline chart to FILE, in the format its suffix names: "

@@ -3,8 +3,8 @@
 
 Why package data: ``waitbench report --reference`` is what a person without a GPU runs to see what
 waitbench measures, so the files must come with ``pip install``, not only with a git checkout. They
-are copies of ``benchmarks/results/h100/*.jsonl``, found through importlib.resources (which also
-works when the package is imported from a zip).
+are copies of the H200's ``run.jsonl`` and ``sweep.jsonl`` under :data:`COPIED_FROM`, found through
+importlib.resources (which also works when the package is imported from a zip).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # importlib.resources.abc is Python >= 3.11; only type checke
     from importlib.resources.abc import Traversable
 
 REFERENCE_DIR = "reference_data"  # python/waitbench/report/reference_data/*.jsonl (package data, not a module)
+COPIED_FROM = "benchmarks/results/h200"  # in the repository: the committed results these files copy
 
 
 def reference_files() -> list[Traversable]:
