@@ -9,11 +9,11 @@ namespace wb {
 void register_timing(py::module_& m) {
   m.def(
       "run_trials",
-      [](PyWaiter& w, int n, int64_t gap_ns, bool pin) {
+      [](PyWaiter& w, int n, int64_t gap_ns) {
         TrialSamples s;
         {
           py::gil_scoped_release nogil;
-          s = run_trials(w.get(), n, gap_ns, pin);
+          s = run_trials(w.get(), n, gap_ns);
         }
         py::dict r;
         r["release_ns"] = to_array(s.release_ns);
@@ -25,9 +25,9 @@ void register_timing(py::module_& m) {
         r["outcome"] = to_array(s.outcome);
         return r;
       },
-      py::arg("waiter"), py::arg("n"), py::arg("gap_ns"), py::arg("pin") = true,
+      py::arg("waiter"), py::arg("n"), py::arg("gap_ns"),
       "n trials of arm -> gap -> release -> wait, timed in C++; raw host/device timestamps per trial. "
-      "pin: this thread and a host waiter's thread each on its own core during the trials.");
+      "This thread and a host waiter's thread run each on its own core during the trials.");
   m.def(
       "calibrate_clock",
       [](int device, int pings) {

@@ -12,14 +12,12 @@
 
 namespace wb {
 
-TrialSamples run_trials(Waiter& waiter, int n, int64_t gap_ns, bool pin) {
-  std::unique_ptr<ScopedAffinity> timer_cpu, waiter_cpu;
-  if (pin) {
-    const CpuPair cpus = choose_cpu_pair();
-    timer_cpu = std::make_unique<ScopedAffinity>(pthread_self(), cpus.timer);
-    pthread_t host_thread;
-    if (waiter.host_thread(&host_thread)) waiter_cpu = std::make_unique<ScopedAffinity>(host_thread, cpus.waiter);
-  }
+TrialSamples run_trials(Waiter& waiter, int n, int64_t gap_ns) {
+  const CpuPair cpus = choose_cpu_pair();
+  const ScopedAffinity timer_cpu(pthread_self(), cpus.timer);
+  std::unique_ptr<ScopedAffinity> waiter_cpu;
+  pthread_t host_thread;
+  if (waiter.host_thread(&host_thread)) waiter_cpu = std::make_unique<ScopedAffinity>(host_thread, cpus.waiter);
   TrialSamples s;
   const double wait_timeout_s = waiter.config().timeout_s + 5.0;
   for (int i = 0; i < n; ++i) {

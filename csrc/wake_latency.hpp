@@ -22,10 +22,10 @@ struct TrialSamples {
 };
 
 // n trials of arm -> sleep gap_ns -> release -> wait. Trials that expire or abort are kept (with
-// their outcome) so the caller can count them, never silently dropped. pin: the calling thread and
-// the waiter's host thread (if it has one) each on its own physical core for the trials
-// (cpu_affinity.hpp), then back where they were.
-TrialSamples run_trials(Waiter& waiter, int n, int64_t gap_ns, bool pin);
+// their outcome) so the caller can count them, never silently dropped. The calling thread and the
+// waiter's host thread (if it has one) run each on its own physical core for the trials
+// (cpu_affinity.hpp), then go back where they were.
+TrialSamples run_trials(Waiter& waiter, int n, int64_t gap_ns);
 
 struct ClockCalibration {
   int64_t host_ns;        // host time of the best ping

@@ -199,10 +199,10 @@ class _TrialSamples(TypedDict):
     wait_wall_ns: npt.NDArray[np.int64]
     outcome: npt.NDArray[np.int32]
 
-def run_trials(waiter: Waiter, n: int, gap_ns: int, pin: bool = True) -> _TrialSamples:
+def run_trials(waiter: Waiter, n: int, gap_ns: int) -> _TrialSamples:
     """N trials of arm -> gap -> release -> wait, timed in C++; raw host/device timestamps per trial.
 
-    pin: this thread and a host waiter's thread each on its own core during the trials.
+    This thread and a host waiter's thread run each on its own core during the trials.
     """
 
 class _ClockCalibration(TypedDict):
