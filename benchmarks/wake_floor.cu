@@ -51,6 +51,7 @@ void spin_ns(int64_t ns) {
   while (now_ns() < end) relax();
 }
 constexpr int64_t kTimeoutNs = 2000000000LL;  // every wait, host or device, ends within 2 s
+constexpr uint32_t kReleaseAll = 0x7fffffff;  // a flag value that releases every generation left
 
 // ---- device side ----------------------------------------------------------------------------
 __device__ uint64_t gtimer() {
@@ -278,6 +279,14 @@ class Harness {
   explicit Harness(const Opts& o) : o_(o) { CK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking)); }
   ~Harness() { cudaStreamDestroy(stream_); }
 
+  // The teardown of a path whose waits poll `flag` on stream_: release what is left, let it finish.
+  std::function<void()> release_all(uint32_t* flag) {
+    return [this, flag] {
+      store(flag, kReleaseAll);
+      CK(cudaStreamSynchronize(stream_));
+    };
+  }
+
   // One path: `setup(n)` before the trials (launch a persistent kernel, start a thread), then for
   // gen = 1..n: `arm(gen)` (enqueue; returns once waiting), gap, t0, `release(gen)`, await ack, t1,
   // `after(gen)` (what a fuller harness does between trials; probes only).
@@ -318,11 +327,7 @@ class Harness {
     return run(
         release_ack ? "device-spin+release-ack" : "device-spin", release_ack ? "probe" : "floor",
         release_ack ? "ack after outcome and time, with st.release.sys" : "1 warp, lane 0 polls a host-mapped flag",
-        o_.gap_us, [](uint32_t) {}, [f](uint32_t g) { store(f, g); }, &s->ack,
-        [&] {
-          store(f, 0x7fffffff);
-          CK(cudaStreamSynchronize(stream_));
-        });
+        o_.gap_us, [](uint32_t) {}, [f](uint32_t g) { store(f, g); }, &s->ack, release_all(f));
   }
 
   // Probe: the floor's device spin with the fuller waiter's steps between the flag and the ack.
@@ -335,11 +340,7 @@ class Harness {
     CK(cudaGetLastError());
     return run(
         "device-spin+timer-cas", "probe", "reads %globaltimer, CAS in shared memory and a block barrier before the ack",
-        o_.gap_us, [](uint32_t) {}, [f](uint32_t g) { store(f, g); }, &s->ack,
-        [&] {
-          store(f, 0x7fffffff);
-          CK(cudaStreamSynchronize(stream_));
-        });
+        o_.gap_us, [](uint32_t) {}, [f](uint32_t g) { store(f, g); }, &s->ack, release_all(f));
   }
 
   // Probe: the floor's device spin with its poller on SM `sm` (the PCIe round trip by SM).
@@ -352,10 +353,7 @@ class Harness {
                                                    uint32_t(o_.trials + o_.warmup), uint32_t(sm),
                                                    static_cast<uint32_t*>(claim.dev));
     CK(cudaGetLastError());
-    auto teardown = [&] {
-      store(f, 0x7fffffff);
-      CK(cudaStreamSynchronize(stream_));
-    };
+    const auto teardown = release_all(f);
     if (!await(&s->armed, 1)) {
       teardown();
       return Row{path, "probe", "", {}, "no block started on that SM within 2 s"};
@@ -379,12 +377,7 @@ class Harness {
       launch_ack(sd, g, release_ack, stream_);
       if (marker && !await(&s->armed, g)) throw std::runtime_error("marker not seen within 2 s");
     };
-    return run(
-        path, kind, note, gap_us, arm, [f](uint32_t g) { store(f, g); }, &s->ack,
-        [&] {
-          store(f, 0x7fffffff);
-          CK(cudaStreamSynchronize(stream_));
-        });
+    return run(path, kind, note, gap_us, arm, [f](uint32_t g) { store(f, g); }, &s->ack, release_all(f));
   }
 
   Row launch(bool release_ack) {
@@ -470,8 +463,8 @@ class Harness {
         path, kind, note, o_.gap_us, arm, release, a,
         [&] {
           failed = true;
-          store(df, 0x7fffffff);
-          store(&hflag, 0x7fffffff);
+          store(df, kReleaseAll);
+          store(&hflag, kReleaseAll);
           futex_wake(&hflag);
           t.join();
           cudaStreamSynchronize(wait_stream);

@@ -5,7 +5,8 @@
 Why: the wake-up columns of a `waitbench run` table read higher than benchmarks/wake_latency.py's in
 a fresh process. This measures the launch floor and four paths (rtt p50, 3000 trials, three times
 each) in a plain process, then after each workload is calibrated (fma, stream, gemm), with the
-runner's telemetry sampler running, and after it stopped, so a piece that moved them would show.
+telemetry sampler running (as `waitbench run` runs it), and after it stopped, so a piece that moved
+them would show.
 
 Usage: python3 benchmarks/wake_session.py OUT.json   (needs a GPU and torch for the gemm workload)
 """
@@ -18,7 +19,7 @@ import threading
 
 import numpy as np
 
-from waitbench.runner import _Telemetry
+from waitbench.telemetry import Sampler
 from waitbench.wake import launch_floor_us, wake_latency
 from waitbench.workloads import TimedWorkload
 
@@ -53,9 +54,10 @@ def main() -> int:
         tw.workload.measure_ceiling(0.2)
         kept.append(tw)
         measure(f"+ {name} calibrated", out)
-    telemetry = _Telemetry(0)
+    sampler = Sampler(gpus=[0])
+    sampler.start()
     measure("+ runner telemetry", out)
-    telemetry.close()
+    sampler.stop()
     measure("telemetry closed", out)
     with open(sys.argv[1], "w", encoding="utf-8") as fh:
         json.dump(out, fh, indent=1)

@@ -48,8 +48,9 @@ __global__ void __maxnreg__(MAXREG) spin_wait_kernel(SpinParams p) {
       // ~1.2 us of round trip on the H100.)
       const uint32_t seen = p.poll_acquire ? ld_acquire_sys(flag) : ld_volatile(flag);
       if (static_cast<int32_t>(seen - p.gen) >= 0) {
-        // A block's only poller acks at once: the clock read, the outcome and the barrier then
-        // follow the ack instead of delaying it (the observation time is off by one store's issue).
+        // A block's only poller acks at once, so nothing but the ack lies between the flag and the
+        // host (the floor's device-spin+timer-cas probe put the clock read, CAS and barrier below
+        // within its round-to-round spread); the observation time is late by one store's issue.
         if (p.pollers == 1) st_volatile(&slot->ack, p.gen);
         const uint64_t now = globaltimer_ns();
         if (atomicCAS(&s_outcome, kPending, kReleased) == kPending) s_wake_gt = now;
@@ -76,9 +77,10 @@ __global__ void __maxnreg__(MAXREG) spin_wait_kernel(SpinParams p) {
   }
   __syncthreads();
 
-  // The ack (unless the only poller sent it already) goes out first, as one relaxed store: a release store (a
-  // system-scope fence) or the spilled `hold` values' reloads ahead of it cost ~1 us of round trip. The host timestamps
-  // the ack and then waits for outcome and wake_gt, which it reset before the launch (Waiter::settle).
+  // The ack (unless the only poller sent it already) goes out first, as one relaxed store: a
+  // release store (a system-scope fence) or the spilled `hold` values' reloads ahead of it cost
+  // ~1 us of round trip. The host timestamps the ack and then waits for outcome and wake_gt, which
+  // it reset before the launch (Waiter::settle).
   if (t == 0) {
     if (p.pollers != 1 || s_outcome != kReleased) st_volatile(&slot->ack, p.gen);
     st_volatile(&slot->outcome, s_outcome);
