@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -96,8 +97,8 @@ def test_a_rank_that_closes_between_rounds_fails_the_others() -> None:
 
 
 def test_a_creator_killed_before_it_waits_fails_the_opener() -> None:
-    code = "import sys, time, waitbench\nb = waitbench.HostBarrier(sys.argv[1], 2)\nprint('up', flush=True)\n" \
-           "time.sleep(60)\n"
+    code = ("import sys, time, waitbench\nb = waitbench.HostBarrier(sys.argv[1], 2)\nprint('up', flush=True)\n"
+            "time.sleep(60)\n")
     name = f"creator-{os.getpid()}"
     proc = _child(code, name)
     assert proc.stdout is not None and proc.stdout.readline().strip() == "up"
@@ -246,21 +247,20 @@ def test_open_refuses_a_segment_of_another_user_or_writable_by_others() -> None:
         os.unlink(path)
 
 
-def _race(name: str, rounds: int, start: object, done: object, out: object) -> None:
-    from waitbench.barrier import HostBarrier as HB
-
+def _race(name: str, rounds: int, start: Any, done: Any, out: Any) -> None:
+    """One of the racing creators (a forked process): try to create ``name``, round after round."""
     for _ in range(rounds):
-        start.wait()  # type: ignore[attr-defined]
+        start.wait()
         try:
-            b = HB(name, 2)
-            out.put(1)  # type: ignore[attr-defined]
+            b: HostBarrier | None = HostBarrier(name, 2)
+            out.put(1)
         except ValueError:
             b = None
-            out.put(0)  # type: ignore[attr-defined]
-        done.wait()  # type: ignore[attr-defined] # every creator tried while the owner holds the name
+            out.put(0)
+        done.wait()  # every creator tried while the owner holds the name
         if b is not None:
             b.close()
-        done.wait()  # type: ignore[attr-defined]
+        done.wait()
 
 
 def test_eight_creators_taking_over_a_dead_creators_name_make_exactly_one_owner() -> None:

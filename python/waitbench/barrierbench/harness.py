@@ -11,12 +11,14 @@ are spinning, for a spin longer than the gap), as an idle server's would have.
 
 Nothing hangs: every barrier wait has a deadline, the parent gives up on a rank that has not posted
 within the deadline or has died (it aborts the barriers it can and ends the rank processes), and
-the rank processes are daemons of the parent.
+the rank processes die with the parent (PR_SET_PDEATHSIG: even a SIGKILLed parent leaves none) and
+leave Ctrl-C to it.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +28,7 @@ import numpy as np
 
 from ..errors import WaitbenchError, invalid
 from .kinds import KINDS, Maker, Point
+from .lifeline import children_ignore_sigint
 from .ranks import RankPlan, RankSamples, rank_main
 
 POLL_S = 20e-6  # the parent's sleep between looks at the ranks' posts
@@ -84,12 +87,13 @@ def run_group(ranks: int, kinds: Sequence[tuple[str, dict[str, Any]]], settings:
         points = [maker.point(kind, **opts) for kind, opts in kinds]
         posted = ctx.RawArray("q", ranks)
         results = ctx.Queue()
-        plan = RankPlan(points, settings.rounds, settings.warmup, settings.timeout_s, settings.gpus)
+        plan = RankPlan(points, settings.rounds, settings.warmup, settings.timeout_s, settings.gpus, os.getpid())
         say(f"{ranks} ranks: starting {ranks - 1} rank processes")
         procs = [ctx.Process(target=rank_main, args=(r, plan, posted, results), daemon=True,
                              name=f"waitbench-rank{r}") for r in range(1, ranks)]
-        for p in procs:
-            p.start()
+        with children_ignore_sigint():  # Ctrl-C is this process's: it releases the ranks and keeps results
+            for p in procs:
+                p.start()
         step = 0
         for index, point in enumerate(points):
             say(f"{ranks} ranks: {point.kind} {point.options or ''}".rstrip())

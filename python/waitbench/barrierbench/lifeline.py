@@ -8,9 +8,12 @@ nobody will release. The kernel's parent-death signal covers every way the paren
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
+import threading
+from collections.abc import Iterator
 
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
@@ -29,3 +32,43 @@ def die_with_parent(parent_pid: int, *, ignore_sigint: bool = True) -> None:
         os._exit(1)
     if ignore_sigint:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@contextlib.contextmanager
+def children_ignore_sigint() -> Iterator[None]:
+    """Processes started inside inherit SIGINT ignored from their first instruction (through exec).
+
+    A rank arms :func:`die_with_parent` only once its target runs; a Ctrl-C while it is still
+    starting would print its traceback. Ignored here, SIGINT stays ignored in it (Python installs no
+    handler for a signal ignored at start-up). This process ignores Ctrl-C only while it starts them.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C's KeyboardInterrupt would be: the same clean-up, exit status 143."""
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+def stop_on_sigterm() -> None:
+    """Make SIGTERM unwind this process like Ctrl-C (ranks released, results kept) instead of killing it."""
+    signal.signal(signal.SIGTERM, _terminated)
+
+
+def interrupted_exit(tool: str, exc: KeyboardInterrupt, kept: str) -> int:
+    """Say in one line that ``tool`` was stopped and what was kept; the exit status (130, or 143 for SIGTERM)."""
+    import sys
+
+    what = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted (Ctrl-C)"
+    print(f"{tool}: {what}; {kept}", file=sys.stderr, flush=True)
+    return 143 if isinstance(exc, Terminated) else 130
