@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
+# ruff: noqa: E402 - a start-up signal handler comes before the heavy imports
 """Wake-up latency of cross-process barriers: what the host-side fix costs between rank processes.
 
 Usage: python benchmarks/barrier_latency.py OUT_DIR [--gpu] [--ranks 2,4,8] [--kinds K,...] [--spins 0,50,1000]
@@ -23,9 +24,23 @@ and are skipped, with a note, without it.
 
 from __future__ import annotations
 
+import os
+import signal
+
+
+def _starting(signum: int, frame: object) -> None:
+    """Ctrl-C or SIGTERM during the imports below: nothing is written yet; one line, no traceback."""
+    os.write(2, f"{TOOL}: stopped while starting (signal {signum}); nothing written\n".encode())
+    os._exit(128 + signum)
+
+
+TOOL = "barrier_latency"
+if __name__ == "__main__":  # not in a spawned rank, which imports this file as __mp_main__
+    signal.signal(signal.SIGINT, _starting)  # until main() hands both to stop_on_sigterm()
+    signal.signal(signal.SIGTERM, _starting)
+
 import argparse
 import importlib.util
-import os
 import sys
 import time
 import uuid

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
+# ruff: noqa: E402 - a start-up signal handler comes before the heavy imports
 """Correctness of waitbench.HostBarrier at scale: N ranks x R rounds with random delays, and faults.
 
 Every round is checked (no early release, no rank two rounds ahead, arrival indexes a permutation);
@@ -16,6 +17,21 @@ times. Exit status 1 if any run found an error; 130 on Ctrl-C (143 on SIGTERM), 
 """
 
 from __future__ import annotations
+
+import os
+import signal
+
+
+def _starting(signum: int, frame: object) -> None:
+    """Ctrl-C or SIGTERM during the imports below: nothing is written yet; one line, no traceback."""
+    os.write(2, f"{TOOL}: stopped while starting (signal {signum}); nothing written\n".encode())
+    os._exit(128 + signum)
+
+
+TOOL = "barrier_stress"
+if __name__ == "__main__":  # not in a spawned rank, which imports this file as __mp_main__
+    signal.signal(signal.SIGINT, _starting)  # until main() hands both to stop_on_sigterm()
+    signal.signal(signal.SIGTERM, _starting)
 
 import argparse
 import sys

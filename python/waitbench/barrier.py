@@ -142,10 +142,15 @@ class HostBarrier:
             held = f"pid {pid} created /dev/shm/{shm}; open it with HostBarrier.open" if pid else exc.strerror
             raise invalid("name", name, f"a name no live barrier uses ({held})") from None
         self._creator_pid = os.getpid()
-        from multiprocessing import resource_tracker
+        try:  # a Ctrl-C here (the tracker's first use starts a process) must not leave the segment behind
+            from multiprocessing import resource_tracker
 
-        resource_tracker.register("/" + shm, "shared_memory")  # removed even if this process is killed
-        self._tracked[0] = True
+            resource_tracker.register("/" + shm, "shared_memory")  # removed even if this process is killed
+            self._tracked[0] = True
+        except BaseException:
+            handle.close()
+            native().SharedBarrier.unlink(shm)
+            raise
         self._attach(handle, owner=True, rank=rank)
 
     @classmethod

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import invalid
-from .lifeline import die_with_parent
+from .lifeline import children_start_without_sigint, die_with_parent
 from .stress import MAX_ERRORS, check_round, delay
 
 FAULTS = ("kill", "stop", "none")
@@ -163,8 +163,11 @@ def run_faults(episodes: int, rounds: int, *, min_ranks: int = 2, max_ranks: int
         read_fd, write_fd = os.pipe()
         with HostBarrier(None, n, timeout_s=timeout_s) as b:
             try:
-                pids = [_fork_rank(b.name, r, rounds, seed * 100_003 + e * 257 + r, arrived, opened, write_fd,
-                                   os.getpid(), timeout_s) for r in range(n)]
+                with children_start_without_sigint():  # a Ctrl-C now reaches this process, after the forks
+                    for r in range(n):  # each pid kept as soon as it exists: a failed fork leaves none unknown
+                        pid = _fork_rank(b.name, r, rounds, seed * 100_003 + e * 257 + r, arrived, opened, write_fd,
+                                         os.getpid(), timeout_s)
+                        pids.append(pid)
                 os.close(write_fd)
                 write_fd = -1
                 t_kill = _inject(kind, pids[victim], victim, at_round, arrived, opened, rng, stop_max_s)

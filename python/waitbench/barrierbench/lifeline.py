@@ -13,7 +13,9 @@ import ctypes
 import os
 import signal
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
@@ -30,26 +32,39 @@ def die_with_parent(parent_pid: int, *, ignore_sigint: bool = True) -> None:
         raise OSError(err, f"prctl(PR_SET_PDEATHSIG): {os.strerror(err)}")
     if os.getppid() != parent_pid:  # the parent died before the signal was armed: nobody will release us
         os._exit(1)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a fork()ed rank inherits its parent's handler
     if ignore_sigint:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # held since start-up: dropped now
 
 
 @contextlib.contextmanager
-def children_ignore_sigint() -> Iterator[None]:
-    """Processes started inside inherit SIGINT ignored from their first instruction (through exec).
+def children_start_without_sigint() -> Iterator[None]:
+    """Processes started inside begin with SIGINT blocked (the mask passes through fork and exec).
 
-    A rank arms :func:`die_with_parent` only once its target runs; a Ctrl-C while it is still
-    starting would print its traceback. Ignored here, SIGINT stays ignored in it (Python installs no
-    handler for a signal ignored at start-up). This process ignores Ctrl-C only while it starts them.
+    A rank arms :func:`die_with_parent` (which ignores SIGINT, then unblocks it) only once its target
+    runs; a Ctrl-C while it is still starting would print its traceback. This thread blocks SIGINT
+    meanwhile, and this process's handlers only note a Ctrl-C or SIGTERM (another thread, such as a
+    BLAS worker's, may still take the signal, and an exception raised inside fork()'s own hooks would
+    be swallowed): it is raised once every start is done, never halfway through one.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    noted: list[int] = []
+    previous = {sig: signal.signal(sig, lambda signum, frame: noted.append(signum))
+                for sig in (signal.SIGINT, signal.SIGTERM)}
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if signal.SIGTERM in noted:
+        raise Terminated
+    if noted:
+        raise KeyboardInterrupt
 
 
 class Terminated(KeyboardInterrupt):
@@ -61,8 +76,12 @@ def _terminated(signum: int, frame: object) -> None:
 
 
 def stop_on_sigterm() -> None:
-    """Make SIGTERM unwind this process like Ctrl-C (ranks released, results kept) instead of killing it."""
+    """Make SIGTERM unwind this process like Ctrl-C (ranks released, results kept) instead of killing it.
+
+    Ctrl-C gets Python's own handler back too (a script may have set its own for its start-up).
+    """
     signal.signal(signal.SIGTERM, _terminated)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def interrupted_exit(tool: str, exc: KeyboardInterrupt, kept: str) -> int:
@@ -72,3 +91,16 @@ def interrupted_exit(tool: str, exc: KeyboardInterrupt, kept: str) -> int:
     what = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted (Ctrl-C)"
     print(f"{tool}: {what}; {kept}", file=sys.stderr, flush=True)
     return 143 if isinstance(exc, Terminated) else 130
+
+
+def await_start(procs: Sequence[Any], ready: Any, offset: int = 0, timeout_s: float = 10.0) -> None:
+    """Until each started process has reached its target (it set ``ready[i + offset]``) or has exited.
+
+    Why: a spawned rank unpickles its arguments (barriers, by name) before its target runs; a parent
+    that closes them first, on its way out after Ctrl-C, fails the rank there, with a traceback no
+    ``try`` of its own can catch. Bounded: a rank stuck in start-up is left to terminate().
+    """
+    limit = time.monotonic() + timeout_s
+    for i, p in enumerate(procs):
+        while p.pid is not None and p.exitcode is None and not ready[i + offset] and time.monotonic() < limit:
+            time.sleep(0.01)

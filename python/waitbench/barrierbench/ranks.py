@@ -51,10 +51,12 @@ class RankPlan:
     parent: int = 0  # the parent's pid: a rank dies with it (0: not armed)
 
 
-def rank_main(rank: int, plan: RankPlan, posted: Any, results: Any) -> None:
+def rank_main(rank: int, plan: RankPlan, posted: Any, results: Any, ready: Any = None) -> None:
     """Body of waiting rank ``rank`` (>= 1): every point of ``plan`` in order, then exit."""
     if plan.parent:
         die_with_parent(plan.parent)
+    if ready is not None:
+        ready[rank] = 1  # past start-up: the parent may close the barriers now
     try:
         probe = None
         if plan.gpus:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import invalid
-from .lifeline import children_ignore_sigint, die_with_parent
+from .lifeline import await_start, children_start_without_sigint, die_with_parent
 
 MAX_ERRORS = 10  # per rank: the first few violations say enough
 
@@ -86,10 +86,12 @@ def stress_rank(barrier: Any, rank: int, rounds: int, seed: int, arrived: Any, o
         out.put((rank, [*errors, f"rank {rank}: {type(exc).__name__}: {exc}"], b""))
 
 
-def _rank_process(parent: int, *args: Any) -> None:
+def _rank_process(parent: int, ready: Any, barrier: Any, rank: int, rounds: int, seed: int, arrived: Any,
+                  out: Any) -> None:
     """A spawned rank: dies with its parent, leaves Ctrl-C to it, then runs :func:`stress_rank`."""
     die_with_parent(parent)
-    stress_rank(*args)
+    ready[rank] = 1
+    stress_rank(barrier, rank, rounds, seed, arrived, out)
 
 
 def run_stress(ranks: int, rounds: int, *, kind: str = "shm-futex", spin_us: int = 50, seed: int = 0,
@@ -110,13 +112,14 @@ def run_stress(ranks: int, rounds: int, *, kind: str = "shm-futex", spin_us: int
         raise invalid("kind", kind, "'shm-futex' or 'mp-barrier'")
     arrived = ctx.RawArray("q", ranks)
     out = ctx.Queue()
-    procs = [ctx.Process(target=_rank_process, args=(os.getpid(), barrier, r, rounds, seed, arrived, out),
+    ready = ctx.RawArray("b", ranks)
+    procs = [ctx.Process(target=_rank_process, args=(os.getpid(), ready, barrier, r, rounds, seed, arrived, out),
                          daemon=True) for r in range(ranks)]
     t0 = time.monotonic()
     result = StressResult(kind, ranks, rounds, 0.0)
     got: dict[int, bytes] = {}
     try:
-        with children_ignore_sigint():
+        with children_start_without_sigint():
             for p in procs:
                 p.start()
         while len(got) < ranks:
@@ -129,8 +132,11 @@ def run_stress(ranks: int, rounds: int, *, kind: str = "shm-futex", spin_us: int
             result.errors.extend(errors)
             got[rank] = idx
     finally:
+        await_start(procs, ready)
         barrier.abort()
         for p in procs:
+            if p.pid is None:
+                continue
             p.join(timeout=10.0)
             if p.exitcode is None:
                 p.terminate()
