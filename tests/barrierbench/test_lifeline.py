@@ -100,3 +100,22 @@ def test_ctrl_c_stops_the_latency_benchmark_in_one_line_and_keeps_its_records(tm
     kept = int(last.split("; ")[1].split()[0])
     assert kept >= 1 and out.read_text().count("\n") >= kept
     assert _gone(kids, 5.0)
+
+
+@pytest.mark.parametrize("delay_s", [0.4, 0.8, 1.2, 2.0])
+def test_ctrl_c_at_any_moment_of_start_up_is_one_line_and_leaves_nothing(delay_s: float) -> None:
+    """During the imports, while the ranks spawn, while they start, or once they run: always one line.
+
+    Not before the script's first line runs (the interpreter's own start-up, about 0.1 s: Python's
+    KeyboardInterrupt there is out of any script's reach).
+    """
+    proc = subprocess.Popen(STRESS, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=ENV,
+                            start_new_session=True)
+    time.sleep(delay_s)
+    kids = _children(proc.pid)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert err.startswith("barrier_stress: "), err
+    assert _gone(kids, 5.0)
+    assert not [f for f in os.listdir("/dev/shm") if f.startswith(f"waitbench.auto-{proc.pid}-")]
