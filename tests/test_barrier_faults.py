@@ -59,6 +59,25 @@ def test_a_rank_killed_after_open_before_its_first_wait_fails_the_others() -> No
         assert f"rank 0 (pid {proc.pid}) exited or was killed" in str(e)
 
 
+def _hold(barrier: HostBarrier, out: Any) -> None:
+    """A spawned rank that received the barrier pickled (a Process argument) and never waits."""
+    out.put(barrier.rank)
+    time.sleep(60)
+
+
+def test_a_rank_that_received_it_pickled_and_died_before_waiting_fails_the_others() -> None:
+    ctx = mp.get_context("spawn")
+    with HostBarrier(None, 2, timeout_s=30) as b:
+        out = ctx.Queue()
+        proc = ctx.Process(target=_hold, args=(b, out), daemon=True)
+        proc.start()
+        rank = out.get(timeout=30)  # its rank was taken when the argument was unpickled
+        proc.kill()
+        proc.join(timeout=10)
+        e = _broken_within_bound(b, time.monotonic())
+        assert (e.reason, e.dead_rank, e.dead_pid) == ("rank-died", rank, proc.pid)
+
+
 def test_a_dead_arrived_rank_is_never_replaced_by_a_newcomer() -> None:
     code = ("import sys, waitbench\nb = waitbench.HostBarrier.open(sys.argv[1], timeout_s=30, rank=1)\n"
             "print('in', flush=True)\nb.wait()\n")
