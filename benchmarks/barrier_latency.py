@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
+# ruff: noqa: E402 - a start-up signal handler comes before the heavy imports
 """Wake-up latency of cross-process barriers: what the host-side fix costs between rank processes.
 
 Usage: python benchmarks/barrier_latency.py OUT_DIR [--gpu] [--ranks 2,4,8] [--kinds K,...] [--spins 0,50,1000]
@@ -23,12 +24,27 @@ and are skipped, with a note, without it.
 
 from __future__ import annotations
 
+import os
+import signal
+
+
+def _starting(signum: int, frame: object) -> None:
+    """Ctrl-C or SIGTERM during the imports below: nothing is written yet; one line, no traceback."""
+    os.write(2, f"{TOOL}: stopped while starting (signal {signum}); nothing written\n".encode())
+    os._exit(128 + signum)
+
+
+TOOL = "barrier_latency"
+if __name__ == "__main__":  # not in a spawned rank, which imports this file as __mp_main__
+    signal.signal(signal.SIGINT, _starting)  # until main() hands both to stop_on_sigterm()
+    signal.signal(signal.SIGTERM, _starting)
+
 import argparse
 import importlib.util
-import os
 import sys
 import time
 import uuid
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +52,7 @@ import numpy as np
 
 from waitbench.barrier import DEFAULT_SPIN_US
 from waitbench.barrierbench import KINDS, NEEDS_TORCH, Settings, point_record, run_group
+from waitbench.barrierbench.lifeline import interrupted_exit, stop_on_sigterm
 from waitbench.machine import host_identity, run_identity
 from waitbench.results import ResultsWriter
 
@@ -71,6 +88,39 @@ def _row(rec: dict[str, Any]) -> str:
 
     return (f"{label:22} {ranks!s:>5} {trio('wake_observe'):>24} {trio('wake_rtt'):>24} "
             f"{num(rec['wait_host_cpu_pct']):>7} {num(rec['host_cpu_pct'], '.2f'):>7} {num(rec['nvml_util_pct']):>6}")
+
+
+def _measure(out: Path, ranks_list: list[int], cases: list[tuple[str, dict[str, Any]]], settings: Settings,
+             sampler: Any, identity: dict[str, Any], machine: str, floor: float | None, no_telemetry: str,
+             args: argparse.Namespace, run_id: str, records: list[dict[str, Any]], say: Any) -> bool:
+    """Every point, written as it finishes (appended to ``records``); True if the GPU references failed."""
+    failed = False
+    with ResultsWriter(out) as writer:
+        try:
+            for ranks in ranks_list:
+                with closing(run_group(ranks, cases, settings, sampler=sampler, progress=say)) as group:
+                    for res in group:
+                        rec = point_record(res, settings, identity, machine=machine, floor_rtt_p50_us=floor,
+                                           no_telemetry=no_telemetry)
+                        writer.write(rec)
+                        records.append(rec)
+        finally:
+            if sampler is not None:
+                sampler.stop()
+        if args.gpu:
+            from waitbench.runner import Session
+            from waitbench.runner import Settings as RunSettings
+
+            say("references: " + ", ".join(name for name, _ in REFERENCES))
+            try:
+                with Session(0, [], RunSettings(window_s=1.0, wake_trials=args.reference_trials), writer,
+                             run_id=run_id) as session:
+                    for name, opts in REFERENCES:
+                        records.extend(session.measure(name, **opts))
+            except Exception as exc:  # noqa: BLE001 - the barrier records are written; say what is missing
+                print(f"barrier_latency: the same-run references failed: {exc}", file=sys.stderr)
+                failed = True
+    return failed
 
 
 def main() -> int:
@@ -129,35 +179,16 @@ def main() -> int:
     out = args.out_dir / "barrier.jsonl"
     t0 = time.monotonic()
     records: list[dict[str, Any]] = []
-    failed = False
 
     def say(msg: str) -> None:
         print(f"[{time.monotonic() - t0:6.1f} s] {msg}", file=sys.stderr, flush=True)
 
-    with ResultsWriter(out) as writer:
-        try:
-            for ranks in ranks_list:
-                for res in run_group(ranks, cases, settings, sampler=sampler, progress=say):
-                    rec = point_record(res, settings, identity, machine=machine, floor_rtt_p50_us=floor,
-                                       no_telemetry=no_telemetry)
-                    writer.write(rec)
-                    records.append(rec)
-        finally:
-            if sampler is not None:
-                sampler.stop()
-        if args.gpu:
-            from waitbench.runner import Session
-            from waitbench.runner import Settings as RunSettings
-
-            say("references: " + ", ".join(name for name, _ in REFERENCES))
-            try:
-                with Session(0, [], RunSettings(window_s=1.0, wake_trials=args.reference_trials), writer,
-                             run_id=run_id) as session:
-                    for name, opts in REFERENCES:
-                        records.extend(session.measure(name, **opts))
-            except Exception as exc:  # noqa: BLE001 - the barrier records are written; say what is missing
-                print(f"barrier_latency: the same-run references failed: {exc}", file=sys.stderr)
-                failed = True
+    stop_on_sigterm()
+    try:
+        failed = _measure(out, ranks_list, cases, settings, sampler, identity, machine, floor, no_telemetry, args,
+                          run_id, records, say)
+    except KeyboardInterrupt as exc:  # the ranks were released on the way out; the file holds what finished
+        return interrupted_exit("barrier_latency", exc, f"{len(records)} records kept in {out}")
     say(f"wrote {len(records)} records to {out}")
     print(f"\nbarrier wake-up on {machine} ({os.cpu_count()} CPUs, {gpus} GPUs), {args.rounds} rounds per point, "
           f"gap {args.gap_us:g} us; latencies in us from the last arrival, p50/p99/p99.9")

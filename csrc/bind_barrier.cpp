@@ -23,8 +23,9 @@ struct PyBarrier {
   }
 };
 
-// create/open with the GIL released; a failing shm_open becomes the matching OSError
-// (FileExistsError, FileNotFoundError, PermissionError).
+// create/open with the GIL released; a failing system call becomes the matching OSError subclass
+// (FileExistsError, FileNotFoundError, PermissionError, ENOSPC...) carrying the C++ message, which
+// says what is wrong; a segment that is not a valid barrier is a ValueError (std::invalid_argument).
 template <typename F>
 PyBarrier make(const std::string& name, F&& f) {
   int err = 0;
@@ -40,8 +41,10 @@ PyBarrier make(const std::string& name, F&& f) {
     }
   }
   if (err) {
-    errno = err;
-    PyErr_SetFromErrnoWithFilename(PyExc_OSError, ("/dev/shm/" + name).c_str());
+    // OSError(errno, text, filename) picks the subclass from errno, as PyErr_SetFromErrno does.
+    const std::string text = what.substr(0, what.rfind(": "));  // system_error appends strerror: keep ours
+    py::object exc = py::reinterpret_borrow<py::object>(PyExc_OSError)(err, text, "/dev/shm/" + name);
+    PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(exc.ptr())), exc.ptr());
     throw py::error_already_set();
   }
   return PyBarrier{std::move(b)};
@@ -62,7 +65,8 @@ void register_barrier(py::module_& m) {
       .def_static(
           "open", [](const std::string& name) { return make(name, [&] { return SharedBarrier::open(name); }); },
           py::arg("name"))
-      .def_static("unlink", &SharedBarrier::unlink, py::arg("name"))
+      .def_static("unlink", &SharedBarrier::unlink, py::arg("name"), py::call_guard<py::gil_scoped_release>(),
+                  "Remove the name if this process created the segment it names; False if nothing was removed.")
       .def_static("creator", &SharedBarrier::creator, py::arg("name"),
                   "(pid of the process that created barrier `name`, whether it is alive); (0, False) if none.")
       .def(
@@ -89,6 +93,8 @@ void register_barrier(py::module_& m) {
           "Arrive and wait (GIL released): (status, index, generation, release_ns, wake_ns, cpu_ns, wall_ns).")
       .def(
           "abort", [](PyBarrier& b) { b.get().abort(); }, py::call_guard<py::gil_scoped_release>())
+      .def(
+          "reset", [](PyBarrier& b) { b.get().reset(); }, py::call_guard<py::gil_scoped_release>())
       .def("broken",
            [](PyBarrier& b) {
              const BarrierBrokenInfo i = b.get().broken();

@@ -258,7 +258,7 @@ class SideCall:
 BARRIER_MAX_PARTIES: int
 
 class _BarrierBrokenInfo(TypedDict):
-    reason: int  # 0: not broken; 1 timeout, 2 aborted, 3 rank died, 4 interrupted
+    reason: int  # 0: not broken; 1 timeout, 2 aborted, 3 rank died, 4 interrupted, 5 rank left
     by_rank: int
     generation: int
     dead_rank: int
@@ -274,7 +274,8 @@ class SharedBarrier:
     @staticmethod
     def open(name: str) -> SharedBarrier: ...
     @staticmethod
-    def unlink(name: str) -> bool: ...
+    def unlink(name: str) -> bool:
+        """Remove the name if this process created the segment it names; False if nothing was removed."""
     @staticmethod
     def creator(name: str) -> tuple[int, bool]:
         """(pid of the process that created barrier `name`, whether it is alive); (0, False) if none."""
@@ -282,6 +283,7 @@ class SharedBarrier:
     def wait(self, timeout_ns: int, spin_ns: int) -> tuple[int, int, int, int, int, int, int]:
         """Arrive and wait (GIL released): (status, index, generation, release_ns, wake_ns, cpu_ns, wall_ns)."""
     def abort(self) -> None: ...
+    def reset(self) -> None: ...
     def broken(self) -> _BarrierBrokenInfo: ...
     def close(self) -> None: ...
     @property

@@ -9,7 +9,10 @@ ack of the kernel each rank then launches), with each rank's CPU use while it wa
 utilization meanwhile. ``benchmarks/barrier_latency.py`` runs it; records use the common schema
 (strategy ``host-barrier``, options ``kind`` and ``ranks``).
 
-``stress``: N rank processes x many rounds with random delays, every round checked.
+``stress``: N rank processes x many rounds with random delays, every round checked. ``faults``: the
+same checks with ranks killed (SIGKILL) and stopped (SIGSTOP) at random points, every kill timed
+until each other rank noticed it. ``lifeline``: rank processes die with their parent and leave
+Ctrl-C to it.
 """
 
 from __future__ import annotations

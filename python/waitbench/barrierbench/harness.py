@@ -11,12 +11,14 @@ are spinning, for a spin longer than the gap), as an idle server's would have.
 
 Nothing hangs: every barrier wait has a deadline, the parent gives up on a rank that has not posted
 within the deadline or has died (it aborts the barriers it can and ends the rank processes), and
-the rank processes are daemons of the parent.
+the rank processes die with the parent (PR_SET_PDEATHSIG: even a SIGKILLed parent leaves none) and
+leave Ctrl-C to it.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +28,7 @@ import numpy as np
 
 from ..errors import WaitbenchError, invalid
 from .kinds import KINDS, Maker, Point
+from .lifeline import await_start, children_start_without_sigint
 from .ranks import RankPlan, RankSamples, rank_main
 
 POLL_S = 20e-6  # the parent's sleep between looks at the ranks' posts
@@ -84,22 +87,31 @@ def run_group(ranks: int, kinds: Sequence[tuple[str, dict[str, Any]]], settings:
         points = [maker.point(kind, **opts) for kind, opts in kinds]
         posted = ctx.RawArray("q", ranks)
         results = ctx.Queue()
-        plan = RankPlan(points, settings.rounds, settings.warmup, settings.timeout_s, settings.gpus)
+        plan = RankPlan(points, settings.rounds, settings.warmup, settings.timeout_s, settings.gpus, os.getpid())
         say(f"{ranks} ranks: starting {ranks - 1} rank processes")
-        procs = [ctx.Process(target=rank_main, args=(r, plan, posted, results), daemon=True,
+        ready = ctx.RawArray("b", ranks)
+        procs = [ctx.Process(target=rank_main, args=(r, plan, posted, results, ready), daemon=True,
                              name=f"waitbench-rank{r}") for r in range(1, ranks)]
-        for p in procs:
-            p.start()
+        with children_start_without_sigint():  # Ctrl-C is this process's: it releases the ranks and keeps results
+            for p in procs:
+                p.start()
+        await_start(procs, ready, offset=1, timeout_s=settings.timeout_s)  # before a barrier can close
+        if not all(ready[1:]):
+            raise _failure(results, procs, f"rank(s) did not start within {settings.timeout_s:g} s")
         step = 0
         for index, point in enumerate(points):
             say(f"{ranks} ranks: {point.kind} {point.options or ''}".rstrip())
             result, step = _point(index, point, maker, settings, posted, results, procs, sampler, step)
             yield result
     finally:
+        if procs:
+            await_start(procs, ready, offset=1)  # a rank still starting would fail opening a closed barrier
         for p in points:  # a rank still waiting is released with an error
             if p.kind == "mp-barrier" or (p.kind == "shm-futex" and not p.handle.closed):
                 p.handle.abort()
         for p in procs:
+            if p.pid is None:  # never started (stopped while starting the others)
+                continue
             p.join(timeout=5.0)
             if p.exitcode is None:
                 p.terminate()

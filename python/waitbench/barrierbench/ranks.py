@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from .kinds import Point, join
+from .lifeline import die_with_parent
 
 # Columns of a rank's per-round samples.
 WAKE, ACK, THREAD_CPU, PROCESS_CPU, WALL, NATIVE_RELEASE, NATIVE_WAKE = range(7)
@@ -47,10 +48,15 @@ class RankPlan:
     warmup: int
     timeout_s: float
     gpus: int  # 0: CPU leg; else rank r launches its ack on GPU (r - 1) % gpus
+    parent: int = 0  # the parent's pid: a rank dies with it (0: not armed)
 
 
-def rank_main(rank: int, plan: RankPlan, posted: Any, results: Any) -> None:
+def rank_main(rank: int, plan: RankPlan, posted: Any, results: Any, ready: Any = None) -> None:
     """Body of waiting rank ``rank`` (>= 1): every point of ``plan`` in order, then exit."""
+    if plan.parent:
+        die_with_parent(plan.parent)
+    if ready is not None:
+        ready[rank] = 1  # past start-up: the parent may close the barriers now
     try:
         probe = None
         if plan.gpus:

@@ -15,6 +15,7 @@ The rank loop is written against ``multiprocessing.Barrier``'s interface only (`
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import random
 import threading
 import time
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import invalid
+from .lifeline import await_start, children_start_without_sigint, die_with_parent
 
 MAX_ERRORS = 10  # per rank: the first few violations say enough
 
@@ -43,7 +45,7 @@ class StressResult:
         return not self.errors
 
 
-def _delay(rng: random.Random) -> None:
+def delay(rng: random.Random) -> None:
     """Most rounds arrive at once; some spin a little, some sleep (so waiters both spin and sleep)."""
     x = rng.random()
     if x < 0.2:
@@ -54,6 +56,18 @@ def _delay(rng: random.Random) -> None:
         time.sleep(rng.uniform(0, 300e-6))
 
 
+def check_round(rank: int, k: int, seen: Any) -> list[str]:
+    """What is wrong with rank ``rank`` released from round ``k`` while ranks posted ``seen``."""
+    early = [r for r, v in enumerate(seen) if v < k]
+    ahead = [r for r, v in enumerate(seen) if v > k + 1]
+    errors = []
+    if early:
+        errors.append(f"rank {rank} released from round {k} while rank(s) {early} had not arrived")
+    if ahead:
+        errors.append(f"rank {rank} in round {k} saw rank(s) {ahead} two rounds ahead")
+    return errors
+
+
 def stress_rank(barrier: Any, rank: int, rounds: int, seed: int, arrived: Any, out: Any) -> None:
     """One rank: ``rounds`` checked rounds on ``barrier`` (a HostBarrier or a multiprocessing.Barrier)."""
     rng = random.Random(seed * 7919 + rank)
@@ -61,21 +75,23 @@ def stress_rank(barrier: Any, rank: int, rounds: int, seed: int, arrived: Any, o
     errors: list[str] = []
     try:
         for k in range(1, rounds + 1):
-            _delay(rng)
+            delay(rng)
             arrived[rank] = k
             indexes[k - 1] = barrier.wait()
-            seen = arrived[:]
-            early = [r for r, v in enumerate(seen) if v < k]
-            ahead = [r for r, v in enumerate(seen) if v > k + 1]
-            if early:
-                errors.append(f"rank {rank} released from round {k} while rank(s) {early} had not arrived")
-            if ahead:
-                errors.append(f"rank {rank} in round {k} saw rank(s) {ahead} two rounds ahead")
+            errors.extend(check_round(rank, k, arrived[:]))
             if len(errors) >= MAX_ERRORS:
                 break
         out.put((rank, errors, indexes.tobytes()))
     except threading.BrokenBarrierError as exc:  # what multiprocessing.Barrier raises; BarrierBroken is one
         out.put((rank, [*errors, f"rank {rank}: {type(exc).__name__}: {exc}"], b""))
+
+
+def _rank_process(parent: int, ready: Any, barrier: Any, rank: int, rounds: int, seed: int, arrived: Any,
+                  out: Any) -> None:
+    """A spawned rank: dies with its parent, leaves Ctrl-C to it, then runs :func:`stress_rank`."""
+    die_with_parent(parent)
+    ready[rank] = 1
+    stress_rank(barrier, rank, rounds, seed, arrived, out)
 
 
 def run_stress(ranks: int, rounds: int, *, kind: str = "shm-futex", spin_us: int = 50, seed: int = 0,
@@ -96,14 +112,16 @@ def run_stress(ranks: int, rounds: int, *, kind: str = "shm-futex", spin_us: int
         raise invalid("kind", kind, "'shm-futex' or 'mp-barrier'")
     arrived = ctx.RawArray("q", ranks)
     out = ctx.Queue()
-    procs = [ctx.Process(target=stress_rank, args=(barrier, r, rounds, seed, arrived, out), daemon=True)
-             for r in range(ranks)]
+    ready = ctx.RawArray("b", ranks)
+    procs = [ctx.Process(target=_rank_process, args=(os.getpid(), ready, barrier, r, rounds, seed, arrived, out),
+                         daemon=True) for r in range(ranks)]
     t0 = time.monotonic()
     result = StressResult(kind, ranks, rounds, 0.0)
     got: dict[int, bytes] = {}
     try:
-        for p in procs:
-            p.start()
+        with children_start_without_sigint():
+            for p in procs:
+                p.start()
         while len(got) < ranks:
             try:
                 rank, errors, idx = out.get(timeout=timeout_s + 5.0)
@@ -114,8 +132,11 @@ def run_stress(ranks: int, rounds: int, *, kind: str = "shm-futex", spin_us: int
             result.errors.extend(errors)
             got[rank] = idx
     finally:
+        await_start(procs, ready)
         barrier.abort()
         for p in procs:
+            if p.pid is None:
+                continue
             p.join(timeout=10.0)
             if p.exitcode is None:
                 p.terminate()
