@@ -18,9 +18,11 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 c_u8, c_u64, c_int, c_void_p, c_char_p, c_size_t = (ctypes.c_uint8, ctypes.c_uint64, ctypes.c_int, ctypes.c_void_p,
                                                     ctypes.c_char_p, ctypes.c_size_t)
@@ -193,6 +195,15 @@ def play(spec: dict) -> None:
     if spec.get("die"):
         os._exit(0)  # no finalize: a rank killed mid-job
     comm.finalize()
+
+
+def run_rank_process(library: str, folder: Path, spec: dict) -> None:
+    """Play one rank (:func:`play`) in a process of its own, so it writes its own ring (the ring folder and job
+    come from the environment, as the plugin reads them).
+    """
+    path = folder / f"spec-{spec['comm_id']:x}-{spec['rank']}.json"
+    path.write_text(json.dumps({"library": library, **spec}))
+    subprocess.run([sys.executable, __file__, str(path)], check=True, timeout=60)
 
 
 if __name__ == "__main__":

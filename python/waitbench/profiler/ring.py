@@ -87,11 +87,11 @@ def read_ring(path: str | os.PathLike[str], since: int = 0) -> RingSnapshot:
     try:
         with open(p, "rb") as fh:
             raw = fh.read()
-            fh.seek(0)
-            head_after = int(np.frombuffer(fh.read(layout.HEADER_BYTES), layout.HEADER, count=1)[0]["head"])
+            h = _header(raw, p)
+            fh.seek(layout.HEADER.fields["head"][1])
+            head_after = int.from_bytes(fh.read(8), "little")  # entries past the first read's head: lost or new
     except OSError as exc:
         raise ResultsError(f"{p}: cannot read it ({exc.strerror or exc})") from None
-    h = _header(raw, p)
     capacity, head = int(h["capacity"]), int(h["head"])
     body = raw[layout.ENTRIES_OFFSET:layout.ENTRIES_OFFSET + capacity * layout.ENTRY_BYTES]
     n = len(body) // layout.ENTRY_BYTES
