@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers.fake_nccl_host import Collective, run_rank_process
 
+from helpers.fake_nccl_host import Collective, run_rank_process
 from waitbench.profiler.accounting import account
 from waitbench.profiler.recording import load_sources
 from waitbench.profiler.render import clock_free_sentences, seconds, tables, wait_sentences
@@ -22,7 +22,8 @@ TRANSFER = 50_000  # every rank's transfer after the last arrival: 50 us
 
 def play_job(make_host, delays: list[list[int]], func: str = "AllReduce", comm_id: int = 0x77) -> list:
     """One process holding every rank (as a single-process multi-GPU job): instance k, rank r arrives
-    delays[k][r] ns after the instance's base time, on 2 channels 100 ns apart."""
+    delays[k][r] ns after the instance's base time, on 2 channels 100 ns apart.
+    """
     host = make_host()
     n = len(delays[0])
     comms = [host.init(comm_id, rank=r, n_ranks=n) for r in range(n)]
@@ -30,7 +31,8 @@ def play_job(make_host, delays: list[list[int]], func: str = "AllReduce", comm_i
         base = 10**10 * (k + 1)
         last = base + max(row)
         for r, c in enumerate(comms):
-            c.collective(Collective(func, [base + row[r], base + row[r] + 100], [last + TRANSFER - 10, last + TRANSFER]))
+            starts, stops = [base + row[r], base + row[r] + 100], [last + TRANSFER - 10, last + TRANSFER]
+            c.collective(Collective(func, starts, stops))
     return comms
 
 
@@ -70,8 +72,7 @@ def test_one_ring_per_rank_process_gives_the_same_figures(library, ring_dir):
     acc = account(r for ring in rings for r in ring.records)
     (inst,) = acc.instances
     assert inst.late_rank == 0 and inst.wait_ns == [0, late]
-    assert wait_sentences(acc) == ["rank 1 waited 2.31 s on rank 0 in Broadcast, 97% of its kernel time "
-                                   "(1 collective)"]
+    assert wait_sentences(acc) == ["rank 1 waited 2.31 s on rank 0 in Broadcast, 97% of its kernel time (1 collective)"]
 
 
 def test_across_hosts_only_the_clock_free_figures_compare_ranks(make_host, ring_dir):
