@@ -127,3 +127,15 @@ def test_checksums_match_the_plugins(library, ring_dir):
     raw = np.frombuffer(ring_paths(ring_dir, "test")[0].read_bytes(), np.uint8)
     entries = raw[layout.ENTRIES_OFFSET:layout.ENTRIES_OFFSET + 3 * layout.ENTRY_BYTES].reshape(3, -1)
     assert (layout.checksums(entries) == entries.copy().view(layout.ENTRY).reshape(3)["checksum"]).all()
+
+
+def test_the_report_notes_say_what_a_reader_of_the_figures_must_know(library, ring_dir, monkeypatch):
+    from waitbench.profiler.render import ring_notes
+
+    monkeypatch.setenv("WAITBENCH_PROFILER_ENTRIES", "16")
+    run_rank(library, ring_dir, 0, colls(20), die=True)
+    (ring,) = load_sources([ring_dir], job="test")
+    notes = ring_notes([ring])
+    assert len(notes) == 2
+    assert "the process is gone with 1 communicator(s) live (it died)" in notes[0]
+    assert "4 entries overwritten before they were read" in notes[1]
