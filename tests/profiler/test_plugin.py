@@ -193,3 +193,19 @@ def test_the_library_exports_only_the_plugin_tables(library):
     internal = "_ZN6wbprof11start_eventEPNS_11CommContextEPPvPNS_10EventDescrE"  # wbprof::start_event
     for hidden in ("ncclProfiler_v4", "ncclProfiler_v8", internal):
         assert not hasattr(lib, hidden)
+
+
+def test_the_plugin_compiles_with_a_plain_cxx_compiler_and_no_cuda_header(tmp_path):
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    cxx = shutil.which("c++") or shutil.which("g++")
+    if cxx is None:
+        pytest.skip("no C++ compiler on PATH")
+    src = Path(__file__).resolve().parents[2] / "csrc" / "profiler"
+    for f in sorted(src.glob("*.cpp")):
+        subprocess.run([cxx, "-std=c++17", "-fsyntax-only", "-Wall", "-Wextra", "-Werror", f"-I{src}", str(f)],
+                       check=True, timeout=120)
+    includes = [line for f in src.iterdir() for line in f.read_text().splitlines() if line.startswith("#include")]
+    assert includes and not [line for line in includes if "cuda" in line.lower() or "nccl.h" in line]
