@@ -36,9 +36,13 @@ WARMUP = 20
 
 def rank_main(rank: int, world: int, iters: int, store: str, out: str) -> None:
     """One rank of the job: time the two all_reduces; rank 0 writes the samples to ``out``."""
+    import ctypes
+    import signal
+
     import torch
     import torch.distributed as dist
 
+    ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: a rank dies with its job's process
     torch.cuda.set_device(rank)
     dist.init_process_group("nccl", init_method=f"file://{store}", rank=rank, world_size=world,
                             device_id=torch.device("cuda", rank))

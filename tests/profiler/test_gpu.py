@@ -25,11 +25,12 @@ from waitbench.profiler.recording import load_sources
 LATE_S = 0.3
 
 JOB = textwrap.dedent("""
-    import sys, tempfile, time
+    import ctypes, signal, sys, tempfile, time
     import torch, torch.distributed as dist
     import torch.multiprocessing as mp
 
     def rank_main(rank, world, store, late_s):
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: a rank dies with the job
         torch.cuda.set_device(rank)
         dist.init_process_group("nccl", init_method=f"file://{store}", rank=rank, world_size=world,
                                 device_id=torch.device("cuda", rank))
