@@ -14,7 +14,7 @@ Where: ``$XDG_CACHE_HOME/waitbench/probe-<uuid>-<driver>.json``, by default
 A cache is a file anyone may have edited, truncated or filled with another program's data, and a
 wrong idle power flips verdicts silently. So a cached figure is checked as it is read: a file that is
 not JSON, of another format, or holds a figure outside its plausible range (:data:`TFLOPS_RANGE`,
-:data:`IDLE_POWER_RANGE_W`) is no baseline: the GPU is measured again, with one
+:data:`~waitbench.telemetry.verdict.IDLE_POWER_RANGE_W`) is no baseline: the GPU is measured again, with one
 :class:`~waitbench.errors.CacheWarning` naming the file. A baseline is written under a temporary
 name of its own and renamed over the cache file, so two probes never meet half-way in one file,
 and a folder that cannot be written (read-only, full) is said once; the probe then goes on without
@@ -38,14 +38,13 @@ from typing import Any
 from ... import jsonl
 from ..._version import __version__
 from ...errors import CacheWarning
+from ...telemetry.verdict import IDLE_POWER_RANGE_W
 from .measure import ProbeRun
 
 FORMAT_VERSION = 1
 # What a cached figure may be. The probe's FP32 FMA throughput: above 0, and far below any GPU's
-# peak (an H200 gives about 60). Warm-idle power (a context held, nothing running): NVML reads a
-# few watts on small cards and about 70-120 W on H100/H200 boards; no GPU idles below 1 W or above 1 kW.
+# peak (an H200 gives about 60). Warm-idle power (a context held, nothing running): IDLE_POWER_RANGE_W.
 TFLOPS_RANGE = (0.0, 10_000.0)  # (exclusive, inclusive)
-IDLE_POWER_RANGE_W = (1.0, 1000.0)  # inclusive
 _WARNED: set[tuple[str, str]] = set()  # (file, problem) already said: a watch loop says each once
 
 
