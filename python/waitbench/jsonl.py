@@ -85,6 +85,8 @@ def _finite_float(text: str) -> float:
 
 
 def _bounded_int(text: str) -> int:
+    if len(text) < 19:  # fewer digits than 2**63 has: always in range
+        return int(text)
     value = int(text) if len(text) <= 20 else INT_LIMIT  # 20 characters hold any int64; longer ones are not
     if not -INT_LIMIT <= value < INT_LIMIT:
         raise _Refused(f"holds the integer {text[:20]}{'...' if len(text) > 20 else ''}, beyond 64 bits")
@@ -92,14 +94,15 @@ def _bounded_int(text: str) -> int:
 
 
 def _deeper_than(obj: Any, limit: int) -> bool:
-    """True if ``obj`` nests arrays and objects more than ``limit`` deep (walked without recursion)."""
-    stack = [(obj, 1)] if isinstance(obj, (dict, list)) else []
-    while stack:
-        item, depth = stack.pop()
+    """True if ``obj`` nests arrays and objects more than ``limit`` deep (walked level by level, no recursion)."""
+    level = [obj] if type(obj) in (dict, list) else []  # the parser makes plain dicts and lists only
+    depth = 0
+    while level:
+        depth += 1
         if depth > limit:
             return True
-        children = item.values() if isinstance(item, dict) else item
-        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
+        level = [c for item in level for c in (item.values() if type(item) is dict else item)
+                 if type(c) is list or type(c) is dict]
     return False
 
 

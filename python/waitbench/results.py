@@ -191,6 +191,7 @@ EXTRA_FIELDS = [
 FIELDS: list[Field] = [*RUN_FIELDS, *SUBJECT_FIELDS, *SHAPE_FIELDS, *TELEMETRY_FIELDS, *WAKE_FIELDS, *WORKLOAD_FIELDS,
                        *EXTRA_FIELDS]
 FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in FIELDS)
+_FIELD_SET = frozenset(FIELD_NAMES)
 _KIND_TYPES: dict[str, tuple[type, ...]] = {
     "str": (str,), "int": (int,), "float": (int, float), "bool": (bool,), "dict": (dict,), "list": (list, tuple),
 }
@@ -232,7 +233,7 @@ def _check_fields(rec: dict[str, Any]) -> None:
     missing = [n for n in FIELD_NAMES if n not in rec]
     if missing:
         raise ValueError(f"record lacks field(s) {missing}")
-    extra = [n for n in rec if n not in FIELD_NAMES]
+    extra = [n for n in rec if n not in _FIELD_SET]
     if extra:
         raise ValueError(f"record has unknown field(s) {extra}")
     for f in FIELDS:
@@ -370,8 +371,12 @@ def results_files(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str
 
 
 def _record_key(rec: dict[str, Any]) -> bytes:
-    """What makes two records the same: their run and every value (a digest: a long run's keys stay small)."""
-    text = json.dumps(rec, sort_keys=True, separators=(",", ":"), default=str)
+    """What makes two records the same: their run and every value (a digest: a long run's keys stay small).
+
+    Fields are taken in schema order (a checked record has every one), so the order a file lists them in
+    does not matter; a field's own dict is taken as written (the writer's order is the strategy table's).
+    """
+    text = json.dumps([rec[n] for n in FIELD_NAMES], separators=(",", ":"), default=str)
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
