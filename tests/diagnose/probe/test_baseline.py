@@ -172,6 +172,7 @@ def test_an_implausible_figure_is_never_cached():
     with pytest.warns(CacheWarning, match=r"this probe baseline is not kept \(power_warm_idle_w=5000.0 is outside"):
         base = bl.save(synthetic_run("GPU-dddd", power=5000.0), "SYNTHETIC GPU", DRIVER)
     assert base.path is None and bl.load("GPU-dddd", DRIVER) is None
+    assert base.power_warm_idle_w is None and base.tflops == 50.0  # the verdict gets no power baseline from it
 
 
 def test_probes_saving_at_once_never_meet_in_one_temporary_file(cache):

@@ -188,6 +188,10 @@ def save(run: ProbeRun, name: str, driver: str) -> Baseline:
     problem = _problem(data)
     if problem is not None:  # a figure no later probe would accept: not kept, the next probe measures again
         _warn_once(path, f"this probe baseline is not kept ({problem})")
+        lo, hi = IDLE_POWER_RANGE_W
+        if base.power_warm_idle_w is not None and not (_number(base.power_warm_idle_w)
+                                                       and lo <= base.power_warm_idle_w <= hi):
+            base.power_warm_idle_w = None  # judged as without a power baseline, rather than by a figure no GPU reads
     else:
         try:
             _write_atomically(path, (json.dumps(data, indent=1, allow_nan=False) + "\n").encode("utf-8"))
