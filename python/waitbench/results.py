@@ -40,8 +40,9 @@ class Field:
 
     ``since`` is the schema version that added the field; ``default`` is what a record of an older
     version that lacks it gets on load. ``nullable``: whether None is allowed (a metric that could
-    not be measured is None, with its reason in ``null_reasons``; what says which record it is, is
-    never None). A number is always finite: NaN and infinities are no measurement (None is).
+    not be measured is None, with its reason in ``null_reasons``; the schema version, the record
+    kind and ``null_reasons`` itself are never None). A number is always finite and an integer fits
+    in 64 bits: NaN and infinities are no measurement (None is).
     """
 
     name: str
