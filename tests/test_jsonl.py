@@ -126,3 +126,71 @@ def test_many_malformed_lines_are_counted_and_the_first_named(tmp_path: Path) ->
         assert len(results.load_records(path)) == 1
     assert str(caught[0].message) == (f"{path}: skipped 20 malformed lines (1, 2, 3, 4, 5, 6, 7, 8, ...); line 1: "
                                       "not JSON (Expecting value)")
+
+
+def _line_with(rec_text: str, field: str, raw_value: str) -> str:
+    """``rec_text`` (one record's JSON) with ``field``'s value replaced by the JSON text ``raw_value``."""
+    obj = json.loads(rec_text)
+    obj[field] = "@@"
+    return json.dumps(obj).replace('"@@"', raw_value, 1)
+
+
+HOSTILE = [  # (field, its raw JSON value, what the warning says)
+    ("extra", "[" * 100_000 + "]" * 100_000, "nested deeper than 64 levels"),
+    ("extra", "{\"a\":" * 900 + "1" + "}" * 900, "nested deeper than 64 levels"),
+    ("options", "[" * 65 + "]" * 65, "nested deeper than 64 levels"),
+    ("nvml_util_pct", "NaN", "holds NaN, which is no JSON number"),
+    ("power_w", "Infinity", "holds Infinity"),
+    ("power_w", "-Infinity", "holds -Infinity"),
+    ("power_w", "1e400", "holds the number 1e400, beyond a float's range"),
+    ("power_w", "-2.5E+309", "beyond a float's range"),
+    ("power_w", "1" + "0" * 400, "beyond 64 bits"),
+    ("waiter_blocks", "9223372036854775808", "holds the integer 9223372036854775808, beyond 64 bits"),
+    ("extra", "{\"big\": " + "9" * 5000 + "}", "beyond 64 bits"),
+    ("strategy", '"\\ud800 lone"', "lone UTF-16 surrogate"),
+]
+
+
+@pytest.mark.parametrize("field, raw, needle", HOSTILE, ids=[f"{f}={r[:12]}" for f, r, _ in HOSTILE])
+def test_hostile_lines_are_skipped_with_the_one_warning_naming_file_and_line(tmp_path: Path, field: str, raw: str,
+                                                                           needle: str) -> None:
+    good = json.dumps(_rec("good"))
+    path = tmp_path / "r.jsonl"
+    path.write_text(good + "\n" + _line_with(good, field, raw) + "\n")
+    with pytest.warns(MalformedLinesWarning) as caught:
+        (rec,) = results.load_records(path)
+    assert rec["run_id"] == "good"
+    (w,) = caught
+    assert str(w.message).startswith(f"{path}: skipped 1 malformed line (2); line 2: ") and needle in str(w.message)
+
+
+def test_the_edges_of_what_is_read_are_kept() -> None:
+    """64 levels, the int64 range and the largest float are values, as are escaped surrogate pairs."""
+    assert jsonl.loads("[" * 64 + "]" * 64) is not None
+    assert jsonl.loads("[-9223372036854775808, 9223372036854775807, 1.7976931348623157e308]")[2] > 1e308
+    assert jsonl.loads('"\\ud83d\\ude00"') == "\U0001F600"
+    with pytest.raises(ValueError, match="not UTF-8"):
+        jsonl.loads(b"\xff")
+
+
+def test_non_finite_values_are_never_written(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"nvml_util_pct=nan is invalid: expected a finite number"):
+        results.new_record(record_kind="waiter", run_id="r", nvml_util_pct=float("nan"))
+    rec = _rec()
+    rec["extra"] = {"x": float("inf")}  # free-form fields are not typed; the writer still refuses it
+    w = results.ResultsWriter(tmp_path / "r.jsonl")
+    with pytest.raises(ValueError, match="cannot write NaN or an infinity"):
+        w.write(rec)
+    w.close()
+    assert not (tmp_path / "r.jsonl").exists()
+
+
+def test_a_file_whose_first_record_is_over_a_mebibyte_is_appended_to(tmp_path: Path) -> None:
+    path = tmp_path / "r.jsonl"
+    big = _rec("big")
+    big["extra"] = {"blob": "x" * (3 << 20)}
+    with results.ResultsWriter(path) as w:
+        w.write(big)
+    with results.ResultsWriter(path) as w:  # refused before: its first line was read 1 MiB only
+        w.write(_rec("next"))
+    assert [r["run_id"] for r in results.load_records(path)] == ["big", "next"]

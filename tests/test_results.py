@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import warnings
 from pathlib import Path
 
 import pytest
 
 from waitbench import results
-from waitbench.errors import MalformedLinesWarning, ResultsError
+from waitbench.errors import DuplicateRecordsWarning, MalformedLinesWarning, ResultsError
 
 
 def _rec(**kw: object) -> dict:
@@ -64,8 +67,8 @@ def test_jsonl_round_trip(tmp_path: Path) -> None:
 
 def test_malformed_lines_anywhere_are_skipped_and_named_in_one_warning(tmp_path: Path) -> None:
     path = tmp_path / "r.jsonl"
-    line = json.dumps(_rec())
-    path.write_text(line[:10] + "\n" + line + "\n[1, 2]\nnull\n" + line + "\n" + line[: len(line) // 2])
+    line, other = json.dumps(_rec(run_id="a")), json.dumps(_rec(run_id="b"))  # the same record twice is read once
+    path.write_text(line[:10] + "\n" + line + "\n[1, 2]\nnull\n" + other + "\n" + line[: len(line) // 2])
     with pytest.warns(MalformedLinesWarning) as caught:
         assert len(results.load_records(path)) == 2
     (w,) = caught
@@ -108,7 +111,8 @@ def test_a_file_named_twice_is_read_once(tmp_path: Path) -> None:
     path = tmp_path / "r.jsonl"
     with results.ResultsWriter(path) as w:
         w.write(_rec())
-    assert len(results.load_records([path, tmp_path, str(path)])) == 1
+    with pytest.warns(DuplicateRecordsWarning, match=r"r.jsonl: the same file as .*r.jsonl, read once \(and 1 more\)"):
+        assert len(results.load_records([path, tmp_path, str(path)])) == 1
 
 
 def test_load_gives_a_dataframe_with_every_field(tmp_path: Path) -> None:
@@ -118,3 +122,62 @@ def test_load_gives_a_dataframe_with_every_field(tmp_path: Path) -> None:
         w.write(_rec())
     df = results.load(path)
     assert list(df.columns) == list(results.FIELD_NAMES) and len(df) == 1
+
+
+def _two_runs(path: Path) -> None:
+    with results.ResultsWriter(path) as w:
+        for run, rep in (("a", 0), ("a", 1), ("b", 0)):
+            w.write(_rec(run_id=run, repetition=rep))
+
+
+@pytest.mark.parametrize("how", ["same path twice", "folder and a file in it", "hard link", "symbolic link"])
+def test_the_same_file_given_twice_is_read_once_with_one_warning(tmp_path: Path, how: str) -> None:
+    path = tmp_path / "r.jsonl"
+    _two_runs(path)
+    other = {"same path twice": path, "folder and a file in it": tmp_path, "hard link": tmp_path / "link.txt",
+             "symbolic link": tmp_path / "sym.txt"}[how]
+    if how == "hard link":
+        os.link(path, other)
+    elif how == "symbolic link":
+        other.symlink_to(path)
+    with pytest.warns(DuplicateRecordsWarning) as caught:
+        assert len(results.load_records([path, other])) == 3
+    (w,) = caught
+    assert str(w.message).startswith(f"{path if how == 'folder and a file in it' else other}: the same file as ")
+
+
+def test_identical_records_given_twice_are_counted_once_with_one_warning(tmp_path: Path) -> None:
+    path, copy = tmp_path / "r.jsonl", tmp_path / "copy" / "r.jsonl"
+    _two_runs(path)
+    copy.parent.mkdir()
+    shutil.copy(path, copy)
+    with open(copy, "ab") as fh:  # the copy also holds the same records twice, and one of its own
+        fh.write(path.read_bytes())
+    with results.ResultsWriter(copy) as w:
+        w.write(_rec(run_id="c"))
+    with pytest.warns(DuplicateRecordsWarning) as caught:
+        recs = results.load_records([path, copy])
+    assert [(r["run_id"], r["repetition"]) for r in recs] == [("a", 0), ("a", 1), ("b", 0), ("c", None)]
+    (w,) = caught
+    assert str(w.message) == f"{copy}: 6 records the same as records of {path} (same run id and content), counted once"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the same measurement in another run is not a duplicate
+        assert len(results.load_records([path])) == 3
+
+
+def test_a_field_says_whether_it_may_be_none() -> None:
+    never = {f.name for f in results.FIELDS if not f.nullable}
+    assert never == {"schema_version", "record_kind", "null_reasons"}
+    rec = _rec()
+    rec["null_reasons"] = None
+    with pytest.raises(ValueError, match=r"null_reasons=None is invalid: expected dict \(this field is never None\)"):
+        results.validate(rec)
+    for bad in (float("nan"), float("-inf")):
+        rec = _rec()
+        rec["power_w"] = bad
+        with pytest.raises(ValueError, match=r"power_w=.* is invalid: expected a finite number, or None"):
+            results.validate(rec)
+    rec = _rec()
+    rec["waiter_blocks"] = 10**400
+    with pytest.raises(ValueError, match=r"waiter_blocks=<an integer of 1329 bits> is invalid"):
+        results.validate(rec)

@@ -84,6 +84,14 @@ class MalformedLinesWarning(UserWarning):
     """Lines of a JSON Lines file were skipped (torn, not JSON, not a record): the message names file and lines."""
 
 
+class DuplicateRecordsWarning(UserWarning):
+    """Files or records given twice were read once (a copy, a hard link, a path named twice): the message says which."""
+
+
+class CacheWarning(UserWarning):
+    """A cache file could not be used (corrupt, implausible, unwritable): measured again; the message names the file."""
+
+
 def invalid(argument: str, value: object, valid: str) -> ValueError:
     """Build the one ValueError shape the whole package uses: argument, value and valid range."""
     return ValueError(f"{argument}={value!r} is invalid: expected {valid}")

@@ -11,7 +11,11 @@ the one validator every reader uses). Files of a newer version are refused.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import math
 import os
+import warnings
 from collections import abc
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -19,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from . import checks, jsonl
-from .errors import ResultsError, invalid
-from .jsonl import Appender, NotOurs, json_default  # noqa: F401  (json_default: re-exported for callers)
+from .errors import DuplicateRecordsWarning, ResultsError, invalid
+from .jsonl import INT_LIMIT, Appender, NotOurs, json_default  # noqa: F401  (json_default: re-exported for callers)
 
 SCHEMA_VERSION = 3
 # What each version added. Version 2 made official the two fields added with research strategies
@@ -35,7 +39,10 @@ class Field:
     """One key of a record: its name carries its unit; ``kind`` is the JSON type.
 
     ``since`` is the schema version that added the field; ``default`` is what a record of an older
-    version that lacks it gets on load.
+    version that lacks it gets on load. ``nullable``: whether None is allowed (a metric that could
+    not be measured is None, with its reason in ``null_reasons``; the schema version, the record
+    kind and ``null_reasons`` itself are never None). A number is always finite and an integer fits
+    in 64 bits: NaN and infinities are no measurement (None is).
     """
 
     name: str
@@ -43,13 +50,15 @@ class Field:
     doc: str
     since: int = 1
     default: Any = None
+    nullable: bool = True
 
 
 # Identity of the run and of the machine (the same for every record of one run).
 RUN_FIELDS = [
-    Field("schema_version", "int", "results schema version (waitbench.results.SCHEMA_VERSION)"),
+    Field("schema_version", "int", "results schema version (waitbench.results.SCHEMA_VERSION)", nullable=False),
     Field("record_kind", "str",
-          "'waiter' (waiter alone + wake-up), 'workload' (throughput beside a waiter), 'nccl', 'sweep'"),
+          "'waiter' (waiter alone + wake-up), 'workload' (throughput beside a waiter), 'nccl', 'sweep'",
+          nullable=False),
     Field("run_id", "str", "identifier shared by all records of one run"),
     Field("time_utc", "str", "ISO-8601 time the record was made"),
     Field("argv", "list", "command line of the process that made the record"),
@@ -177,12 +186,13 @@ EXTRA_FIELDS = [
     Field("side_call_after_late_ms", "float", "its return minus the late rank's arrival: > 0 means it waited for the "
           "late rank, < 0 that it returned during the wait", since=3),
     Field("extra", "dict", "free-form values that have no field yet (never relied upon by reports)"),
-    Field("null_reasons", "dict", "for every None-valued metric: why it could not be measured"),
+    Field("null_reasons", "dict", "for every None-valued metric: why it could not be measured", nullable=False),
 ]
 
 FIELDS: list[Field] = [*RUN_FIELDS, *SUBJECT_FIELDS, *SHAPE_FIELDS, *TELEMETRY_FIELDS, *WAKE_FIELDS, *WORKLOAD_FIELDS,
                        *EXTRA_FIELDS]
 FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in FIELDS)
+_FIELD_SET = frozenset(FIELD_NAMES)
 _KIND_TYPES: dict[str, tuple[type, ...]] = {
     "str": (str,), "int": (int,), "float": (int, float), "bool": (bool,), "dict": (dict,), "list": (list, tuple),
 }
@@ -224,15 +234,22 @@ def _check_fields(rec: dict[str, Any]) -> None:
     missing = [n for n in FIELD_NAMES if n not in rec]
     if missing:
         raise ValueError(f"record lacks field(s) {missing}")
-    extra = [n for n in rec if n not in FIELD_NAMES]
+    extra = [n for n in rec if n not in _FIELD_SET]
     if extra:
         raise ValueError(f"record has unknown field(s) {extra}")
     for f in FIELDS:
         v = rec[f.name]
         if v is None:
+            if not f.nullable:
+                raise ValueError(f"{f.name}=None is invalid: expected {f.kind} (this field is never None)")
             continue
         if not isinstance(v, _KIND_TYPES[f.kind]) or (f.kind in ("int", "float") and isinstance(v, bool)):
             raise ValueError(f"{f.name}={v!r} is invalid: expected {f.kind}")
+        if isinstance(v, float) and not math.isfinite(v):
+            raise ValueError(f"{f.name}={v!r} is invalid: expected a finite number, or None with a reason")
+        if isinstance(v, int) and not -INT_LIMIT <= v < INT_LIMIT:
+            raise ValueError(f"{f.name}=<an integer of {v.bit_length()} bits> is invalid: expected an integer of 64 "
+                             "bits, or None with a reason")
     if rec["record_kind"] not in RECORD_KINDS:
         raise ValueError(f"record_kind={rec['record_kind']!r} is invalid: expected one of {RECORD_KINDS}")
     if rec["status"] is not None and rec["status"] not in STATUSES:
@@ -319,14 +336,17 @@ def results_files(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str
                   argument: str = "paths") -> list[Path]:
     """The files behind ``paths``: each a file, or a directory whose ``*.jsonl`` files are taken (sorted).
 
-    ResultsError for a path that does not exist or a directory without results files.
+    A file given twice (the same path, a file inside a folder also given, a hard link, a symbolic
+    link) is taken once, with one :class:`~waitbench.errors.DuplicateRecordsWarning`. ResultsError for
+    a path that does not exist or a directory without results files.
     """
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     elif isinstance(paths, bytes) or not isinstance(paths, abc.Iterable):
         raise invalid(argument, paths, "a path or a list of paths (str or os.PathLike)")
     files: list[Path] = []
-    seen: set[Path] = set()
+    seen: dict[tuple[int, int], Path] = {}
+    twice: list[tuple[Path, Path]] = []
     for raw in paths:
         p = Path(checks.path(argument, raw))
         if p.is_dir():
@@ -337,17 +357,67 @@ def results_files(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str
             raise ResultsError(f"{p}: no such file or directory")
         else:
             found = [p]
-        for f in found:  # a file named twice (or inside a folder also named) is read once
-            if f.resolve() not in seen:
-                seen.add(f.resolve())
+        for f in found:
+            st = f.stat()
+            first = seen.setdefault((st.st_dev, st.st_ino), f)
+            if first is f:
                 files.append(f)
+            else:
+                twice.append((f, first))
+    if twice:
+        f, first = twice[0]
+        more = f" (and {len(twice) - 1} more)" if len(twice) > 1 else ""
+        warnings.warn(DuplicateRecordsWarning(f"{f}: the same file as {first}, read once{more}"), stacklevel=2)
     return files
 
 
+def _record_key(rec: dict[str, Any]) -> bytes:
+    """What makes two records the same: their run and every value (a digest: a long run's keys stay small).
+
+    Fields are taken in schema order (a checked record has every one), so the order a file lists them in
+    does not matter; a field's own dict is taken as written (the writer's order is the strategy table's).
+    """
+    text = json.dumps([rec[n] for n in FIELD_NAMES], separators=(",", ":"), default=str)
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+def unique_records(files: Iterable[Path], *, each_file: bool = False) -> Iterator[dict[str, Any]]:
+    """The records of ``files`` (from :func:`results_files`), a record given twice yielded once.
+
+    Two records with the same run id and the same content are one measurement read twice (a copy
+    of a file, a file appended to itself): counting both would make one measurement two
+    repetitions. They are named in one :class:`~waitbench.errors.DuplicateRecordsWarning` at the end.
+    ``each_file``: ResultsError for a file that holds no record at all.
+    """
+    seen: dict[bytes, Path] = {}  # each record's key -> the file it was first read from
+    repeats: dict[tuple[Path, Path], int] = {}  # (file, the file it repeats) -> records
+    for f in files:
+        count = 0
+        for rec in iter_records(f):
+            count += 1
+            key = _record_key(rec)
+            first = seen.get(key)
+            if first is None:
+                seen[key] = f
+                yield rec
+            else:
+                repeats[(f, first)] = repeats.get((f, first), 0) + 1
+        if each_file and not count:
+            raise ResultsError(f"{f}: no records")
+    if repeats:
+        (f, first), n = next(iter(repeats.items()))
+        total = sum(repeats.values())
+        where = "records of the same file" if f == first else f"records of {first}"
+        more = f"; {total - n} more in other files" if total > n else ""
+        warnings.warn(DuplicateRecordsWarning(
+            f"{f}: {n} record{'s' if n > 1 else ''} the same as {where} (same run id and content), counted "
+            f"once{more}"), stacklevel=2)
+
+
 def load_records(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> list[dict[str, Any]]:
-    """All records of one or more files (or directories of ``*.jsonl``); ResultsError if none."""
+    """All records of one or more files (or directories of ``*.jsonl``), each once; ResultsError if none."""
     files = results_files(paths)
-    records = [rec for f in files for rec in iter_records(f)]
+    records = list(unique_records(files))
     if not records:
         raise ResultsError(f"{', '.join(map(str, files)) or 'no files'}: no records")
     return records

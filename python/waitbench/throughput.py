@@ -8,6 +8,7 @@ is reported as stalled, with how long it stalled, instead of as a throughput.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -109,7 +110,9 @@ def summarize(result: PairResult, policy: PairPolicy) -> dict[str, float | int |
         "tput_solo": median(result.solo) if result.solo else None,
         "tput_concurrent": median(result.concurrent) if result.concurrent else None,
         "tput_ratio": median(result.ratios) if result.ratios else None,
-        "tput_ratio_spread_pct": result.spread_pct if len(result.ratios) >= 2 else None,
+        # a spread over a median of 0 is infinite: no figure (a record holds finite numbers only)
+        "tput_ratio_spread_pct": result.spread_pct if len(result.ratios) >= 2 and math.isfinite(result.spread_pct)
+        else None,
         "tput_pairs": len(result.ratios),
         "tput_noisy": result.noisy(policy),
         "stall_ms": result.stall_ms,

@@ -196,5 +196,7 @@ def test_malformed_lines_are_one_warning_line_and_the_rest_is_reported(results_f
     path.write_text(text[:-200] + "\n" + "[1]\n" + text)
     proc = waitbench("report", str(path), "--format", "csv")
     assert proc.returncode == 0
-    (line,) = proc.stderr.strip().splitlines()
+    line, repeated = proc.stderr.strip().splitlines()  # the file holds its records twice: counted once
     assert line.startswith(f"waitbench: warning: {path}: skipped 2 malformed lines (")
+    assert repeated.startswith(f"waitbench: warning: {path}: ") and repeated.endswith(
+        "records the same as records of the same file (same run id and content), counted once")

@@ -9,7 +9,7 @@ import pytest
 
 from helpers.synthetic_windows import GEMM, SPIN_1WARP
 from waitbench.errors import MalformedLinesWarning, ResultsError
-from waitbench.telemetry.recording import FORMAT_VERSION, RecordingWriter, read_lines, read_windows
+from waitbench.telemetry.recording import FORMAT_VERSION, RecordingWriter, iter_entries, read_lines, read_windows
 
 
 def test_round_trip(tmp_path):
@@ -76,3 +76,17 @@ def test_writer_creates_its_file_at_the_first_line_only(tmp_path):
     path = tmp_path / "new.jsonl"
     RecordingWriter(path).close()
     assert not path.exists()  # e.g. diagnose --record without NVML leaves no empty file
+
+
+@pytest.mark.parametrize("power", [-40.0, 0.0, 1e6, "120", None, True])
+def test_a_baseline_line_with_a_power_no_gpu_idles_at_is_skipped_and_named(tmp_path, power):
+    """A recorded warm-idle power judges every window after it: an implausible one is no baseline."""
+    path = tmp_path / "rec.jsonl"
+    with RecordingWriter(path) as w:
+        w.write("baseline", uuid=GEMM.uuid, power_w=power)
+        w.write("baseline", uuid=GEMM.uuid, power_w=75.0)
+        w.window(GEMM)
+    with pytest.warns(MalformedLinesWarning, match=r"skipped 1 malformed line \(1\); line 1: a baseline line needs "
+                      r"a GPU uuid and a warm-idle power_w in \[1, 1000\] W"):
+        entries = list(iter_entries(path))
+    assert [k for k, _ in entries] == ["baseline", "window"] and entries[0][1]["power_w"] == 75.0

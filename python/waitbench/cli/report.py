@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ResultsError
-from ..results import iter_records, results_files
+from ..results import results_files, unique_records
 from .common import UsageError, add_output_flags, console, err_console, out_console
 
 TABLE_WIDTH = 120  # width of a table written to a file or pipe (a terminal uses its own width)
@@ -57,13 +57,7 @@ def load_results(paths: Sequence[str | Path], argument: str = "RESULTS") -> list
     from ..report.compact import Compactor
 
     compact = Compactor()
-    records: list[Any] = []
-    for f in results_files(list(paths), argument):
-        before = len(records)
-        records.extend(compact(rec) for rec in iter_records(f))
-        if len(records) == before:
-            raise ResultsError(f"{f}: no records")
-    return records
+    return [compact(rec) for rec in unique_records(results_files(list(paths), argument), each_file=True)]
 
 
 def output_format(args: argparse.Namespace) -> str:

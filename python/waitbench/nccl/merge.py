@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import Any
 
+from .. import jsonl
 from ..results import ResultsWriter, json_default, validate
 
 
@@ -53,7 +54,7 @@ def collect(store: Any, world_size: int, *, timeout_s: float,
         try:
             store.wait([payload_key(rank)], timedelta(seconds=max(timeout_s, 0.001)))
             raw = store.get(payload_key(rank))
-            payload = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+            payload = jsonl.loads(raw)
             for rec in payload["records"]:
                 validate(rec)
             records.extend(payload["records"])

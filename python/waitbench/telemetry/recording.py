@@ -24,6 +24,7 @@ from .. import jsonl
 from ..errors import ResultsError
 from ..jsonl import NotOurs
 from .summary import WindowSummary
+from .verdict import IDLE_POWER_RANGE_W
 
 FORMAT_VERSION = 1
 WHAT = "waitbench telemetry recording"
@@ -140,6 +141,16 @@ def _window(line: dict[str, Any]) -> tuple[WindowSummary, dict[str, Any]]:
     return summary, {k: v for k, v in line.items() if k != "summary"}
 
 
+def _baseline(line: dict[str, Any]) -> dict[str, Any]:
+    """A ``baseline`` line, or ValueError: a warm-idle power no GPU reads would flip every verdict after it."""
+    power, (lo, hi) = line.get("power_w"), IDLE_POWER_RANGE_W
+    if not isinstance(line.get("uuid"), str) or not isinstance(power, (int, float)) or isinstance(power, bool) \
+            or not lo <= power <= hi:
+        raise ValueError(f"a baseline line needs a GPU uuid and a warm-idle power_w in [{lo:g}, {hi:g}] W, not "
+                         f"uuid={line.get('uuid')!r:.60}, power_w={power!r:.30}")
+    return line
+
+
 def iter_entries(path: str | os.PathLike[str]) -> Iterator[tuple[str, Any]]:
     """Stream a recording's windows and warm-idle baselines in file order, one line at a time.
 
@@ -158,9 +169,8 @@ def iter_entries(path: str | os.PathLike[str]) -> Iterator[tuple[str, Any]]:
             raise ResultsError(f"{p}: {exc}") from None
         if line.get("kind") == "window":
             return "window", _window(line)
-        if line.get("kind") == "baseline" and isinstance(line.get("uuid"), str) \
-                and isinstance(line.get("power_w"), (int, float)) and not isinstance(line.get("power_w"), bool):
-            return "baseline", line
+        if line.get("kind") == "baseline":
+            return "baseline", _baseline(line)
         return None
 
     found = False

@@ -45,6 +45,8 @@ POWER_WORK_OVER_IDLE_FRACTION = 0.25  # power over the warm-idle baseline >= thi
 #                                       integer hash +285 W, the copy loop +300-361 W, the GEMM +571-659 W
 POWER_WORK_FRACTION = 0.5  # without a baseline, power >= this share of the limit (350 W) is work: waits read 119-210 W,
 #                            the integer hash 408 W, the copy loop 376-484 W, the GEMM 693-733 W
+IDLE_POWER_RANGE_W = (1.0, 1000.0)  # a warm-idle power no GPU reads outside (a few W on small cards, 70-120 W on
+#                                     H100/H200 boards): a cached or recorded baseline outside it is corrupt
 
 THRESHOLDS = {
     "idle_util_pct": IDLE_UTIL_PCT, "resident_util_pct": RESIDENT_UTIL_PCT, "sm_resident_pct": SM_RESIDENT_PCT,

@@ -6,6 +6,9 @@ FakeProbeRunner returns made-up TFLOP/s); the GPU rows are REAL H100 windows (te
 from __future__ import annotations
 
 import json
+import os
+import threading
+import warnings
 
 import pytest
 
@@ -14,6 +17,7 @@ from waitbench.diagnose import verdict_rows
 from waitbench.diagnose.probe import baseline as bl
 from waitbench.diagnose.probe.measure import BASELINE_RUNS, PROBE_RUNS, ProbeRun
 from waitbench.diagnose.probe.run import probe_rows, run_child
+from waitbench.errors import CacheWarning
 
 DRIVER = "580.159.04"
 
@@ -52,7 +56,8 @@ def test_borrow_same_model_and_driver_only():
 def test_corrupt_file_and_bad_runs(cache):
     cache.mkdir(parents=True)
     bl.cache_path("GPU-cccc", DRIVER).write_text("{not json")
-    assert bl.load("GPU-cccc", DRIVER) is None
+    with pytest.warns(CacheWarning, match=r"probe-GPU-cccc-.*\.json: not a probe baseline \(.*\): measuring it again"):
+        assert bl.load("GPU-cccc", DRIVER) is None
     with pytest.raises(ValueError, match="stalled"):
         bl.save(ProbeRun("GPU-cccc", "stalled"), "x", DRIVER)
 
@@ -124,3 +129,91 @@ def test_no_baseline_anywhere():
 def test_child_probe_of_an_absent_gpu_fails_with_a_reason():
     got = run_child("GPU-00000000-0000-0000-0000-00000000dead", 1)
     assert got.status == "error" and got.reason
+
+
+CORRUPT = [  # (what the file holds, what the warning says)
+    ('"power_warm_idle_w": -40.0', "power_warm_idle_w=-40.0 is outside the plausible idle power of a GPU [1, 1000] W"),
+    ('"power_warm_idle_w": 1e6', "power_warm_idle_w=1000000.0 is outside the plausible idle power"),
+    ('"power_warm_idle_w": "120"', "power_warm_idle_w='120' is outside"),
+    ('"power_warm_idle_w": NaN', "holds NaN, which is no JSON number"),
+    ('"power_warm_idle_w": 1e999', "beyond a float's range"),
+    ('"tflops": 0', "tflops=0 is outside the plausible range (0, 10000]"),
+    ('"tflops": [50]', "tflops=[50] is outside"),
+    ('"runs_tflops": [50, -1]', "runs_tflops=[50, -1] is not a list of throughputs"),
+    ('"launches": true', "launches=True is not a count"),
+    ('"uuid": null', "uuid=None is not a string"),
+    ('"format_version": 2', "format_version=2, not 1"),
+]
+
+
+@pytest.mark.parametrize("edit, needle", CORRUPT, ids=[e for e, _ in CORRUPT])
+def test_a_corrupt_or_implausible_cache_is_measured_again_with_one_warning_naming_it(edit, needle):
+    # REAL windows (COMPOSED: GPU 0 idle); SYNTHETIC probe numbers; the cache then edited by hand.
+    rows = verdict_rows(composed_host("idle", "spin-1warp"))
+    idle = rows[0].uuid
+    path = bl.cache_path(idle, DRIVER)
+    bl.save(synthetic_run(idle), rows[0].name, DRIVER)
+    key, raw = (part.strip() for part in edit.split(":", 1))
+    data = json.loads(path.read_text())
+    data[json.loads(key)] = "@@"
+    path.write_text(json.dumps(data, indent=1).replace('"@@"', raw) + "\n")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")  # each warning the code gives is recorded: "once" is the code's
+        fake = FakeProbeRunner({rows[0].uuid: 50.0, rows[1].uuid: 49.0})
+        readings = probe_rows(rows, DRIVER, runner=fake)
+        assert bl.load(idle, DRIVER) is not None  # measured again and kept: the corrupt file is replaced
+    assert (idle, BASELINE_RUNS) in fake.calls and readings[idle].baseline["source"] == "measured now"
+    (w,) = caught  # read twice before it was replaced: said once
+    assert w.category is CacheWarning
+    assert str(w.message).startswith(f"{path}: not a ") and needle in str(w.message), str(w.message)
+
+
+def test_an_implausible_figure_is_never_cached():
+    with pytest.warns(CacheWarning, match=r"this probe baseline is not kept \(power_warm_idle_w=5000.0 is outside"):
+        base = bl.save(synthetic_run("GPU-dddd", power=5000.0), "SYNTHETIC GPU", DRIVER)
+    assert base.path is None and bl.load("GPU-dddd", DRIVER) is None
+    assert base.power_warm_idle_w is None and base.tflops == 50.0  # the verdict gets no power baseline from it
+
+
+def test_probes_saving_at_once_never_meet_in_one_temporary_file(cache):
+    """Each save writes a temporary file of its own (a fixed name made one probe rename the other's away)."""
+    errors = []
+
+    def saves(i: int) -> None:
+        try:
+            for _ in range(30):
+                bl.save(synthetic_run("GPU-eeee", tflops=40.0 + i), "SYNTHETIC GPU", DRIVER)
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=saves, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == [] and not any(t.is_alive() for t in threads)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert 40.0 <= bl.load("GPU-eeee", DRIVER).tflops < 48.0
+    assert [p.name for p in cache.iterdir()] == [f"probe-GPU-eeee-{DRIVER}.json"]  # no temporary file left
+
+
+@pytest.mark.parametrize("how", ["a file where the folder should be", "a read-only folder"])
+def test_an_unwritable_cache_is_said_once_and_the_probe_goes_on(cache, how):
+    if how == "a file where the folder should be":
+        cache.write_text("not a folder")
+    else:
+        if os.geteuid() == 0:
+            pytest.skip("root writes into a read-only folder")
+        cache.mkdir()
+        cache.chmod(0o500)
+    rows = verdict_rows(composed_host("idle", "spin-1warp"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")  # each warning the code gives is recorded: "once" is the code's
+        for _ in range(3):  # a watch loop: every refresh finds no cache and measures again
+            readings = probe_rows(rows, DRIVER, runner=FakeProbeRunner({rows[0].uuid: 50.0, rows[1].uuid: 49.0}))
+            assert readings[rows[0].uuid].state == "free" and readings[rows[0].uuid].baseline["path"] is None
+    (w,) = caught
+    assert w.category is CacheWarning
+    assert str(w.message).startswith(f"{cache}: cannot keep probe baselines here (")
+    assert "going on without a cache" in str(w.message)

@@ -8,7 +8,6 @@ a CUDA context, so it never shows up in the process list it reports.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -16,6 +15,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from ... import jsonl
 from ..rows import VerdictRow
 from . import baseline as bl
 from .judge import ProbeReading, interpret
@@ -48,7 +48,7 @@ def run_child(uuid: str, runs: int) -> ProbeRun:
                         reason=f"the probe process did not finish within {CHILD_TIMEOUT_S:.0f} s (killed)")
     lines = [line for line in proc.stdout.splitlines() if line.strip()]
     try:
-        return ProbeRun.from_dict(json.loads(lines[-1]))
+        return ProbeRun.from_dict(jsonl.loads(lines[-1]))
     except (IndexError, ValueError, TypeError):
         err = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         return ProbeRun(uuid, "error", reason=f"the probe process exited with code {proc.returncode}: {err}")
