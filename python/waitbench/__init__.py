@@ -12,11 +12,14 @@ from typing import Any
 
 from ._version import __version__
 from .errors import BarrierBroken, NoGpuError, NvmlError, ResultsError, WaitbenchError, WaitExpired
-from .results import SCHEMA_VERSION, load, load_records
-from .strategies import strategies
 
-# Public names served lazily from their modules (keeps `import waitbench` light and GPU-free).
+# Public names served lazily from their modules: `import waitbench` stays light and GPU-free, and the
+# command's entry (waitbench/__main__.py) sets its Ctrl-C handling before anything heavy loads.
 _LAZY = {
+    "SCHEMA_VERSION": "results",
+    "load": "results",
+    "load_records": "results",
+    "strategies": "strategies",
     "Waiter": "waiter",
     "WaitOutcome": "waiter",
     "wake_latency": "wake",
