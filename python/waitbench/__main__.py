@@ -1,15 +1,19 @@
 # SPDX-License-Identifier: Apache-2.0
 """The ``waitbench`` command and ``python -m waitbench``: Ctrl-C at any moment ends in one line, never a traceback.
 
-Why a module of its own that imports nothing of waitbench at its top: the CLI's modules (rich,
-argparse, the strategy table, numpy) take a few hundred milliseconds to load, and a Ctrl-C that
-lands while they load would print a KeyboardInterrupt traceback from deep inside an import. So the
-SIGINT handler is set first: while modules load, and again once the command has returned and the
-interpreter shuts down, Ctrl-C prints ``waitbench: interrupted`` and exits 130 at once (nothing is
-written then that could be lost). While the command runs, Python's own handler is back, so Ctrl-C
-raises KeyboardInterrupt where the command is and it ends as the CLI says (results written so far
-kept, waiters released, exit 130). What runs before this module can act is the interpreter's own
-start (``site``) and ``waitbench/__init__`` (kept to the version and the exception types).
+Why a module of its own that sets SIGINT handling as it is imported, before anything else of
+waitbench loads: the CLI's modules (rich, argparse, the strategy table, numpy) take a few hundred
+milliseconds to load, and a Ctrl-C that lands while they load would print a KeyboardInterrupt
+traceback from deep inside an import. This module is only ever the program's entry (pip's wrapper
+script imports it, ``-m`` runs it), never a library import. While modules load, and again once the
+command has returned and the interpreter shuts down, Ctrl-C prints ``waitbench: interrupted`` and
+exits 130 at once (nothing is being written then that could be lost). While the command runs,
+Python's own handler is back, so Ctrl-C raises KeyboardInterrupt where the command is and it ends
+as the CLI says (results written so far kept, waiters released, exit 130).
+
+What runs before the first line below can act: the interpreter's own start (``site``, the
+environment's ``.pth`` files, pip's wrapper), ``waitbench/__init__`` (the version and a table of
+lazy names) and the import of ``signal``.
 """
 
 import os
@@ -33,22 +37,25 @@ def _quiet(previous: object) -> None:
         signal.signal(signal.SIGINT, _interrupted)
 
 
+_PREVIOUS = signal.getsignal(signal.SIGINT)  # Python's handler, SIG_IGN, or None (set outside Python)
+_quiet(_PREVIOUS)
+
+
 def main() -> int:
     """Run the CLI on ``sys.argv``; return its exit code (130 for Ctrl-C at any moment)."""
-    previous = signal.getsignal(signal.SIGINT)
-    _quiet(previous)
+    _quiet(_PREVIOUS)  # already so since this module was imported; again for a second call
     try:
         from .cli.main import main as cli_main
     finally:
-        if previous is not None:  # None: set outside Python, left as it is
-            signal.signal(signal.SIGINT, previous)  # Python's handler, so Ctrl-C reaches the command
+        if _PREVIOUS is not None:
+            signal.signal(signal.SIGINT, _PREVIOUS)  # Python's handler, so Ctrl-C reaches the command
     try:
         code = cli_main()
     except KeyboardInterrupt:  # outside a subcommand's handler (e.g. its modules loading in build_parser)
-        _quiet(previous)
+        _quiet(_PREVIOUS)
         os.write(2, b"waitbench: interrupted\n")
         return EXIT_INTERRUPTED
-    _quiet(previous)  # for the interpreter's shutdown after we return
+    _quiet(_PREVIOUS)  # for the interpreter's shutdown after we return
     return code
 
 
