@@ -79,6 +79,10 @@ def test_ctrl_c_from_the_entry_on_is_one_line_and_exit_130(results_file: Path) -
         if code == 0:
             ends.add("finished")
             continue
+        if code == -signal.SIGINT:  # the interpreter's last moments, its handlers reset: a shell shows 130 too
+            assert err == "", (ms, err)
+            ends.add("killed by SIGINT")
+            continue
         assert code == 130, (ms, code, err[-3000:])
         assert len(lines) == 1 and lines[0].startswith("waitbench: interrupted"), (ms, err)
         ends.add(lines[0])
