@@ -80,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("default")
+            warnings.simplefilter("ignore", ResourceWarning)  # a file an interrupted import left open: not news
             warnings.showwarning = _show_warning
             try:
                 return _main(argv)
