@@ -38,25 +38,23 @@ def _quiet(previous: object) -> None:
 
 
 _PREVIOUS = signal.getsignal(signal.SIGINT)  # Python's handler, SIG_IGN, or None (set outside Python)
-_quiet(_PREVIOUS)
+if _PREVIOUS is not signal.SIG_IGN:  # here, not in a function: no frame of ours but this one before it is set
+    signal.signal(signal.SIGINT, _interrupted)
 
 
 def main() -> int:
     """Run the CLI on ``sys.argv``; return its exit code (130 for Ctrl-C at any moment)."""
-    _quiet(_PREVIOUS)  # already so since this module was imported; again for a second call
-    try:
+    try:  # everything in one try: a KeyboardInterrupt between two of these lines is caught too
         from .cli.main import main as cli_main
-    finally:
         if _PREVIOUS is not None:
             signal.signal(signal.SIGINT, _PREVIOUS)  # Python's handler, so Ctrl-C reaches the command
-    try:
         code = cli_main()
+        _quiet(_PREVIOUS)  # for the interpreter's shutdown after we return
+        return code
     except KeyboardInterrupt:  # outside a subcommand's handler (e.g. its modules loading in build_parser)
         _quiet(_PREVIOUS)
         os.write(2, b"waitbench: interrupted\n")
         return EXIT_INTERRUPTED
-    _quiet(_PREVIOUS)  # for the interpreter's shutdown after we return
-    return code
 
 
 if __name__ == "__main__":
