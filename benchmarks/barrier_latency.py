@@ -146,11 +146,6 @@ def main() -> int:
     except ValueError as exc:
         print(f"barrier_latency: {exc}", file=sys.stderr)
         return 2
-    if importlib.util.find_spec("torch") is None and any(k in NEEDS_TORCH for k in kinds):
-        print(f"barrier_latency: torch is not installed: {', '.join(k for k in kinds if k in NEEDS_TORCH)} skipped",
-              file=sys.stderr)
-        kinds = [k for k in kinds if k not in NEEDS_TORCH]
-    cases = _cases(kinds, spins)
     run_id = uuid.uuid4().hex[:12]
     machine = args.machine or os.uname().nodename
     gpus, floor, sampler, no_telemetry = 0, None, None, "CPU leg: no GPU telemetry"
@@ -175,6 +170,12 @@ def main() -> int:
             print(f"barrier_latency: {no_telemetry}", file=sys.stderr)
     else:
         identity = host_identity(run_id)
+    # kinds this machine cannot run: said once the run can proceed (without a GPU, --gpu's line comes alone)
+    if importlib.util.find_spec("torch") is None and any(k in NEEDS_TORCH for k in kinds):
+        print(f"barrier_latency: torch is not installed: {', '.join(k for k in kinds if k in NEEDS_TORCH)} skipped",
+              file=sys.stderr)
+        kinds = [k for k in kinds if k not in NEEDS_TORCH]
+    cases = _cases(kinds, spins)
     settings = Settings(rounds=args.rounds, gap_us=args.gap_us, idle_s=args.idle_s, gpus=gpus)
     out = args.out_dir / "barrier.jsonl"
     t0 = time.monotonic()

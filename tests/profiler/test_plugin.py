@@ -183,7 +183,7 @@ def test_strings_from_nccl_are_copied_and_kept_inert(make_host, ring_dir):
     comm.collective(Collective("All\x1b[31mReduceXXXXXXXXXXXX", [1], [2], algo="RI\nNG"))
     (rec,) = only_ring(ring_dir).records
     assert rec["func"] == "All\\x1b[31mReduceXX"[: len(rec["func"])] and "\x1b" not in rec["func"]
-    assert rec["algo"] == "RI\\x0aNG"
+    assert rec["algo"] == "RI\\nNG"  # escaped as waitbench.inert escapes every string from another process
 
 
 def test_the_library_exports_only_the_plugin_tables(library):

@@ -13,6 +13,8 @@ from typing import Any
 
 from rich.console import Console
 
+from ..inert import inert
+
 # Exit codes: 0 ok, 1 a measurement or runtime failure, 2 bad usage or input (argparse's code).
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -53,14 +55,9 @@ def given(value: str | None) -> bool:
     return value is not None
 
 
-def one_line(text: str) -> str:
-    """``text`` with unprintable characters (newlines, escapes in a file name) shown as escapes: one line."""
-    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
-
-
 def fail(message: str, code: int = EXIT_USAGE) -> int:
     """Print one line on stderr and return the exit code (no traceback)."""
-    err_console.print(one_line(f"waitbench: {message}"), markup=False, soft_wrap=True)
+    err_console.print(inert(f"waitbench: {message}"), markup=False, soft_wrap=True)  # one line, controls escaped
     return code
 
 

@@ -12,6 +12,7 @@ import sys
 from typing import Any
 
 from .. import checks
+from ..inert import inert
 from ..report.compare import DEFAULT_THRESHOLD_PCT, MAX_THRESHOLD_PCT
 from .common import EXIT_FAILURE, add_output_flags, err_console
 from .report import emit, load_results, output_format
@@ -98,7 +99,7 @@ def handle(args: argparse.Namespace) -> int:
     records_a, records_b = load_results([args.a], "A"), load_results([args.b], "B")
     result = compare(records_a, records_b, threshold_pct=args.threshold)
     for w in result.warnings:
-        err_console.print(f"warning: {w}", markup=False, soft_wrap=True)
+        err_console.print(inert(f"warning: {w}"), markup=False, soft_wrap=True)  # GPU names, drivers from files
     if fmt == "json":
         sys.stdout.write(dumps(result))
     else:

@@ -20,7 +20,8 @@ from typing import Any
 
 from .._version import __version__
 from ..errors import NoGpuError, NvmlError, ResultsError, WaitbenchError
-from .common import EXIT_FAILURE, EXIT_USAGE, UsageError, err_console, fail, one_line
+from ..inert import inert
+from .common import EXIT_FAILURE, EXIT_USAGE, UsageError, err_console, fail
 
 # Subcommand modules, in --help order. Each defines ``register(subparsers) -> None`` which adds its
 # parser and sets ``handler`` (a function Namespace -> exit code) as a default.
@@ -56,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _show_warning(message: Any, category: type[Warning], filename: str, lineno: int, file: Any = None,
                   line: str | None = None) -> None:
-    err_console.print(one_line(f"waitbench: warning: {message}"), markup=False, soft_wrap=True)
+    err_console.print(inert(f"waitbench: warning: {message}"), markup=False, soft_wrap=True)
 
 
 def _quiet_broken_pipe() -> int:
@@ -79,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("default")
+            warnings.simplefilter("ignore", ResourceWarning)  # a file an interrupted import left open: not news
             warnings.showwarning = _show_warning
             try:
                 return _main(argv)

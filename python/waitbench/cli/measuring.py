@@ -16,18 +16,24 @@ from ..workloads import BUILTIN
 from .common import default_results_path, err_console, out_console, split_list
 from .progress import steps
 
+GEMM_SKIPPED = "note: gemm skipped: it needs torch (pip install 'waitbench[torch]')"
+
 
 def workloads_from(args: argparse.Namespace) -> list[str]:
-    """--workloads as names; gemm is left out, with a note, where torch is missing."""
+    """--workloads as names; gemm is left out where torch is missing (the session says so once it starts)."""
     names = split_list(args.workloads, "--workloads", BUILTIN)
     if "gemm" in names and importlib.util.find_spec("torch") is None:
-        if not args.quiet:
-            err_console.print("note: gemm skipped: it needs torch (pip install 'waitbench[torch]')", markup=False)
         names.remove("gemm")
         if not names:
             raise invalid("--workloads", args.workloads, "at least one workload this machine can run (gemm needs "
                           "torch: pip install 'waitbench[torch]')")
     return names
+
+
+def note_skipped(args: argparse.Namespace, workloads: list[str]) -> None:
+    """Say which workloads of --workloads are left out (gemm without torch), unless --quiet."""
+    if not args.quiet and "gemm" in split_list(args.workloads, "--workloads", BUILTIN) and "gemm" not in workloads:
+        err_console.print(GEMM_SKIPPED, markup=False)
 
 
 def output_path(args: argparse.Namespace) -> str:
@@ -58,7 +64,12 @@ def require_gpu_or_explain(gpu: int) -> None:
 @contextmanager
 def session(args: argparse.Namespace, workloads: list[str], settings: Settings, total_steps: int, path: str
             ) -> Iterator[tuple[Session, Callable[[str], None]]]:
-    """A session writing to ``path`` (--out), with a progress bar; says where the results are, even on Ctrl-C."""
+    """A session writing to ``path`` (--out), with a progress bar; says where the results are, even on Ctrl-C.
+
+    Notes about workloads left out come here, once the GPU is known to be usable: without one, its
+    one-line error is all that is printed.
+    """
+    note_skipped(args, workloads)
     writer = results.ResultsWriter(path, argument="--out")
     try:
         with steps(total_steps, args.quiet) as advance, Session(args.gpu, workloads, settings, writer, advance) as s:

@@ -12,7 +12,8 @@ import argparse
 import shlex
 from typing import Any
 
-from .common import add_output_flags, err_console, fail, one_line, out_console
+from ..inert import inert
+from .common import add_output_flags, err_console, fail, out_console
 from .report import output_format, table_console
 
 
@@ -79,7 +80,7 @@ def handle_collect(args: argparse.Namespace) -> int:
 
     rings = _snapshots(args)
     n = write_recording(args.out, rings)
-    err_console.print(one_line(f"{len(rings)} ring(s), {n} collectives written to {args.out}"), markup=False)
+    err_console.print(inert(f"{len(rings)} ring(s), {n} collectives written to {args.out}"), markup=False)
     return 0
 
 
@@ -105,10 +106,10 @@ def handle_report(args: argparse.Namespace) -> int:
         lines = [("no collective seen by two ranks with a shared clock, and none by two ranks at all: nothing to "
                   "compare (one rank per host? event mask without KernelCh?)")]
     for text in lines:
-        con.print(one_line(text), markup=False, soft_wrap=True)
+        con.print(inert(text), markup=False, soft_wrap=True)
     if not args.quiet:
         for text in notes:
-            err_console.print(one_line(f"note: {text}"), markup=False, soft_wrap=True)
+            err_console.print(inert(f"note: {text}"), markup=False, soft_wrap=True)
     con.print()
     print_rich(tables(acc, top), con)
     return 0

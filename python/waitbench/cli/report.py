@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ResultsError
+from ..inert import inert
 from ..results import results_files, unique_records
 from .common import UsageError, add_output_flags, console, err_console, out_console
 
@@ -125,7 +126,7 @@ def handle(args: argparse.Namespace) -> int:
     written = plots.write(planned) if planned else []
     if not args.quiet:
         for path in written:
-            err_console.print(f"wrote {path}", markup=False, soft_wrap=True)
+            err_console.print(inert(f"wrote {path}"), markup=False, soft_wrap=True)
     return 0
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from ..inert import inert
 from ..report.render import Column, Fitted, TableData
 from .processes import describe
 from .refresh import Refresh
@@ -78,7 +79,11 @@ def _names_processes(r: VerdictRow) -> bool:
 
 
 def render_notes(rows: Sequence[VerdictRow]) -> list[str]:
-    """Lines per GPU: the reason, the hint, its processes and holder (waiting GPUs), probe, disagreement, warnings."""
+    """Lines per GPU: the reason, the hint, its processes and holder (waiting GPUs), probe, disagreement, warnings.
+
+    Each line is inert (:func:`waitbench.inert.inert`): process names and command lines come from
+    other processes, GPU names and labels from NVML or a recording.
+    """
     lines = []
     for r in rows:
         lines.append(f"GPU {r.gpu}{f' ({r.label})' if r.label else ''}: {r.verdict}: {r.reason}")
@@ -96,14 +101,14 @@ def render_notes(rows: Sequence[VerdictRow]) -> list[str]:
         if r.disagreement:
             lines.append(f"  disagreement: {r.disagreement}")
         lines.extend(f"  note: {w}" for w in r.warnings)
-    return lines
+    return [inert(line) for line in lines]
 
 
 def refresh_lines(refresh: Refresh) -> list[str]:
     """The notes of one refresh, then the host's late-rank line where there is one."""
     lines = render_notes(refresh.rows)
     if refresh.late is not None:
-        lines.append(f"late rank: {refresh.late.message}")
+        lines.append(inert(f"late rank: {refresh.late.message}"))
     return lines
 
 

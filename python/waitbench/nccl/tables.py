@@ -14,7 +14,9 @@ from typing import Any
 
 from rich import box
 from rich.table import Table
+from rich.text import Text
 
+from ..inert import inert
 from .emulate import DIFF_FLAG, compare_rows
 
 
@@ -33,10 +35,15 @@ def size_label(n: int | None) -> str:
 
 
 def _table(title: str, columns: Sequence[str], left: int) -> Table:
-    t = Table(title=title, box=box.SIMPLE_HEAD, padding=(0, 1))
+    t = Table(title=Text(inert(title)), box=box.SIMPLE_HEAD, padding=(0, 1))
     for i, col in enumerate(columns):
         t.add_column(col, no_wrap=True, justify="left" if i < left else "right")
     return t
+
+
+def _add_row(t: Table, *cells: str) -> None:
+    """A row of text from records (mode, collective, status, a workload's name): inert, no markup."""
+    t.add_row(*(Text(inert(c)) for c in cells))
 
 
 def episode_table(records: Sequence[dict[str, Any]]) -> tuple[Table | None, list[str]]:
@@ -68,12 +75,12 @@ def episode_table(records: Sequence[dict[str, Any]]) -> tuple[Table | None, list
         ratio = {g["workload"]: g["tput_ratio"] for g in group if g["workload"]}
         status = next((g["status"] for g in group if g["status"] != "ok"), "ok")
         rank_label = f"{rank}L" if r["role"] == "late" else str(rank)
-        t.add_row(mode, f"{proto or 'auto'} {coll} {size_label(size)}", rank_label,
+        _add_row(t, mode, f"{proto or 'auto'} {coll} {size_label(size)}", rank_label,
                   status, _fmt(r["nvml_util_pct"], ".0f"), _fmt(r["gpm_sm_util_pct"], ".1f"),
                   _fmt(ratio.get("fma"), ".2f"), _fmt(ratio.get("gemm"), ".2f"), _fmt(r["wake_rtt_p50_us"], ".0f"),
                   _fmt(r["wake_floor_rtt_p50_us"], ".0f"), _fmt(r["power_delta_w"], "+.0f"),
                   _fmt(r["host_cpu_pct"], ".0f"), r["verdict"] or "-")
-    return t, list(dict.fromkeys(notes))
+    return t, [inert(n) for n in dict.fromkeys(notes)]
 
 
 def calls_table(records: Sequence[dict[str, Any]]) -> tuple[Table | None, list[str]]:
@@ -86,7 +93,7 @@ def calls_table(records: Sequence[dict[str, Any]]) -> tuple[Table | None, list[s
     for r in recs:
         after = r["side_call_after_late_ms"]
         when = "-" if after is None else ("after the late rank" if after > 0 else "during the wait")
-        t.add_row(r["side_call"], str(r["rank"]), r["status"], _fmt(r["side_call_ms"], ".2f"), when,
+        _add_row(t, r["side_call"], str(r["rank"]), r["status"], _fmt(r["side_call_ms"], ".2f"), when,
                   _fmt(after, "+.2f"))
     return t, []
 
@@ -107,11 +114,11 @@ def emulation_table(records: Sequence[dict[str, Any]]) -> tuple[Table | None, li
     for row in rows:
         s = row["stand_in"]
         w = row["wake_us"]
-        t.add_row(row["cell"], f"{row['grid']} x {row['block']}", f"{s['blocks']} x {s['threads']}, {s['pollers']}",
+        _add_row(t, row["cell"], f"{row['grid']} x {row['block']}", f"{s['blocks']} x {s['threads']}, {s['pollers']}",
                   pair(row, "nvml_util_pct", ".0f"), pair(row, "gpm_sm_util_pct", ".1f"),
                   pair(row, "fma_tput_ratio", ".2f"), pair(row, "gemm_tput_ratio", ".2f"),
                   f"{_fmt(w['real_p50'], '.0f')} / {_fmt(w['emulated_rtt_p50'], '.0f')}")
         if row["over"]:
             notes.append(f"{row['cell']}: emulation and reality differ by more than {DIFF_FLAG} in "
                          f"{', '.join(row['over'])}")
-    return t, notes
+    return t, [inert(n) for n in notes]

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from ..inert import inert
 from . import layout
 
 PROFILE_FORMAT_VERSION = 1
@@ -73,9 +74,9 @@ RING_KEYS: dict[str, str] = {
 }
 
 
-def inert(raw: bytes) -> str:
-    """Text from a ring (another process wrote it): printable ASCII kept, every other byte (and backslash) as hex."""
-    return "".join(chr(b) if 0x20 <= b < 0x7F and b != 0x5C else f"\\x{b:02x}" for b in raw.rstrip(b"\0"))
+def ring_text(raw: bytes) -> str:
+    """Text from a ring (another process wrote it), shown inert: bytes that are not UTF-8 as escapes too."""
+    return inert(raw.rstrip(b"\0").decode("utf-8", "backslashreplace"))
 
 
 def coll_records(entries: np.ndarray, host: str, pid: int) -> list[dict[str, Any]]:
@@ -88,7 +89,7 @@ def coll_records(entries: np.ndarray, host: str, pid: int) -> list[dict[str, Any
 
     def text(raw: bytes) -> str:
         if raw not in names:
-            names[raw] = inert(raw)
+            names[raw] = ring_text(raw)
         return names[raw]
 
     out = []

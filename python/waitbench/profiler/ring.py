@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import ResultsError
 from . import layout
-from .records import RingSnapshot, coll_records, inert
+from .records import RingSnapshot, coll_records, ring_text
 
 
 def ring_paths(directory: str | os.PathLike[str] = "/dev/shm", job: str | None = None) -> list[Path]:
@@ -102,15 +102,15 @@ def read_ring(path: str | os.PathLike[str], since: int = 0) -> RingSnapshot:
     kept = entries[ok][np.argsort(entries["seq"][ok], kind="stable")]
     comms_n = min(int(h["n_comms"]), layout.MAX_COMMS)
     comms = np.frombuffer(raw, layout.COMM, count=comms_n, offset=layout.HEADER_BYTES)
-    host, pid = inert(bytes(h["host"])), int(h["pid"])
+    host, pid = ring_text(bytes(h["host"])), int(h["pid"])
     return RingSnapshot(
-        path=str(p), host=host, job=inert(bytes(h["job"])), pid=pid, capacity=capacity, written=head,
+        path=str(p), host=host, job=ring_text(bytes(h["job"])), pid=pid, capacity=capacity, written=head,
         lost=max(0, head_after - capacity - since), torn=torn, truncated=n < capacity,
         dropped_pool_full=int(h["dropped_pool_full"]), orphan_channels=int(h["orphan_channels"]),
         incomplete=int(h["incomplete"]), comms_live=int(h["comms_live"]), comms_untracked=int(h["comms_untracked"]),
         alive=_alive(host, pid, int(h["proc_start_ticks"])), activation_mask=int(h["activation_mask"]),
         created_realtime_ns=int(h["created_realtime_ns"]), created_monotonic_ns=int(h["created_monotonic_ns"]),
-        comms=[{"comm_id": f"0x{int(c['comm_id']):016x}", "name": inert(bytes(c["name"])), "rank": int(c["rank"]),
+        comms=[{"comm_id": f"0x{int(c['comm_id']):016x}", "name": ring_text(bytes(c["name"])), "rank": int(c["rank"]),
                 "n_ranks": int(c["n_ranks"]), "n_nodes": int(c["n_nodes"]), "abi_version": int(c["abi_version"])}
                for c in comms],
         records=coll_records(kept, host, pid), next_ticket=head)

@@ -12,8 +12,10 @@ import csv
 import io
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
+
+from ..inert import inert
 
 FORMATS = ("table", "markdown", "csv", "json")
 NA = "n/a"  # shown for a metric that was not measured (its reason is in the record's null_reasons)
@@ -47,6 +49,23 @@ class TableData:
     headings: dict[int, str] = field(default_factory=dict)  # row index -> heading line above it (stacked columns)
 
 
+def shown(t: TableData) -> TableData:
+    """``t`` with every text it shows made inert (:func:`waitbench.inert.inert`): cells, titles, notes, headers.
+
+    Why here: every format but JSON draws from this copy, so a control character in a strategy name,
+    a GPU name or a command line from a file cannot reach the terminal, whichever table holds it. A
+    cell keeps its line breaks (a table lays them out); titles and notes are one line each.
+    """
+    def cell(text: str) -> str:
+        return inert(text, newlines=True)
+
+    return replace(t, title=inert(t.title), subtitle=inert(t.subtitle),
+                   columns=[replace(c, header=cell(c.header), long_header=inert(c.long_header)) for c in t.columns],
+                   cells=[[cell(c) for c in row] for row in t.cells], notes=[inert(n) for n in t.notes],
+                   styles={cell(k): v for k, v in t.styles.items()},
+                   headings={r: inert(h) for r, h in t.headings.items()})
+
+
 def to_rich(t: TableData, width: int | None = None) -> Any:
     """A rich Table (borderless between columns, so 12 metric columns fit in 120 characters).
 
@@ -54,12 +73,14 @@ def to_rich(t: TableData, width: int | None = None) -> Any:
     (:func:`min_widths`), the room left going to the columns that wrap, so no number is cut and no
     word is split. A table with stacked columns (``headings``) is drawn as one header, then per
     group its heading line and its rows, all with the same column widths. Text from files (GPU
-    names, run ids, labels in notes) is escaped: "[x]" in a name stays "[x]".
+    names, run ids, labels in notes) is made inert (:func:`shown`) and its markup escaped: "[x]" in a
+    name stays "[x]".
     """
     from rich.console import Group
     from rich.markup import escape
     from rich.text import Text
 
+    t = shown(t)
     widths = column_widths(t, width) if width is not None else [None] * len(t.columns)
     title = f"{escape(t.title)}\n[dim]{escape(t.subtitle)}[/dim]" if t.subtitle else escape(t.title)
     caption = escape("\n".join(t.notes))
@@ -84,7 +105,7 @@ def _rich_table(t: TableData, widths: Sequence[int | None], rows: Iterable[int],
     table = Table(title=title, caption=caption or None, caption_justify="left", box=box.SIMPLE_HEAD, show_edge=False,
                   pad_edge=False, padding=(0, 1), collapse_padding=True, title_justify="left", show_header=header)
     for i, col in enumerate(t.columns):
-        table.add_column(col.header, justify="left" if i == 0 else col.justify,  # type: ignore[arg-type]
+        table.add_column(Text(col.header), justify="left" if i == 0 else col.justify,  # type: ignore[arg-type]
                          no_wrap=col.no_wrap, overflow="fold", style="bold" if i == 0 else None, width=widths[i])
     for r in rows:
         table.add_row(*(Text(c, style=t.styles.get(c, "dim" if c == NA else "")) for c in t.cells[r]))
@@ -134,8 +155,9 @@ def _md_escape(text: str) -> str:
 
 
 def to_markdown(t: TableData, heading: str = "###") -> str:
-    """A GitHub-flavoured markdown table with its title, subtitle and legend."""
+    """A GitHub-flavoured markdown table with its title, subtitle and legend (its text made inert)."""
     align = {"left": ":---", "right": "---:", "center": ":---:"}
+    t = shown(t)
     lines = [f"{heading} {t.title}", "", t.subtitle, ""]
     lines.append("| " + " | ".join(_md_escape(c.long_header) for c in t.columns) + " |")
     lines.append("|" + "|".join(align["left" if i == 0 else c.justify] for i, c in enumerate(t.columns)) + "|")
@@ -146,32 +168,56 @@ def to_markdown(t: TableData, heading: str = "###") -> str:
     return "\n".join(lines) + "\n"
 
 
+FORMULA_STARTS = ("=", "+", "-", "@")  # a spreadsheet reads a cell that starts so as a formula
+
+
+def _csv_text(text: str) -> str:
+    """A string cell made inert, and quoted with ``'`` where a spreadsheet would run it as a formula."""
+    text = inert(text, newlines=True)
+    if text.startswith(FORMULA_STARTS):
+        try:
+            float(text)  # "-1.5" is a number, not a formula
+        except ValueError:
+            return "'" + text
+    return text
+
+
 def _csv_value(v: Any) -> Any:
     if v is None:
         return ""
     if isinstance(v, (dict, list, tuple)):
-        return json.dumps(v, sort_keys=True)
+        return _csv_text(json.dumps(v, sort_keys=True))
+    if isinstance(v, str):
+        return _csv_text(v)
     return v
 
 
 def to_csv(tables: Sequence[TableData]) -> str:
-    """One CSV for all tables: a `table` and `run_id` column, then the union of raw keys."""
+    """One CSV for all tables: a `table` and `run_id` column, then the union of raw keys.
+
+    Text is made inert and a text cell that starts as a formula does (``=``, ``+``, ``-``, ``@``) gets a
+    leading ``'``, as OWASP advises against CSV injection; numbers stay numbers.
+    """
     keys: dict[str, None] = {"table": None, "run_id": None}
     for t in tables:
         for row in t.raw:
             keys.update(dict.fromkeys(row))
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(keys), lineterminator="\n")
-    writer.writeheader()
+    writer.writerow({k: _csv_text(k) for k in keys})  # the header: a workload's name from a file is in keys
     for t in tables:
         for row in t.raw:
             values = {k: _csv_value(v) for k, v in row.items()}
-            writer.writerow({"table": t.kind, "run_id": t.meta.get("run_id"), **values})
+            writer.writerow({"table": t.kind, "run_id": _csv_value(t.meta.get("run_id")), **values})
     return buf.getvalue()
 
 
 def to_json(tables: Sequence[TableData], **top: Any) -> str:
-    """JSON with each table's run identity, raw rows and legend (``top`` adds top-level keys)."""
+    r"""JSON with each table's run identity, raw rows and legend (``top`` adds top-level keys).
+
+    Values stay as the files hold them: ``json.dumps`` writes every control and non-ASCII character as
+    a ``\uXXXX`` escape, so nothing raw reaches a terminal and a JSON reader gets the value back.
+    """
     doc = dict(top)
     doc["tables"] = [{"kind": t.kind, "title": t.title, "run": t.meta, "rows": t.raw, "notes": t.notes}
                      for t in tables]
@@ -235,7 +281,7 @@ class Fitted:
         self.t = t
 
     def __rich_console__(self, console: Any, options: Any) -> Any:
-        yield to_rich(fit_width(self.t, options.max_width), options.max_width)
+        yield to_rich(fit_width(shown(self.t), options.max_width), options.max_width)  # fitted as it is drawn
 
 
 def print_rich(tables: Sequence[TableData], console: Any) -> None:

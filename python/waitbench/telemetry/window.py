@@ -35,7 +35,7 @@ def throttle_names(mask: int) -> list[str]:
 
 def _proc_name(pid: int) -> str | None:
     try:
-        with open(f"/proc/{pid}/comm", encoding="utf-8") as fh:
+        with open(f"/proc/{pid}/comm", encoding="utf-8", errors="backslashreplace") as fh:  # any bytes: prctl sets it
             return fh.read().strip()
     except OSError:
         return None  # another PID namespace (containers) or gone
