@@ -94,7 +94,7 @@ def _validate(args: argparse.Namespace) -> None:
     if args.serve_public and args.serve is None:
         raise UsageError("--serve-public goes with --serve [ADDR:]PORT")
     if args.serve is not None:  # before a recording is read or NVML opened (a bind can still fail later)
-        from ..diagnose.exporter import bind_address
+        from ..diagnose.endpoint import bind_address
 
         bind_address(args.serve, argument="--serve", public=args.serve_public)
 
