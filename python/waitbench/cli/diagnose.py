@@ -56,7 +56,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("diagnose", help=HELP.replace("%", "%%"), description=HELP, epilog=EPILOG,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--gpus", default=None, metavar="LIST",
-                   help="comma-separated nvidia-smi indices, UUIDs or PCI bus ids (default: every GPU)")
+                   help="comma-separated nvidia-smi indices (NVML order, as nvidia-smi -i and run --gpu; not CUDA's "
+                        "order), UUIDs or PCI bus ids (default: every GPU)")
     p.add_argument("--seconds", type=float, default=None, metavar="N",
                    help=f"length of each window in seconds, {SECONDS_MIN:g}..{SECONDS_MAX:g} "
                         f"(default: {DEFAULT_SECONDS:g})")
