@@ -117,8 +117,9 @@ def _end_time(r: VerdictRow) -> float | None:
 
 
 def _gpu_label(r: VerdictRow) -> str:
+    """The NVML index, as dcgm-exporter's ``gpu``; empty (absent) where a recording does not say it."""
     index = r.summary.nvml_index if r.summary else None
-    return str(index) if index is not None and index >= 0 else r.gpu
+    return str(index) if index is not None and index >= 0 else ""
 
 
 def gpu_label_values(r: VerdictRow, hostname: str) -> list[str]:
