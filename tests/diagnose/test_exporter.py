@@ -167,6 +167,8 @@ def test_head_is_get_without_a_body_and_other_methods_are_405():
         with pytest.raises(urllib.error.HTTPError) as err:
             urllib.request.urlopen(urllib.request.Request(endpoint.url, data=b"x", method="POST"), timeout=10)
         assert err.value.code == 405 and "GET" in err.value.headers["Allow"]
+        with urllib.request.urlopen(urllib.request.Request(endpoint.url, method="OPTIONS"), timeout=10) as resp:
+            assert resp.status == 200 and resp.headers["Allow"] == "GET, HEAD, OPTIONS" and resp.read() == b""
     finally:
         endpoint.close()
 

@@ -74,6 +74,8 @@ def bind_address(address: str, *, argument: str = "address", public: bool = Fals
 class _Handler(BaseHTTPRequestHandler):
     """GET and HEAD serve the render's bytes (any path, as prometheus-client does); no access log."""
 
+    server_version = "waitbench-exporter"
+    sys_version = ""  # the Server header names the exporter, not the Python that runs it
     timeout = CONNECTION_TIMEOUT_S
     disable_nagle_algorithm = True  # headers and body are two writes: Nagle + delayed ACK would hold the body 40 ms
     render: Render  # set on the class made for each server
