@@ -7,12 +7,14 @@ parser; bad addresses; and, on a GPU, live values while a waiter runs in another
 from __future__ import annotations
 
 import os
+import re
 import select
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -25,14 +27,15 @@ prometheus_client = pytest.importorskip("prometheus_client")
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 
 from waitbench.diagnose import replay_refreshes  # noqa: E402
-from waitbench.diagnose.exporter import GAUGES, MetricsStore, parse_address, serve  # noqa: E402
+from waitbench.diagnose.endpoint import parse_address  # noqa: E402
+from waitbench.diagnose.exporter import GAUGES, MetricsStore, serve  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PKG_PATH = str(Path(waitbench.__file__).resolve().parents[1])  # subprocesses import the waitbench this test does
 
 
 def scrape(url: str) -> dict[str, dict[tuple, float]]:
-    """Metric name -> {(gpu, uuid[, verdict]): value} from one real HTTP scrape."""
+    """Metric name -> {(gpu, UUID[, verdict]): value} from one real HTTP scrape."""
     with urllib.request.urlopen(url, timeout=10) as resp:
         assert resp.status == 200
         text = resp.read().decode()
@@ -41,7 +44,7 @@ def scrape(url: str) -> dict[str, dict[tuple, float]]:
         assert fam.name.startswith("waitbench_"), fam.name
         assert fam.documentation
         for s in fam.samples:
-            key = tuple(s.labels.get(k) for k in ("gpu", "uuid", "verdict") if k in s.labels)
+            key = tuple(s.labels.get(k) for k in ("gpu", "UUID", "verdict") if k in s.labels)
             out.setdefault(s.name, {})[key] = s.value
     return out
 
@@ -99,6 +102,120 @@ def test_endpoint_serves_a_replayed_composed_recording():
     assert waited["1"] == 0.0 and 4.0 < waited["0"] < 6.0
     assert got["waitbench_windows_total"][()] == 3.0
     assert "waitbench_probe_speed_ratio" not in got  # no probe in the recording: absent, never 0
+
+
+def test_every_gpu_series_carries_dcgm_exporters_labels_with_its_meanings():
+    """dcgm-exporter's GPU labels (render_metrics.go): gpu = NVML index, UUID "GPU-...", pci_bus_id in NVML's form,
+    device "nvidia<gpu>", modelName, Hostname ($NODE_NAME first): a join ``on(UUID)`` or ``on(Hostname, gpu)``
+    with DCGM_FI_* series matches.
+    """
+    endpoint = serve("127.0.0.1:0", store_of(COMPOSED_4GPU), hostname="gpu-node-7")
+    try:
+        with urllib.request.urlopen(endpoint.url, timeout=10) as resp:
+            text = resp.read().decode()
+    finally:
+        endpoint.close()
+    samples = [s for fam in text_string_to_metric_families(text) for s in fam.samples]
+    per_gpu = [s for s in samples if s.name != "waitbench_windows_total" and s.name != "waitbench_build_info"]
+    assert per_gpu
+    for s in per_gpu:
+        labels = {k: v for k, v in s.labels.items() if k != "verdict"}
+        assert set(labels) == {"gpu", "UUID", "pci_bus_id", "device", "modelName", "Hostname"}, s
+        assert labels["UUID"].startswith("GPU-") and labels["Hostname"] == "gpu-node-7"
+        assert labels["device"] == f"nvidia{labels['gpu']}"
+        assert re.fullmatch(r"[0-9A-F]{8}:[0-9A-F]{2}:[0-9A-F]{2}\.[0-9A-F]", labels["pci_bus_id"]), labels
+        assert labels["modelName"] == "NVIDIA H100 80GB HBM3 (composed)"
+    # the recording's GPU 3 (nvml_index 3, bus 0000:00:09.0) keeps those identities
+    gpu3 = {s.labels["pci_bus_id"] for s in per_gpu if s.labels["gpu"] == "3"}
+    assert gpu3 == {"00000000:00:09.0"}
+
+
+def test_hostname_label_is_node_name_first(monkeypatch):
+    from waitbench.diagnose.exporter import exporter_hostname
+
+    monkeypatch.setenv("NODE_NAME", "k8s-node-3")
+    assert exporter_hostname() == "k8s-node-3"
+    monkeypatch.delenv("NODE_NAME")
+    assert exporter_hostname() == socket.gethostname()
+
+
+def test_build_info_says_version_schema_and_native_modules():
+    from waitbench.results import SCHEMA_VERSION
+
+    endpoint = serve("127.0.0.1:0", MetricsStore())
+    try:
+        with urllib.request.urlopen(endpoint.url, timeout=10) as resp:
+            fams = {f.name: f for f in text_string_to_metric_families(resp.read().decode())}
+    finally:
+        endpoint.close()
+    (sample,) = fams["waitbench_build_info"].samples
+    assert sample.value == 1.0
+    assert sample.labels["version"] == waitbench.__version__
+    assert sample.labels["schema_version"] == str(SCHEMA_VERSION)
+    assert sample.labels["native_host"] in ("true", "false") and sample.labels["native_cuda"] in ("true", "false")
+
+
+def test_head_is_get_without_a_body_and_other_methods_are_405():
+    endpoint = serve("127.0.0.1:0", store_of(COMPOSED_4GPU))
+    try:
+        with urllib.request.urlopen(endpoint.url, timeout=10) as resp:
+            get_len = len(resp.read())
+            get_type = resp.headers["Content-Type"]
+        with urllib.request.urlopen(urllib.request.Request(endpoint.url, method="HEAD"), timeout=10) as resp:
+            assert resp.status == 200 and resp.read() == b""
+            assert int(resp.headers["Content-Length"]) == get_len and resp.headers["Content-Type"] == get_type
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(urllib.request.Request(endpoint.url, data=b"x", method="POST"), timeout=10)
+        assert err.value.code == 405 and "GET" in err.value.headers["Allow"]
+        with urllib.request.urlopen(urllib.request.Request(endpoint.url, method="OPTIONS"), timeout=10) as resp:
+            assert resp.status == 200 and resp.headers["Allow"] == "GET, HEAD, OPTIONS" and resp.read() == b""
+    finally:
+        endpoint.close()
+
+
+def test_gzip_and_openmetrics_are_negotiated_and_cached_per_window():
+    import gzip
+
+    store = store_of(COMPOSED_4GPU)
+    endpoint = serve("127.0.0.1:0", store)
+    try:
+        req = urllib.request.Request(endpoint.url, headers={"Accept-Encoding": "gzip",
+                                                             "Accept": "application/openmetrics-text"})
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            assert resp.headers["Content-Encoding"] == "gzip"
+            assert resp.headers["Content-Type"].startswith("application/openmetrics-text")
+            text = gzip.decompress(resp.read()).decode()
+        assert text.rstrip().endswith("# EOF") and "waitbench_busy_waiting{" in text
+        before = scrape(endpoint.url)["waitbench_windows_total"][()]
+        store.update(next(iter(replay_refreshes(COMPOSED_4GPU))))  # a new window: the next scrape shows it
+        assert scrape(endpoint.url)["waitbench_windows_total"][()] == before + 1
+    finally:
+        endpoint.close()
+
+
+def test_concurrent_connects_are_all_served():
+    """More simultaneous connects than the old backlog of 5: every one is answered (timing is the benchmark's)."""
+    import threading
+
+    endpoint = serve("127.0.0.1:0", store_of(COMPOSED_4GPU))
+    statuses: list[int] = []
+    start = threading.Barrier(40)
+
+    def client() -> None:
+        start.wait(timeout=30)
+        with urllib.request.urlopen(endpoint.url, timeout=30) as resp:
+            resp.read()
+            statuses.append(resp.status)
+
+    threads = [threading.Thread(target=client) for _ in range(40)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+    finally:
+        endpoint.close()
+    assert statuses == [200] * 40
 
 
 def test_a_public_address_needs_to_be_asked_for():

@@ -45,9 +45,15 @@ def add_output_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print machine-readable JSON on stdout instead of a table")
 
 
+GPU_INDEX_HELP = ("an nvidia-smi index (NVML order: as nvidia-smi -i, diagnose --gpus and dcgm-exporter's gpu label, "
+                  "not CUDA's order, which CUDA_DEVICE_ORDER and CUDA_VISIBLE_DEVICES change), a UUID or a PCI bus id; "
+                  "found in CUDA by its UUID")
+
+
 def add_gpu_flag(p: argparse.ArgumentParser) -> None:
-    """--gpu, the CUDA device index, shared by the measuring subcommands."""
-    p.add_argument("--gpu", type=int, default=0, metavar="INDEX", help="CUDA device index (default: 0)")
+    """--gpu, a GPU named as nvidia-smi names it, shared by the measuring subcommands."""
+    p.add_argument("--gpu", default=None, metavar="GPU",
+                   help=f"the GPU to measure: {GPU_INDEX_HELP} (default: the first GPU CUDA sees)")
 
 
 def given(value: str | None) -> bool:

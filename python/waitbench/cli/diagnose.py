@@ -42,10 +42,12 @@ processes, so a probe slowed beside another process's kernel cannot tell waiting
 --watch redraws the table after every window until Ctrl-C. --record FILE appends every window
 (raw series, processes, probe) as JSON Lines; --replay FILE shows a recording on any machine,
 without a GPU. --serve [ADDR:]PORT serves the latest window as Prometheus metrics at /metrics
-(waitbench_*; 127.0.0.1 unless ADDR is given; an ADDR that is not loopback, such as 0.0.0.0,
-also needs --serve-public; port 0 picks a free one; needs `pip install 'waitbench[exporter]'`),
-live or from --replay; docs/DIAGNOSE.md has a scrape config and an alert rule. Bad usage: one
-line, exit 2. No GPU or no NVML: one line, exit 1.
+(waitbench_*, labelled as dcgm-exporter labels its series: gpu, UUID, pci_bus_id, device,
+modelName, Hostname; a count of processes, never their names; 127.0.0.1 unless ADDR is given; an
+ADDR that is not loopback, such as 0.0.0.0, also needs --serve-public; port 0 picks a free one;
+needs `pip install 'waitbench[exporter]'`), live or from --replay; docs/DIAGNOSE.md has a scrape
+config and alert rules, docs/DEPLOY.md a container, a DaemonSet, a systemd unit and a Grafana
+dashboard. Bad usage: one line, exit 2. No GPU or no NVML: one line, exit 1.
 """
 
 
@@ -54,7 +56,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("diagnose", help=HELP.replace("%", "%%"), description=HELP, epilog=EPILOG,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--gpus", default=None, metavar="LIST",
-                   help="comma-separated nvidia-smi indices, UUIDs or PCI bus ids (default: every GPU)")
+                   help="comma-separated nvidia-smi indices (NVML order, as nvidia-smi -i and run --gpu; not CUDA's "
+                        "order), UUIDs or PCI bus ids (default: every GPU)")
     p.add_argument("--seconds", type=float, default=None, metavar="N",
                    help=f"length of each window in seconds, {SECONDS_MIN:g}..{SECONDS_MAX:g} "
                         f"(default: {DEFAULT_SECONDS:g})")
@@ -70,7 +73,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="serve Prometheus metrics at http://ADDR:PORT/metrics (ADDR default 127.0.0.1)")
     p.add_argument("--serve-public", action="store_true",
                    help="let --serve bind an address that is not loopback (e.g. 0.0.0.0): every host that can reach "
-                        "this one can then read the metrics, process names and command lines included")
+                        "this one can then read the metrics (per GPU: verdict, utilization, power, model, host name "
+                        "and a count of compute processes; no pids, process names or command lines)")
     add_output_flags(p)
     p.set_defaults(handler=run)
 
@@ -94,7 +98,7 @@ def _validate(args: argparse.Namespace) -> None:
     if args.serve_public and args.serve is None:
         raise UsageError("--serve-public goes with --serve [ADDR:]PORT")
     if args.serve is not None:  # before a recording is read or NVML opened (a bind can still fail later)
-        from ..diagnose.exporter import bind_address
+        from ..diagnose.endpoint import bind_address
 
         bind_address(args.serve, argument="--serve", public=args.serve_public)
 

@@ -8,10 +8,11 @@ import importlib.util
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from .. import checks, results
+from .. import results
 from .._native import gpu_unavailable_reason, require_gpu
 from ..errors import NoGpuError, invalid
 from ..runner import Session, Settings
+from ..telemetry.gpu_names import cuda_index, nvml_spec
 from ..workloads import BUILTIN
 from .common import default_results_path, err_console, out_console, split_list
 from .progress import steps
@@ -45,20 +46,23 @@ def output_path(args: argparse.Namespace) -> str:
 
 def check_common(args: argparse.Namespace) -> tuple[list[str], str]:
     """What run and sweep check before looking for a GPU: --gpu, --workloads, --out."""
-    checks.gpu_index("--gpu", args.gpu)
+    if args.gpu is not None:
+        nvml_spec(args.gpu, "--gpu")
     return workloads_from(args), output_path(args)
 
 
-def require_gpu_or_explain(gpu: int) -> None:
-    """NoGpuError pointing to the reference results when no GPU is usable; ValueError for a --gpu beyond the count."""
+def require_gpu_or_explain(args: argparse.Namespace) -> None:
+    """Set ``args.cuda_index`` to --gpu's CUDA device (by UUID), or explain why there is none.
+
+    NoGpuError pointing to the reference results when no GPU is usable; ValueError for a --gpu that
+    NVML does not have or CUDA does not see here.
+    """
     reason = gpu_unavailable_reason()
     if reason:
         raise NoGpuError(f"{reason}; to see what waitbench measures, read the reference results: "
                          "waitbench report --reference")
-    try:
-        require_gpu(gpu)
-    except ValueError as exc:
-        raise ValueError(str(exc).replace("gpu=", "--gpu=", 1)) from None
+    args.cuda_index = 0 if args.gpu is None else cuda_index(args.gpu, "--gpu")
+    require_gpu(args.cuda_index)
 
 
 @contextmanager
@@ -72,7 +76,8 @@ def session(args: argparse.Namespace, workloads: list[str], settings: Settings, 
     note_skipped(args, workloads)
     writer = results.ResultsWriter(path, argument="--out")
     try:
-        with steps(total_steps, args.quiet) as advance, Session(args.gpu, workloads, settings, writer, advance) as s:
+        with steps(total_steps, args.quiet) as advance, \
+                Session(args.cuda_index, workloads, settings, writer, advance) as s:
             yield s, advance
     finally:
         writer.close()

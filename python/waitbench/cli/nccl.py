@@ -41,7 +41,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "nccl", help="real collectives on >= 2 GPUs: one rank arrives late, each way of waiting side by side",
         description="Run a collective in which one rank arrives late, once per mode, and record what the "
                     "waiting GPUs report, what they really do, what concurrent work still gets, power, host "
-                    "CPU and completion latency. Spawns one process per GPU, or runs as one rank under torchrun.",
+                    "CPU and completion latency. Spawns one process per GPU, or runs as one rank under torchrun. "
+                    "It takes no GPU index: rank r runs on the r-th GPU CUDA sees (LOCAL_RANK under torchrun), so "
+                    "CUDA_VISIBLE_DEVICES picks and orders them; every record names its GPU by UUID (gpu_uuid), "
+                    "which nvidia-smi -L and diagnose --gpus know (their indices are NVML's order, not CUDA's).",
         epilog=f"modes:\n{modes}", formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--nproc", type=int, default=None, metavar="N",
                    help="ranks to spawn (default: every GPU; 2 with --backend gloo); under torchrun its world size")

@@ -93,7 +93,7 @@ def handle(args: argparse.Namespace) -> int:
     if args.trials is not None:
         settings = dataclasses.replace(settings, wake_trials=checks.count("--trials", args.trials, 1, MAX_TRIALS))
     workloads, path = check_common(args)
-    require_gpu_or_explain(args.gpu)
+    require_gpu_or_explain(args)
     with session(args, workloads, settings, Session.steps(len(workloads), strategies=len(todo)), path) as (s, _):
         for name, opts in todo:
             s.measure(name, **opts)

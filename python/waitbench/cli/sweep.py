@@ -61,12 +61,12 @@ def handle(args: argparse.Namespace) -> int:
     blocks = _ints(args.blocks, "--blocks") if args.blocks is not None else None
     points(blocks or [1], threads, flags, polls, lines, fixed)  # validate options before touching the GPU
     workloads, path = check_common(args)
-    require_gpu_or_explain(args.gpu)
+    require_gpu_or_explain(args)
     from .._native import native
     from ..sweep import run_sweep
 
     if blocks is None:
-        blocks = default_blocks(native().device_info(args.gpu)["sm_count"])
+        blocks = default_blocks(native().device_info(args.cuda_index)["sm_count"])
     n_points = len(points(blocks, threads, flags, polls, lines, fixed))
     with session(args, workloads, Settings.sweep(args.seconds), Session.steps(len(workloads), sweep_points=n_points),
                  path) as (s, _):

@@ -11,7 +11,8 @@ Steps kept apart so each can be reused and tested alone, each module below the o
   recorded windows, on any machine);
 - ``live``: :func:`windows` samples (the only step that needs NVML), :func:`watch`, :func:`diagnose`,
   :func:`live_refreshes`; ``replay``: a recording judged again, streamed;
-- ``render``: the table, notes and JSON; ``exporter``: the Prometheus endpoint of ``--serve``.
+- ``render``: the table, notes and JSON; ``exporter``: the Prometheus metrics of ``--serve``,
+  ``endpoint``: the HTTP server that serves them.
 """
 
 from __future__ import annotations

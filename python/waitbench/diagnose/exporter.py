@@ -4,31 +4,41 @@
 Why a custom Collector over a store: a scrape must never sample (NVML calls hold driver locks, and
 a window needs >= 1 s), so the background loop (``diagnose --serve``: the Sampler's thread plus one
 window after another) writes each judged window into a :class:`MetricsStore`, and each scrape only
-reads the latest one. Names are ``waitbench_*``, ratios are 0..1, every series has ``gpu`` (the
-nvidia-smi index, as DCGM's exporter labels it) and ``uuid`` labels, and every help text names the
-NVML call and DCGM field it matches, so a dashboard can put both side by side.
+reads the latest one. Names are ``waitbench_*``, ratios are 0..1, and every per-GPU series carries
+dcgm-exporter's own labels with its meanings (:data:`GPU_LABELS`), so a query joins waitbench's
+series with DCGM's ``on(UUID)`` or ``on(Hostname, gpu)``; every help text names the NVML call and DCGM
+field it matches, so a dashboard can put both side by side.
 Needs prometheus-client: ``pip install 'waitbench[exporter]'``.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import ipaddress
-import re
+import gzip
+import importlib
+import os
+import platform
 import socket
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import WaitbenchError, invalid
+from .._version import __version__
+from ..errors import WaitbenchError
+from ..results import SCHEMA_VERSION
 from ..telemetry.gpm import GPM_METRICS
+from ..telemetry.nvml import nvml_bus_id
 from ..telemetry.verdict import VERDICTS
+from . import endpoint
 from .refresh import Refresh
 from .rows import VerdictRow
 
-DEFAULT_HOST = "127.0.0.1"
-ADDRESS_RANGE = "[ADDR:]PORT with PORT in [0, 65535] (0: any free port) and ADDR a local address, IPv6 in brackets"
+# dcgm-exporter's labels of a GPU series (its render_metrics.go template), with its meanings: ``gpu`` the
+# NVML (nvidia-smi) index, ``UUID`` NVML's "GPU-..." string, ``pci_bus_id`` NVML's form "00000000:3B:00.0",
+# ``device`` "nvidia<gpu>", ``modelName`` nvmlDeviceGetName, ``Hostname`` $NODE_NAME or the host name.
+GPU_LABELS = ("gpu", "UUID", "pci_bus_id", "device", "modelName", "Hostname")
+NATIVE_MODULES = (("native_host", "_host"), ("native_cuda", "_C"))  # build-info label, compiled module
 
 
 def _ratio(pct: float | None) -> float | None:
@@ -107,8 +117,35 @@ def _end_time(r: VerdictRow) -> float | None:
 
 
 def _gpu_label(r: VerdictRow) -> str:
+    """The NVML index, as dcgm-exporter's ``gpu``; empty (absent) where a recording does not say it."""
     index = r.summary.nvml_index if r.summary else None
-    return str(index) if index is not None and index >= 0 else r.gpu
+    return str(index) if index is not None and index >= 0 else ""
+
+
+def gpu_label_values(r: VerdictRow, hostname: str) -> list[str]:
+    """The values of :data:`GPU_LABELS` for ``r``'s GPU; an unknown one is empty (absent, to Prometheus)."""
+    gpu = _gpu_label(r)
+    bus = r.summary.pci_bus_id if r.summary else None
+    return [gpu, r.uuid, nvml_bus_id(bus) if bus else "", f"nvidia{gpu}" if gpu.isdigit() else "", r.name,
+            hostname]
+
+
+def exporter_hostname() -> str:
+    """The ``Hostname`` label: ``$NODE_NAME`` where set (a Kubernetes pod), else this host's name, as dcgm-exporter."""
+    return os.environ.get("NODE_NAME") or socket.gethostname()
+
+
+def build_labels() -> dict[str, str]:
+    """The labels of ``waitbench_build_info``: versions, and which compiled modules this install can import."""
+    labels = {"version": __version__, "schema_version": str(SCHEMA_VERSION), "python": platform.python_version()}
+    for label, module in NATIVE_MODULES:
+        try:
+            importlib.import_module(f"waitbench.{module}")
+        except ImportError:
+            labels[label] = "false"
+        else:
+            labels[label] = "true"
+    return labels
 
 
 class MetricsStore:
@@ -147,113 +184,91 @@ def _prometheus() -> Any:
 class DiagnoseCollector:
     """A prometheus-client Collector that reads a :class:`MetricsStore` (never samples)."""
 
-    def __init__(self, store: MetricsStore) -> None:
+    def __init__(self, store: MetricsStore, hostname: str | None = None) -> None:
         self.store = store
+        self.hostname = exporter_hostname() if hostname is None else hostname
+        self.build = build_labels()  # what is installed does not change while serving
 
     def collect(self) -> Iterator[Any]:
         """The metric families of the latest window (a Collector's one method); unknown values are absent."""
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
         rows, waiting_s, windows = self.store.snapshot()
-        labels = ["gpu", "uuid"]
+        labels = {r.uuid: gpu_label_values(r, self.hostname) for r in rows}
         for m in GAUGES:
-            fam = GaugeMetricFamily(m.name, m.help, labels=labels)
+            fam = GaugeMetricFamily(m.name, m.help, labels=GPU_LABELS)
             for r in rows:
                 value = m.value(r)
                 if value is not None:  # unknown is absent, never 0
-                    fam.add_metric([_gpu_label(r), r.uuid], float(value))
+                    fam.add_metric(labels[r.uuid], float(value))
             yield fam
         verdict = GaugeMetricFamily("waitbench_verdict", "1 for the last window's verdict, 0 for the others: "
                                     + ", ".join(VERDICTS) + " (waitbench's verdict; no NVML or DCGM field)",
-                                    labels=[*labels, "verdict"])
+                                    labels=[*GPU_LABELS, "verdict"])
         for r in rows:
             for v in VERDICTS:
-                verdict.add_metric([_gpu_label(r), r.uuid, v], 1.0 if r.verdict == v else 0.0)
+                verdict.add_metric([*labels[r.uuid], v], 1.0 if r.verdict == v else 0.0)
         yield verdict
         total = CounterMetricFamily("waitbench_busy_waiting_seconds", "Seconds of windows judged busy-waiting since "
-                                    "the exporter started (no NVML or DCGM field)", labels=labels)
+                                    "the exporter started (no NVML or DCGM field)", labels=GPU_LABELS)
         for r in rows:
-            total.add_metric([_gpu_label(r), r.uuid], waiting_s.get(r.uuid, 0.0))
+            total.add_metric(labels[r.uuid], waiting_s.get(r.uuid, 0.0))
         yield total
         yield CounterMetricFamily("waitbench_windows", "Windows judged since the exporter started", value=windows)
+        info = GaugeMetricFamily("waitbench_build_info", "Always 1: the installed waitbench's version, its results "
+                                 "schema, the Python it runs on and which compiled modules it has",
+                                 labels=list(self.build))
+        info.add_metric(list(self.build.values()), 1.0)
+        yield info
 
 
-def parse_address(text: str, argument: str = "address") -> tuple[str, int]:
-    """``'9400'`` -> ``('127.0.0.1', 9400)``; ``'0.0.0.0:9400'``, ``'[::1]:9400'``, ``'localhost:0'``.
+class MetricsRender:
+    """What a scrape gets: the registry rendered once per judged window, those bytes served to every scrape.
 
-    Only ASCII digits make a port (``str.isdigit`` would take '９４００').
+    Why: the store changes once a window (seconds), scrapes come far more often and at once (several
+    Prometheus replicas, dashboards, probes); rendering every scrape under the GIL made 32 concurrent
+    scrapers wait ~60 ms each on two cores. Each (window, format, gzip) is rendered once; prometheus-client
+    chooses the format from Accept (text or OpenMetrics) and gzip from Accept-Encoding, as its own server does.
     """
-    if not isinstance(text, str):
-        raise invalid(argument, text, ADDRESS_RANGE)
-    m = re.fullmatch(r"(?:\[([0-9A-Fa-f:.%\w]+)\]:|([^:\[\]\s]+):)?([0-9]{1,5})", text.strip(), re.ASCII)
-    if not m or int(m.group(3)) > 65535:
-        raise invalid(argument, text, ADDRESS_RANGE)
-    return (m.group(1) or m.group(2) or DEFAULT_HOST), int(m.group(3))
+
+    def __init__(self, registry: Any, store: MetricsStore) -> None:
+        self.registry = registry
+        self.store = store
+        self._lock = threading.Lock()
+        self._cache: dict[tuple[int, str, bool], bytes] = {}
+
+    def __call__(self, accept: str | None, accept_encoding: str | None) -> tuple[bytes, list[tuple[str, str]]]:
+        """The scrape's body and headers for these Accept and Accept-Encoding headers."""
+        from prometheus_client.exposition import choose_encoder, gzip_accepted
+
+        encoder, content_type = choose_encoder(accept or "")
+        gz = gzip_accepted(accept_encoding or "")
+        key = (self.store.windows, content_type, gz)  # read before rendering: a window judged meanwhile re-renders
+        with self._lock:
+            body = self._cache.get(key)
+        if body is None:
+            body = encoder(self.registry)
+            if gz:
+                body = gzip.compress(body)
+            with self._lock:
+                self._cache = {k: v for k, v in self._cache.items() if k[0] == key[0]}
+                self._cache[key] = body
+        headers = [("Content-Type", content_type), ("Content-Length", str(len(body)))]
+        return body, [*headers, ("Content-Encoding", "gzip")] if gz else headers
 
 
-def _loopback_only(host: str, port: int) -> bool:
-    """Whether every address ``host`` resolves to is a loopback one (127.0.0.0/8, ::1)."""
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    return all(ipaddress.ip_address(info[4][0].split("%")[0]).is_loopback for info in infos)
-
-
-def bind_address(address: str, *, argument: str = "address", public: bool = False) -> tuple[str, int]:
-    """(host, port) to bind for ``address``: parsed, resolved, and loopback-only unless ``public``.
-
-    ValueError naming ``argument`` for a malformed address, a host that does not resolve, or an
-    address that is not loopback without ``public`` (the CLI's ``--serve-public``).
-    """
-    host, port = parse_address(address, argument)
-    try:
-        loopback = _loopback_only(host, port)
-    except (socket.gaierror, UnicodeError) as exc:
-        why = getattr(exc, "strerror", None) or exc
-        raise invalid(argument, address, f"{ADDRESS_RANGE} ({host!r} does not resolve: {why})") from None
-    if not loopback and not public:
-        raise invalid(argument, address, "a loopback address (127.0.0.1, ::1, localhost) unless --serve-public is "
-                      "also given: it serves the metrics to every host that can reach this one")
-    return host, port
-
-
-@dataclass
-class Endpoint:
-    """A running endpoint: where it listens, and how to stop it."""
-
-    server: Any  # prometheus_client's WSGI server
-    thread: threading.Thread
-    host: str
-    port: int
-
-    @property
-    def url(self) -> str:
-        """Where the metrics are served (``http://ADDR:PORT/metrics``)."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}/metrics"
-
-    def close(self) -> None:
-        """Stop serving and free the port."""
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5.0)
-
-
-def serve(address: str, store: MetricsStore, *, argument: str = "address", public: bool = False) -> Endpoint:
+def serve(address: str, store: MetricsStore, *, argument: str = "address", public: bool = False,
+          hostname: str | None = None) -> endpoint.Endpoint:
     """Serve the store's metrics at ``address`` (``[ADDR:]PORT``, loopback unless told) from a daemon thread.
 
-    The server is prometheus-client's own (``start_http_server``, a threaded WSGI server). An address
-    that is not loopback-only is refused unless ``public`` (the CLI's ``--serve-public``): metrics
-    name processes and command lines, which should not reach every host that can reach this one by
-    accident. A malformed address, a host that does not resolve or a port that cannot be bound
-    raises ValueError naming ``argument``.
+    The server is :mod:`waitbench.diagnose.endpoint`'s (a deep listen backlog, HEAD answered) around
+    :class:`MetricsRender` (rendered once per window). An address that is not loopback-only is refused unless ``public``
+    (the CLI's ``--serve-public``): the metrics tell which GPUs of this host wait and how many
+    processes hold them, which should not reach every host that can reach this one by accident. A
+    malformed address, a host that does not resolve or a port that cannot be bound raises ValueError
+    naming ``argument``. ``hostname`` sets the ``Hostname`` label (default: :func:`exporter_hostname`).
     """
     pc = _prometheus()
-    host, port = bind_address(address, argument=argument, public=public)
     registry = pc.CollectorRegistry(auto_describe=False)
-    registry.register(DiagnoseCollector(store))
-    try:
-        server, thread = pc.start_http_server(port, addr=host, registry=registry)
-    except OSError as exc:
-        raise invalid(argument, address, f"an address and port this process can bind ({exc.strerror or exc})") from None
-    thread.name = "waitbench-exporter"
-    bound = server.server_address
-    return Endpoint(server, thread, str(bound[0]), int(bound[1]))
+    registry.register(DiagnoseCollector(store, hostname))
+    return endpoint.start(address, MetricsRender(registry, store), argument=argument, public=public)

@@ -19,6 +19,7 @@ from typing import Any
 
 from ..errors import invalid
 from ..telemetry import nvml
+from ..telemetry.gpu_names import nvml_spec
 from ..telemetry.recording import RecordingWriter
 from ..telemetry.sampler import DEFAULT_PERIOD_S, Sampler
 from ..telemetry.summary import WindowSummary
@@ -35,15 +36,10 @@ def parse_gpus(text: str | None) -> list[str] | None:
     """``'0,1'`` (nvidia-smi indices), UUIDs or PCI bus ids, comma-separated -> sampler specs; None = all."""
     if text is None or text.strip().lower() in ("", "all"):
         return None
-    specs = []
-    for item in (t.strip() for t in text.split(",")):
-        spec = f"nvml:{int(item)}" if item.isdigit() else item
-        try:
-            nvml.parse_spec(spec)
-        except ValueError:
-            raise invalid("--gpus", text, "comma-separated nvidia-smi indices, UUIDs or PCI bus ids") from None
-        specs.append(spec)
-    return specs
+    try:
+        return [nvml_spec(item) for item in text.split(",")]
+    except ValueError:
+        raise invalid("--gpus", text, "comma-separated nvidia-smi indices (NVML order), UUIDs or PCI bus ids") from None
 
 
 def _check_seconds(seconds: float) -> None:

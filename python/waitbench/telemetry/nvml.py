@@ -202,6 +202,12 @@ def normalize_bus_id(bus_id: str) -> str:
     return f"{int(domain or '0', 16):04x}:{bus.lower()}:{dev.lower()}.{fn.lower()}"
 
 
+def nvml_bus_id(bus_id: str) -> str:
+    """A bus id in NVML's own form, ``'00000000:3B:00.0'`` (what nvidia-smi and dcgm-exporter's ``pci_bus_id`` show)."""
+    domain, bus, dev, fn = _BUS_RE.match(normalize_bus_id(bus_id)).groups()
+    return f"{int(domain, 16):08X}:{bus.upper()}:{dev.upper()}.{fn.upper()}"
+
+
 @dataclass(frozen=True)
 class Device:
     """An NVML device and the identities that tie it to CUDA (UUID) and to nvidia-smi (index, bus id)."""

@@ -25,9 +25,9 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ..._native import native
-from ...errors import NoGpuError, NvmlError
+from ...errors import NvmlError
 from ...telemetry import nvml
+from ...telemetry.gpu_names import cuda_index_of
 from ...workloads import FmaWorkload, TimedWorkload
 
 # PROVISIONAL: to be derived from device recordings. FMA iterations per thread, chosen by arithmetic (8 chains x
@@ -75,15 +75,6 @@ class ProbeRun:
         """A run from :meth:`to_dict`'s form (unknown keys are ignored)."""
         names = cls.__dataclass_fields__
         return cls(**{k: v for k, v in d.items() if k in names})
-
-
-def cuda_index_of(uuid: str) -> int:
-    """The CUDA index of the GPU NVML calls ``uuid`` (CUDA and NVML orders differ; UUIDs do not)."""
-    mod = native()
-    for i in range(mod.device_count()):
-        if str(mod.device_info(i)["uuid"]) == uuid:
-            return i
-    raise NoGpuError(f"{uuid} is not visible to CUDA in this process (CUDA_VISIBLE_DEVICES?)")
 
 
 def warm_idle_power(uuid: str) -> tuple[float | None, str | None]:
