@@ -244,8 +244,8 @@ def main(argv: list[str] | None = None) -> int:
         stale = [path for path in docs if new[path] != old[path]]
         if args.check:
             if stale:
-                print(f"make_readme_tables: {', '.join(map(str, stale))} out of date; run benchmarks/make_readme_tables.py",
-                      file=sys.stderr)
+                print(f"make_readme_tables: {', '.join(map(str, stale))} out of date; "
+                      "run benchmarks/make_readme_tables.py", file=sys.stderr)
                 return EXIT_STALE
             return 0
         for path in stale:

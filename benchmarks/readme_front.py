@@ -24,7 +24,7 @@ FRONT_COLUMNS = ("strategy", "reported util %", "SM activity %", "gemm ×solo", 
 
 def results_excerpt(d: Path) -> str:
     """The main results table of ``d``, cut to FRONT_ROWS and FRONT_COLUMNS (markdown)."""
-    (table,) = [t for t in tables.build_tables(load_records(d), kinds=("strategies",))]
+    (table,) = tables.build_tables(load_records(d), kinds=("strategies",))
     keep = [i for i, c in enumerate(table.columns) if c.long_header in FRONT_COLUMNS]
     if len(keep) != len(FRONT_COLUMNS):
         raise ValueError(f"{d}: the results table lacks one of the columns {FRONT_COLUMNS}")
