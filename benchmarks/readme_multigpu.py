@@ -133,7 +133,8 @@ SESSIONS = (("asleep", "rank 1 asleep on the host between requests (an idle serv
             ("fix", "the host-barrier fix, rank 1 asleep"))
 
 
-def _replayed(path: Path, *, ignore_gpm: bool) -> str:
+def replayed_session(path: Path, *, ignore_gpm: bool) -> str:
+    """The lines `waitbench diagnose --replay PATH` prints for a recorded session."""
     lines: list[str] = []
     for ref in replay_refreshes(path, ignore_gpm=ignore_gpm):
         lines += refresh_lines(ref)
@@ -147,10 +148,10 @@ def sessions_section(d: Path) -> str:
     for name, what in SESSIONS:
         replay = f"waitbench diagnose --replay benchmarks/results/{d.name}/diagnose/diagnose-{name}.jsonl"
         parts += [f"**{what}** — `{replay}`:",
-                  "", "```", _replayed(rec / f"diagnose-{name}.jsonl", ignore_gpm=False), "```", "",
+                  "", "```", replayed_session(rec / f"diagnose-{name}.jsonl", ignore_gpm=False), "```", "",
                   (f"The same job judged as a GPU without GPM would be, with the probe (`--replay "
                   f"diagnose-{name}-nogpm.jsonl --ignore-gpm`):"), "",
-                  "```", _replayed(rec / f"diagnose-{name}-nogpm.jsonl", ignore_gpm=True), "```", ""]
+                  "```", replayed_session(rec / f"diagnose-{name}-nogpm.jsonl", ignore_gpm=True), "```", ""]
     return "\n".join(parts).rstrip()
 
 
