@@ -29,7 +29,7 @@ import weakref
 from dataclasses import dataclass
 from typing import Any
 
-from ._native import native
+from ._native import host
 from .errors import BarrierBroken, invalid
 
 DEFAULT_TIMEOUT_S = 86_400.0  # an idle server's ranks wait for the next request; dead ranks are caught anyway
@@ -76,7 +76,7 @@ def _check_name(value: Any) -> str:
 
 def _remove(shm_name: str, tracked: list[bool]) -> None:
     """Remove the segment's name and tell the resource tracker, once (a second UNREGISTER is its error)."""
-    native().SharedBarrier.unlink(shm_name)
+    host().SharedBarrier.unlink(shm_name)
     if tracked[0]:
         from multiprocessing import resource_tracker
 
@@ -119,14 +119,14 @@ class HostBarrier:
         self._setup(name, _check_timeout("timeout_s", timeout_s), _check_spin(spin_us))
         shm = NAME_PREFIX + name
         try:
-            handle = native().SharedBarrier.create(shm, parties)
+            handle = host().SharedBarrier.create(shm, parties)
         except FileExistsError:
-            pid, alive = native().SharedBarrier.creator(shm)
+            pid, alive = host().SharedBarrier.creator(shm)
             if alive:
                 raise invalid("name", name, f"a name no live barrier uses (pid {pid} created /dev/shm/{shm}; "
                                             "open it with HostBarrier.open)") from None
-            native().SharedBarrier.unlink(shm)  # left by a process that died without removing it
-            handle = native().SharedBarrier.create(shm, parties)
+            host().SharedBarrier.unlink(shm)  # left by a process that died without removing it
+            handle = host().SharedBarrier.create(shm, parties)
         from multiprocessing import resource_tracker
 
         resource_tracker.register("/" + shm, "shared_memory")  # removed even if this process is killed
@@ -139,7 +139,7 @@ class HostBarrier:
         """Open the barrier another process created (FileNotFoundError if there is none)."""
         self = cls.__new__(cls)
         self._setup(_check_name(name), _check_timeout("timeout_s", timeout_s), _check_spin(spin_us))
-        self._attach(native().SharedBarrier.open(NAME_PREFIX + name), owner=False, rank=rank)
+        self._attach(host().SharedBarrier.open(NAME_PREFIX + name), owner=False, rank=rank)
         return self
 
     def _setup(self, name: str, timeout_s: float, spin_us: int) -> None:
@@ -273,7 +273,7 @@ class HostBarrier:
 
 
 def _max_parties() -> int:
-    return int(native().BARRIER_MAX_PARTIES)
+    return int(host().BARRIER_MAX_PARTIES)
 
 
 def _reopen(name: str, timeout_s: float, spin_us: int) -> HostBarrier:
