@@ -30,6 +30,12 @@ if(WAITBENCH_CUDA STREQUAL "OFF")
   return()
 endif()
 
+# A compiler an earlier configure cached that has since gone (a package-index toolkit lives in the
+# temporary environment of one pip build): look again.
+if(DEFINED CACHE{CMAKE_CUDA_COMPILER} AND NOT EXISTS "${CMAKE_CUDA_COMPILER}")
+  unset(CMAKE_CUDA_COMPILER CACHE)
+  unset(CMAKE_CUDA_COMPILER)
+endif()
 check_language(CUDA)
 if(NOT CMAKE_CUDA_COMPILER)
   _waitbench_pip_toolkit(_wb_pip_root)
@@ -37,8 +43,10 @@ if(NOT CMAKE_CUDA_COMPILER)
     # The package-index layout differs from a system toolkit's in two places: its libraries are in
     # lib/ (nvcc's profile adds lib64/ only) and it has no unversioned libcudart.so, which
     # FindCUDAToolkit requires although waitbench links the static runtime. Both are given here.
+    # (check_language leaves a plain NOTFOUND variable beside the cache entry: both are set.)
     set(CMAKE_CUDA_COMPILER "${_wb_pip_root}/bin/nvcc" CACHE FILEPATH "CUDA compiler (package index)" FORCE)
-    set(CMAKE_CUDA_FLAGS "${CMAKE_CUDA_FLAGS} -L${_wb_pip_root}/lib" CACHE STRING "" FORCE)
+    set(CMAKE_CUDA_COMPILER "${_wb_pip_root}/bin/nvcc")
+    set(CMAKE_CUDA_FLAGS "${CMAKE_CUDA_FLAGS} -L${_wb_pip_root}/lib")
     set(CUDAToolkit_ROOT "${_wb_pip_root}")
     set(CUDA_CUDART "${_wb_pip_root}/lib/libcudart.so.13" CACHE FILEPATH "" FORCE)
     set(WAITBENCH_CUDA_SOURCE "the package index (${_wb_pip_root})")
