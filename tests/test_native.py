@@ -60,6 +60,13 @@ def test_the_build_says_its_cuda_version_and_asks_the_driver_for_its_own() -> No
     assert mod.driver_cuda_version() >= 0  # 0 where no driver is loaded (CI); never raises
 
 
+@pytest.mark.gpu
+def test_on_a_usable_gpu_the_driver_runs_the_build_s_cuda_major_and_the_runtime_is_the_one_linked_in() -> None:
+    mod = native()
+    assert mod.driver_cuda_version() // 1000 >= mod.CUDA_VERSION // 1000  # minor-version compatibility within a major
+    assert mod.device_info(0)["runtime_version"] == mod.CUDA_VERSION  # the static runtime: no other can be loaded
+
+
 @pytest.mark.cuda_build
 def test_register_option_choices_match_the_compiled_variants() -> None:
     import importlib
