@@ -59,13 +59,12 @@ def native() -> ModuleType:
 
 def build_summary() -> str:
     """One line: which native modules this install has, and the CUDA version its kernels were built with."""
-    try:
-        reason = cuda_missing_reason()
-    except ImportError:
+    if _load("_host")[0] is None:
         return "native modules not built: pip install ."
-    if reason is not None:
+    mod = _load("_C")[0]  # not native(): this line is for every command, the GPU-less ones included
+    if mod is None:
         return "host module only, no CUDA module: see docs/INSTALL.md"
-    v = int(native().CUDA_VERSION)
+    v = int(mod.CUDA_VERSION)
     return f"host and CUDA modules, built with CUDA {v // 1000}.{v % 1000 // 10}"
 
 
