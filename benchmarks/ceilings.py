@@ -120,7 +120,7 @@ def gemm_section(gpu: int, rounds: int, run_s: float, nv: NvmlSeries) -> dict[st
 
     def victim_both(n: int) -> tuple[float, float, dict]:
         e0, e1 = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        t0, h0 = time.monotonic(), nat.now_ns()
+        t0, h0 = time.monotonic(), host().now_ns()
         e0.record(ext)
         tw.workload.enqueue(n)
         e1.record(ext)

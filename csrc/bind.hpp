@@ -1,36 +1,30 @@
 // SPDX-License-Identifier: Apache-2.0
-// The parts of waitbench._C, one register_* function per area (module.cpp calls them in turn), and
-// what more than one of them shares. Only the bind_*.cpp files and module.cpp include pybind11.
+// The parts of the two native modules, one register_* function per area, and what more than one of
+// them shares: waitbench._host (host_module.cpp: no CUDA, built everywhere) and waitbench._C
+// (module.cpp: the CUDA core, built where a CUDA compiler is found). Host-only: no CUDA header here.
+// Only the bind_*.cpp files and the two module files include pybind11.
 #pragma once
 
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
 #include <algorithm>
-#include <memory>
 #include <vector>
-
-#include "common.hpp"
-#include "waiter.hpp"
 
 namespace wb {
 
 namespace py = pybind11;
 
-void register_device(py::module_& m);     // bind_device.cpp: host clock, devices
+// waitbench._host
+void register_clock(py::module_& m);    // bind_clock.cpp: the host clock every timestamp is taken on
+void register_barrier(py::module_& m);  // bind_barrier.cpp: the cross-process barrier
+
+// waitbench._C
+void register_device(py::module_& m);     // bind_device.cpp: devices, the CUDA versions
 void register_waiter(py::module_& m);     // bind_waiter.cpp: protocol constants, WaiterConfig, Waiter
 void register_timing(py::module_& m);     // bind_timing.cpp: wake-up trials, clock calibration, floor
 void register_workloads(py::module_& m);  // bind_workloads.cpp: streams, workloads, side calls
-void register_barrier(py::module_& m);    // bind_barrier.cpp: the cross-process barrier, its ack probe
-
-// Owns a Waiter so Python can close it deterministically (the destructor aborts a live wait).
-struct PyWaiter {
-  std::unique_ptr<Waiter> impl;
-  Waiter& get() {
-    if (!impl) throw WaitError("the waiter is closed");
-    return *impl;
-  }
-};
+void register_ack_probe(py::module_& m);  // bind_ack_probe.cpp: the ack a released barrier rank launches
 
 template <typename T>
 py::array_t<T> to_array(const std::vector<T>& v) {

@@ -1,13 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
-// The barrier part of waitbench._C: the cross-process futex barrier and the ack probe its ranks
-// launch. Thin: Python (waitbench.barrier) validates, names errors and owns the public API.
+// The barrier part of waitbench._host: the cross-process futex barrier (no CUDA). Thin: Python
+// (waitbench.barrier) validates, names errors and owns the public API.
 #include <pybind11/stl.h>
 
 #include <cerrno>
 #include <memory>
 #include <system_error>
 
-#include "ack_probe.hpp"
 #include "bind.hpp"
 #include "host_barrier.hpp"
 
@@ -117,16 +116,6 @@ void register_barrier(py::module_& m) {
       .def_property_readonly("parties", [](PyBarrier& b) { return b.get().parties(); })
       .def_property_readonly("rank", [](PyBarrier& b) { return b.get().rank(); })
       .def_property_readonly("n_waiting", [](PyBarrier& b) { return b.get().n_waiting(); });
-
-  py::class_<AckProbe>(m, "AckProbe",
-                       "A one-warp ack kernel a released barrier rank launches, and when its ack is seen.")
-      .def(py::init([](int device) {
-             py::gil_scoped_release nogil;
-             return std::make_unique<AckProbe>(device);
-           }),
-           py::arg("device"))
-      .def("fire", &AckProbe::fire, py::arg("timeout_s"), py::call_guard<py::gil_scoped_release>(),
-           "Launch the ack kernel, spin until its ack is visible; the host time (now_ns) it was seen.");
 }
 
 }  // namespace wb

@@ -1,15 +1,23 @@
 // SPDX-License-Identifier: Apache-2.0
-// waitbench._C, devices: the host clock every timestamp is taken on, and what each CUDA device is.
+// waitbench._C, devices: what each CUDA device is, and the CUDA versions of the driver and the build.
+#include <cuda_runtime.h>
 #include <pybind11/stl.h>
 
 #include "bind.hpp"
-#include "clock.hpp"
 #include "device_info.hpp"
 
 namespace wb {
 
 void register_device(py::module_& m) {
-  m.def("now_ns", &now_ns, "Host CLOCK_MONOTONIC in ns: the clock of every host timestamp waitbench takes.");
+  m.attr("CUDA_VERSION") = CUDART_VERSION;  // the runtime linked in (static): what a driver must support
+  m.def(
+      "driver_cuda_version",
+      [] {
+        int v = 0;
+        cudaDriverGetVersion(&v);  // any driver answers, however old; 0 when none is loaded
+        return v;
+      },
+      "The CUDA version the loaded NVIDIA driver supports (12080 for 12.8), 0 when no driver is loaded.");
   m.def("device_count", &device_count, "Number of CUDA devices; raises NoGpuError without a usable driver.");
   m.def(
       "device_info",

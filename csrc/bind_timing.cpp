@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // waitbench._C, wake-up timing: trials of a waiter, the host <-> %globaltimer calibration, the timer's
 // resolution and the launch floor, each timed in C++ with the GIL released (raw numpy arrays out).
-#include "bind.hpp"
+#include "bind_waiter.hpp"
 #include "wake_latency.hpp"
 
 namespace wb {

@@ -2,11 +2,12 @@
 // waitbench._C, waiters: the protocol constants, the spin kernel's variants, WaiterConfig and its
 // enums (waitbench.strategies.native_config builds it), and the Waiter itself. Arming, waiting and
 // closing release the GIL.
+#include "bind_waiter.hpp"
+
 #include <pybind11/stl.h>
 
 #include <iterator>
 
-#include "bind.hpp"
 #include "device_waits.hpp"
 #include "protocol.hpp"
 

@@ -4,6 +4,7 @@
 #include <pybind11/stl.h>
 
 #include "bind.hpp"
+#include "common.hpp"
 #include "flags.hpp"
 #include "side_calls.hpp"
 #include "workloads.hpp"

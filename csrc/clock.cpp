@@ -1,10 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// Host clocks and the error helpers that every other file uses.
+// Host clocks: host-only (no CUDA header), part of both native modules.
 #include "clock.hpp"
 
 #include <time.h>
-
-#include "common.hpp"
 
 namespace wb {
 
@@ -29,22 +27,5 @@ void spin_for_ns(int64_t ns) {
   const int64_t end = now_ns() + ns;
   while (now_ns() < end) cpu_relax();
 }
-
-void throw_cuda(cudaError_t err, const char* call, const char* file, int line) {
-  cudaGetLastError();  // clear a sticky-free error so the next call starts clean
-  const std::string what = cudaGetErrorString(err);
-  if (err == cudaErrorInsufficientDriver || err == cudaErrorNoDevice || err == cudaErrorStubLibrary ||
-      err == cudaErrorDevicesUnavailable || err == cudaErrorCompatNotSupportedOnDevice) {
-    throw NoDeviceError(
-        "no usable CUDA GPU: " + what +
-        (err == cudaErrorInsufficientDriver
-             ? " (no NVIDIA driver is loaded, or it is older than the CUDA runtime waitbench was built with)"
-             : ""));
-  }
-  throw CudaError(std::string(call) + " failed: " + what + " [" + cudaGetErrorName(err) + " at " + file + ":" +
-                  std::to_string(line) + "]");
-}
-
-void use_device(int device) { WB_CUDA(cudaSetDevice(device)); }
 
 }  // namespace wb

@@ -15,7 +15,13 @@ template <typename Fn>
 static void resolve(const char* symbol, Fn* out) {
   void* fn = nullptr;
   cudaDriverEntryPointQueryResult status{};
+#if CUDART_VERSION >= 12050
   WB_CUDA(cudaGetDriverEntryPointByVersion(symbol, &fn, 12000, cudaEnableDefault, &status));
+#else
+  // CUDA 12.0-12.4 runtimes have only this call: it returns the symbol as this runtime's version
+  // (12.x) defines it, the same ABI ByVersion(12000) asks for above.
+  WB_CUDA(cudaGetDriverEntryPoint(symbol, &fn, cudaEnableDefault, &status));
+#endif
   if (status != cudaDriverEntryPointSuccess || fn == nullptr) {
     throw CudaError(std::string("the NVIDIA driver does not provide ") + symbol);
   }

@@ -45,7 +45,7 @@ RANK = {name: i for i, (name, _) in enumerate(reversed(LAYERS))}  # base is 0, t
 def modules() -> dict[str, Path]:
     """Every module of the package by dotted name (the compiled core by its stub)."""
     out = {}
-    for path in [*sorted(PACKAGE.rglob("*.py")), PACKAGE / "_C.pyi"]:
+    for path in [*sorted(PACKAGE.rglob("*.py")), PACKAGE / "_C.pyi", PACKAGE / "_host.pyi"]:
         parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
         if parts[-1] == "__init__":
             parts.pop()

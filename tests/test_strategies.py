@@ -71,6 +71,7 @@ def test_nccl_presets_carry_ncclish_shapes() -> None:
     assert set(presets) == set(st.get("nccl-shaped").preset_docs)
 
 
+@pytest.mark.cuda_build
 def test_native_config_merges_preset_fixed_and_options() -> None:
     c = native()
     spec, opts = st.resolve("nccl-shaped", preset="simple-2ch", flag="device")
@@ -82,6 +83,7 @@ def test_native_config_merges_preset_fixed_and_options() -> None:
     assert cfg.backoff == c.Backoff.NONE and cfg.poll == c.PollLoad.VOLATILE and cfg.timeout_s == 10.0
 
 
+@pytest.mark.cuda_build
 def test_every_choice_of_every_strategy_names_a_member_of_the_native_enum() -> None:
     """The core no longer re-checks the table's choices: each must reach it as the member it names."""
     def member(value: str) -> str:
@@ -100,6 +102,7 @@ def test_every_choice_of_every_strategy_names_a_member_of_the_native_enum() -> N
                     assert getattr(cfg, o.name) == choice, (spec.name, o.name)
 
 
+@pytest.mark.cuda_build
 def test_a_setting_the_native_config_lacks_is_an_error_not_ignored() -> None:
     spec = st.Strategy("x", "host", "host-block", "test", (st.TIMEOUT,), fixed={"bogus": 1})
     with pytest.raises(AttributeError, match="bogus"):

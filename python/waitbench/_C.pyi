@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Types of waitbench._C, the native core (csrc/module.cpp and its bind_*.cpp, one file an area).
+"""Types of waitbench._C, the CUDA core (csrc/module.cpp and its bind_*.cpp, one file an area).
 
 Hand-written; tests/test_native.py checks that it names exactly what the module exports (names with
 a leading underscore are types of this stub only: the dicts the calls return). Errors:
@@ -24,7 +24,7 @@ BLOCK_SLOT_BYTES: int
 CONTROL_WORDS_BYTES: int
 REGISTER_VARIANTS: list[int]
 
-# ---- devices and the host clock (bind_device.cpp) ------------------------------------------------
+# ---- devices and CUDA versions (bind_device.cpp) -------------------------------------------------
 
 class _DeviceInfo(TypedDict):
     index: int
@@ -46,8 +46,10 @@ class _DeviceInfo(TypedDict):
     driver_version: int
     runtime_version: int
 
-def now_ns() -> int:
-    """Host CLOCK_MONOTONIC in ns: the clock of every host timestamp waitbench takes."""
+CUDA_VERSION: int  # the CUDA runtime this module was built with (13000 for 13.0)
+
+def driver_cuda_version() -> int:
+    """The CUDA version the loaded NVIDIA driver supports (12080 for 12.8), 0 when no driver is loaded."""
 
 def device_count() -> int:
     """Number of CUDA devices; raises NoGpuError without a usable driver."""
@@ -254,46 +256,7 @@ class SideCall:
     def run(self) -> int:
         """Make the call; returns now_ns() at its return."""
 
-# ---- the cross-process barrier (bind_barrier.cpp) ----------------------------------------------------
-BARRIER_MAX_PARTIES: int
-
-class _BarrierBrokenInfo(TypedDict):
-    reason: int  # 0: not broken; 1 timeout, 2 aborted, 3 rank died, 4 interrupted, 5 rank left
-    by_rank: int
-    generation: int
-    dead_rank: int
-    dead_pid: int
-    missing: list[int]
-    pids: list[int]
-
-class SharedBarrier:
-    """A cross-process futex barrier in POSIX shared memory."""
-
-    @staticmethod
-    def create(name: str, parties: int) -> SharedBarrier: ...
-    @staticmethod
-    def open(name: str) -> SharedBarrier: ...
-    @staticmethod
-    def unlink(name: str) -> bool:
-        """Remove the name if this process created the segment it names; False if nothing was removed."""
-    @staticmethod
-    def creator(name: str) -> tuple[int, bool]:
-        """(pid of the process that created barrier `name`, whether it is alive); (0, False) if none."""
-    def claim(self, rank: int) -> int: ...
-    def wait(self, timeout_ns: int, spin_ns: int) -> tuple[int, int, int, int, int, int, int]:
-        """Arrive and wait (GIL released): (status, index, generation, release_ns, wake_ns, cpu_ns, wall_ns)."""
-    def abort(self) -> None: ...
-    def reset(self) -> None: ...
-    def broken(self) -> _BarrierBrokenInfo: ...
-    def close(self) -> None: ...
-    @property
-    def closed(self) -> bool: ...
-    @property
-    def parties(self) -> int: ...
-    @property
-    def rank(self) -> int: ...
-    @property
-    def n_waiting(self) -> int: ...
+# ---- the ack probe (bind_ack_probe.cpp; the barrier is in waitbench._host) ----------------------------
 
 class AckProbe:
     """A one-warp ack kernel a released barrier rank launches, and when its ack is seen."""

@@ -38,7 +38,7 @@ import weakref
 from dataclasses import dataclass
 from typing import Any
 
-from ._native import native
+from ._native import host
 from .errors import BarrierBroken, invalid
 
 DEFAULT_TIMEOUT_S = 86_400.0  # an idle server's ranks wait for the next request; dead ranks are caught anyway
@@ -92,7 +92,7 @@ def _remove(shm_name: str, tracked: list[bool], creator_pid: int) -> None:
     """
     if os.getpid() != creator_pid:
         return
-    native().SharedBarrier.unlink(shm_name)
+    host().SharedBarrier.unlink(shm_name)
     if tracked[0]:
         from multiprocessing import resource_tracker
 
@@ -136,9 +136,9 @@ class HostBarrier:
         self._setup(name, _check_timeout("timeout_s", timeout_s), _check_spin(spin_us))
         shm = NAME_PREFIX + name
         try:  # a name left by a dead creator is taken over in C++, atomically
-            handle = native().SharedBarrier.create(shm, parties)
+            handle = host().SharedBarrier.create(shm, parties)
         except FileExistsError as exc:
-            pid, _ = native().SharedBarrier.creator(shm)
+            pid, _ = host().SharedBarrier.creator(shm)
             held = f"pid {pid} created /dev/shm/{shm}; open it with HostBarrier.open" if pid else exc.strerror
             raise invalid("name", name, f"a name no live barrier uses ({held})") from None
         self._creator_pid = os.getpid()
@@ -149,7 +149,7 @@ class HostBarrier:
             self._tracked[0] = True
         except BaseException:
             handle.close()
-            native().SharedBarrier.unlink(shm)
+            host().SharedBarrier.unlink(shm)
             raise
         self._attach(handle, owner=True, rank=rank)
 
@@ -163,7 +163,7 @@ class HostBarrier:
         """
         self = cls.__new__(cls)
         self._setup(_check_name(name), _check_timeout("timeout_s", timeout_s), _check_spin(spin_us))
-        self._attach(native().SharedBarrier.open(NAME_PREFIX + name), owner=False, rank=rank)
+        self._attach(host().SharedBarrier.open(NAME_PREFIX + name), owner=False, rank=rank)
         return self
 
     def _setup(self, name: str, timeout_s: float, spin_us: int) -> None:
@@ -316,7 +316,7 @@ class HostBarrier:
 
 
 def _max_parties() -> int:
-    return int(native().BARRIER_MAX_PARTIES)
+    return int(host().BARRIER_MAX_PARTIES)
 
 
 def _reopen(name: str, timeout_s: float, spin_us: int) -> HostBarrier:

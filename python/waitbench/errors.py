@@ -31,6 +31,14 @@ class NoGpuError(WaitbenchError):
     """No usable CUDA GPU: no device, no driver, or a driver older than the runtime."""
 
 
+class NoCudaBuildError(NoGpuError):
+    """This install has no CUDA module (built without a CUDA compiler): no kernel feature can run.
+
+    A :class:`NoGpuError`, so code that handles "no usable GPU" handles it too; the message names the
+    command that adds the module.
+    """
+
+
 class CudaError(WaitbenchError):
     """A CUDA call failed on a usable GPU; the message names the call and the runtime's error."""
 

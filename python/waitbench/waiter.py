@@ -104,7 +104,7 @@ class Waiter:
         self._native.arm()
 
     def release(self) -> int:
-        """Release the wait; returns the host time (``waitbench._C.now_ns``) of the release."""
+        """Release the wait; returns the host time (``waitbench._host.now_ns``) of the release."""
         return self._native.release()
 
     def wait(self, timeout_s: float | None = None, *, check: bool = False) -> WaitOutcome:

@@ -69,6 +69,7 @@ def test_bad_values_print_one_line_and_exit_2(tmp_path, capsys, argv, needle):
     assert not out.exists()
 
 
+@pytest.mark.cuda_build  # without it the missing CUDA module is said first (tests/test_native_without_cuda.py)
 @pytest.mark.skipif(_gpus() >= 2, reason="this machine has two or more GPUs")
 def test_nccl_backend_without_two_gpus_names_the_gloo_dry_run(tmp_path, capsys):
     rc = main(["nccl", "--late-s", "0.3", "--out", str(tmp_path / "x.jsonl")])

@@ -52,6 +52,7 @@ def test_slot_and_control_offsets_are_those_of_the_native_header(tmp_path: Path)
     assert got["outcomes"].split() == [str(i) for i in range(len(protocol.OUTCOME_NAMES))]
 
 
+@pytest.mark.cuda_build
 def test_sizes_and_outcome_codes_match_the_built_core() -> None:
     from waitbench._native import native
 

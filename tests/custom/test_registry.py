@@ -40,6 +40,7 @@ def test_a_device_strategy_joins_the_table_after_the_builtins_with_flag_and_time
     assert st.get("spin").record_fields() == {"strategy_source": "builtin", "host_wait_in_python": False}
 
 
+@pytest.mark.cuda_build
 def test_options_are_validated_like_the_builtins() -> None:
     register_strategy("my-src", SOURCE, options=(BLOCKS,), launch=Launch(blocks="blocks"))
     spec, opts = st.resolve("my-src", blocks="4", timeout_s=2)

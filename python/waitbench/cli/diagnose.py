@@ -15,8 +15,9 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from .. import checks
+from .._native import cuda_missing_reason
 from ..diagnose.live import DEFAULT_SECONDS, SECONDS_MAX, SECONDS_MIN
-from ..errors import WaitbenchError, invalid
+from ..errors import NoCudaBuildError, WaitbenchError, invalid
 from ..telemetry.recording import RecordingWriter
 from .common import EXIT_OK, UsageError, add_output_flags, err_console, out_console
 
@@ -195,6 +196,8 @@ def _live(args: argparse.Namespace, store: Any) -> int:
 
     seconds = DEFAULT_SECONDS if args.seconds is None else args.seconds
     specs = parse_gpus(args.gpus)
+    if (args.probe or args.probe_refresh) and (missing := cuda_missing_reason()):
+        raise NoCudaBuildError(f"--probe needs waitbench's CUDA module: {missing}")  # before any window
     keep_going = args.watch or args.serve is not None
 
     def on_start(devices: Sequence[Any]) -> None:

@@ -18,6 +18,7 @@ import sys
 import warnings
 from typing import Any
 
+from .._native import build_summary
 from .._version import __version__
 from ..errors import NoGpuError, NvmlError, ResultsError, WaitbenchError
 from ..inert import inert
@@ -42,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The parser of every subcommand, in --help order."""
     parser = _Parser(prog="waitbench", description="What a waiting GPU really costs: reported vs real "
                      "utilization, concurrent throughput, wake-up latency, power and host CPU per wait strategy.")
-    parser.add_argument("--version", action="version", version=f"waitbench {__version__}")
+    parser.add_argument("--version", action="version", version=f"waitbench {__version__} ({build_summary()})")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in SUBCOMMANDS:
         try:

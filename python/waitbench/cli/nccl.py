@@ -14,7 +14,8 @@ import os
 import sys
 from typing import Any
 
-from ..errors import invalid
+from .._native import cuda_missing_reason
+from ..errors import NoCudaBuildError, invalid
 from ..nccl.config import CALLS, PROTOCOLS, WORKLOADS, ScenarioConfig, validate_config
 from ..nccl.modes import BACKENDS, COLLECTIVES, MODES, parse_modes
 from .common import (
@@ -142,6 +143,8 @@ def handle(args: argparse.Namespace) -> int:
     validate_config(cfg, max(nproc or 2, 2))
     if not under_torchrun():
         if args.backend == "nccl":
+            if missing := cuda_missing_reason():  # its workloads, calls and wake-up ack are kernels
+                raise NoCudaBuildError(f"nccl --backend nccl needs waitbench's CUDA module: {missing}")
             n = _gpu_count()
             if n < 2:
                 return fail(f"nccl: found {n} CUDA GPU(s) and --backend nccl needs at least 2; "

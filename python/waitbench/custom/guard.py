@@ -13,7 +13,7 @@ import contextlib
 import ctypes
 from typing import Any
 
-from .._native import require_gpu
+from .._native import host, require_gpu
 from ..errors import WaitbenchError
 from ..strategies import native_config
 from .kernels import BoundKernel
@@ -85,7 +85,7 @@ class DeviceWaiter:
             if self._raw.armed and not self._ended(ABORT_GRACE_S):  # the core aborted it; did it end?
                 self._give_up("did not become resident and did not end when aborted")
             raise
-        self._armed_ns = self._c.now_ns()
+        self._armed_ns = host().now_ns()
 
     def release(self) -> int:
         """Write the release word; returns the host time of the release."""
@@ -101,11 +101,11 @@ class DeviceWaiter:
         """As the native wait, but never past the deadline plus a grace: then the waiter is overdue."""
         self._live()
         overdue_at = self._armed_ns + int((self.timeout_s + OVERDUE_GRACE_S) * 1e9)
-        budget = min(timeout_s, max(0.0, (overdue_at - self._c.now_ns()) / 1e9))
+        budget = min(timeout_s, max(0.0, (overdue_at - host().now_ns()) / 1e9))
         try:
             return self._raw.wait(budget)
         except WaitbenchError:
-            if self._raw.armed and self._c.now_ns() >= overdue_at:
+            if self._raw.armed and host().now_ns() >= overdue_at:
                 self._overdue()
             raise
 

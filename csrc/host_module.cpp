@@ -1,0 +1,11 @@
+// SPDX-License-Identifier: Apache-2.0
+// waitbench._host: the host-only native parts (the host clock, the cross-process barrier), built on
+// every machine with a C++ compiler, CUDA or not; python/waitbench/_host.pyi describes it. The CUDA
+// core is waitbench._C (module.cpp). No CUDA header, no CUDA call.
+#include "bind.hpp"
+
+PYBIND11_MODULE(_host, m) {
+  m.doc() = "waitbench host-only core: the host clock and the cross-process barrier (see waitbench/barrier.py).";
+  wb::register_clock(m);
+  wb::register_barrier(m);
+}
