@@ -10,6 +10,7 @@
 #include <memory>
 #include <vector>
 
+#include "bind_host.hpp"
 #include "common.hpp"
 #include "waiter.hpp"
 
@@ -22,6 +23,7 @@ void register_waiter(py::module_& m);     // bind_waiter.cpp: protocol constants
 void register_timing(py::module_& m);     // bind_timing.cpp: wake-up trials, clock calibration, floor
 void register_workloads(py::module_& m);  // bind_workloads.cpp: streams, workloads, side calls
 void register_barrier(py::module_& m);    // bind_barrier.cpp: the cross-process barrier, its ack probe
+void register_forward(py::module_& m);    // bind_forward.cpp: the stamping forward kernel, its floor
 
 // Owns a Waiter so Python can close it deterministically (the destructor aborts a live wait).
 struct PyWaiter {

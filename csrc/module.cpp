@@ -42,4 +42,6 @@ PYBIND11_MODULE(_C, m) {
   register_timing(m);
   register_workloads(m);
   register_barrier(m);
+  register_forward(m);
+  register_dispatch(m);
 }
