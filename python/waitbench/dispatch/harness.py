@@ -145,9 +145,9 @@ def run_mode(mode: Mode, options: dict[str, int], settings: Settings, *, sampler
         ring.unlink()  # every rank has it mapped: nothing to leak from here on
         if sampler is not None:
             begin, end = settings.idle_window_ns()
-            ring.sleep_until(res.start_ns + begin)
+            _sleep_until_ns(res.start_ns + begin)
             sampler.begin()
-            ring.sleep_until(res.start_ns + end)
+            _sleep_until_ns(res.start_ns + end)
             res.windows = sampler.end()
         run_s = (int(offsets.max()) - time.monotonic_ns() + res.start_ns) / 1e9
         _collect(res, results, procs, max(run_s, 0) + settings.timeout_s + 10.0)
@@ -166,6 +166,12 @@ def run_mode(mode: Mode, options: dict[str, int], settings: Settings, *, sampler
             barrier.close()
         shutil.rmtree(scratch, ignore_errors=True)
     return res
+
+
+def _sleep_until_ns(t_ns: int) -> None:
+    """Sleep in short steps (Ctrl-C is seen between them): the parent's waits time nothing."""
+    while (left := t_ns - time.monotonic_ns()) > 0:
+        time.sleep(min(left / 1e9, 0.1))
 
 
 def _expect(results: Any, procs: list[Any], kind: str, within_s: float) -> list[Any]:
