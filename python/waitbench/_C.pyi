@@ -299,3 +299,54 @@ class AckProbe:
     def __init__(self, device: int) -> None: ...
     def fire(self, timeout_s: float) -> int:
         """Launch the ack kernel, spin until its ack is visible; the host time (now_ns) it was seen."""
+
+# ---- the dispatch benchmark (bind_dispatch.cpp: host-only; bind_forward.cpp: CUDA) ----
+class _CpuWaitSupport(TypedDict):
+    available: bool
+    reason: str
+
+class RingWait(_Enum):
+    """How a rank waits on the dispatch ring (csrc/dispatch_ring.hpp)."""
+
+    __members__: ClassVar[dict[str, RingWait]]
+    YIELD: ClassVar[RingWait]
+    SLEEP: ClassVar[RingWait]
+    FUTEX: ClassVar[RingWait]
+    PAUSE: ClassVar[RingWait]
+    MWAITX: ClassVar[RingWait]
+    UMWAIT: ClassVar[RingWait]
+    ADAPTIVE: ClassVar[RingWait]
+
+class DispatchRing:
+    """Rank 0 hands each request to every rank through POSIX shared memory /dev/shm/NAME."""
+
+    def __init__(self, name: str, ranks: int, create: bool) -> None: ...
+    @property
+    def ranks(self) -> int: ...
+    @property
+    def aborted(self) -> bool: ...
+    def unlink(self) -> None: ...
+    def publish(self, seq: int, arrival_ns: int) -> int: ...
+    def wait(self, seq: int, how: RingWait, param: int, timeout_s: float) -> tuple[int, int, int, int, int, int, int]:
+        """(outcome, recv_ns, arrival_ns, cpu_ns, wall_ns, woke_cpu, off_cpu) of one wait for request seq."""
+    def ack(self, rank: int, seq: int) -> None: ...
+    def wait_acks(self, seq: int, sender: int, timeout_s: float) -> int:
+        """Until every rank but `sender` acked seq (GIL released); the time the last ack was seen."""
+    def sleep_until(self, t_ns: int) -> bool: ...
+    def abort(self) -> None: ...
+
+def mwaitx_support() -> _CpuWaitSupport: ...
+def umwait_support() -> _CpuWaitSupport: ...
+def cpu_model() -> str: ...
+def handoff_floor(n: int, gap_ns: int, timeout_s: float) -> dict[str, npt.NDArray[np.int64]]:
+    """Same-process hand-offs, n of them: {'arrival_ns', 'recv_ns'}, timed in C++."""
+
+class ForwardStamp:
+    """A one-warp forward kernel that stamps %globaltimer as it starts."""
+
+    def __init__(self, device: int, capacity: int, work_ns: int = 0) -> None: ...
+    def launch(self, index: int) -> None: ...
+    def finish(self, index: int, timeout_s: float) -> int: ...
+
+def forward_floor(device: int, n: int, gap_ns: int, timeout_s: float) -> dict[str, npt.NDArray[np.int64]]:
+    """The floor with the forward: {'arrival_ns', 'recv_ns', 'kernel_gt_ns'}."""
