@@ -56,7 +56,7 @@ void register_dispatch(py::module_& m) {
           py::arg("seq"), py::arg("how"), py::arg("param"), py::arg("timeout_s"),
           "(outcome, recv_ns, arrival_ns, cpu_ns, wall_ns, woke_cpu, off_cpu) of one wait for request seq.")
       .def("ack", &DispatchRing::ack, py::arg("rank"), py::arg("seq"))
-      .def("wait_acks", &DispatchRing::wait_acks, py::arg("seq"), py::arg("self"), py::arg("timeout_s"),
+      .def("wait_acks", &DispatchRing::wait_acks, py::arg("seq"), py::arg("sender"), py::arg("timeout_s"),
            py::call_guard<py::gil_scoped_release>())
       .def("sleep_until", &DispatchRing::sleep_until, py::arg("t_ns"), py::call_guard<py::gil_scoped_release>())
       .def("abort", &DispatchRing::abort)

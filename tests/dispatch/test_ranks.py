@@ -55,9 +55,12 @@ def test_every_request_reaches_every_rank(name: str) -> None:
     assert rec["host_cpu_pct"] is not None and rec["dispatch_max_rate_hz"] > 0
 
 
-def test_four_ranks_on_the_futex_ring() -> None:
+@pytest.mark.parametrize("name", ["shm-ring-futex", "zmq"])
+def test_four_ranks(name: str) -> None:
+    if name == "zmq":
+        pytest.importorskip("zmq")  # XPUB passes each of the three subscriptions (XPUB_VERBOSE)
     s = Settings(ranks=4, requests=30, warmup=2, rate_hz=300.0, max_rate_requests=10, idle_s=0.5, timeout_s=10.0)
-    res = _run("shm-ring-futex", s)
+    res = _run(name, s)
     assert res.status == "ok", res.detail
     assert sorted(res.ranks) == [0, 1, 2, 3]
     assert all(np.array_equal(v[:, ARRIVAL], res.ranks[0][:, ARRIVAL]) for v in res.ranks.values())

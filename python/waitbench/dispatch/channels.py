@@ -141,6 +141,7 @@ class ZmqChannel(_Timed):
         self.ctx = zmq.Context()
         if rank == 0:
             self.sock = self.ctx.socket(zmq.XPUB)
+            self.sock.setsockopt(zmq.XPUB_VERBOSE, 1)  # every subscription, not only the first of a topic
             self.sock.bind(f"ipc://{path}")
             self._await_subscribers(ranks - 1)
         else:

@@ -189,7 +189,7 @@ def _expect(results: Any, procs: list[Any], kind: str, within_s: float) -> list[
                                      + (f" (exited: {', '.join(dead)})" if dead else "")) from None
             continue
         if msg[0] == "samples" and msg[-1]:
-            raise WaitbenchError(f"rank {msg[1]} failed:\n{msg[-1]}")
+            raise WaitbenchError(f"rank {msg[1]} failed: {msg[-1].strip().splitlines()[-1]}")
         if msg[0] == kind:
             return list(msg[1:])
 

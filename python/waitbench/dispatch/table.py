@@ -51,6 +51,10 @@ def dispatch_table(records: Sequence[dict[str, Any]]) -> TableData:
         raw.append({key: r.get(key) for _, _, key, _, _ in _COLUMNS})
         if r.get("status") != "ok" and r.get("status_detail"):
             notes.append(f"{r['strategy']}: {r['status']}: {r['status_detail']}")
+    crowded = sorted({(r["world_size"], r["extra"]["cpu_count"]) for r in rows if r.get("status") == "ok"
+                      and r.get("extra", {}).get("cpu_count") and r["world_size"] >= r["extra"]["cpu_count"]})
+    notes.extend(f"{n} ranks on {c} CPUs: a rank that spins takes a core rank 0 needs to send (the spinning "
+                 "modes' figures are the scheduler's)" for n, c in crowded)
     reasons = {r["null_reasons"].get("dispatch_kernel_p50_us") for r in rows if r.get("status") == "ok"}
     notes.extend(f"kernel start not measured: {x}" for x in sorted(x for x in reasons if x))
     cpu = next((r.get("cpu_model") for r in rows if r.get("cpu_model")), None)
