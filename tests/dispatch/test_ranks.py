@@ -89,3 +89,12 @@ def test_cpu_wait_instruction_rows_are_null_with_a_reason_when_unavailable(name:
 def test_nccl_modes_skip_without_a_gpu_per_rank() -> None:
     for name in ("nccl-broadcast", "mp-barrier+nccl", "host-barrier+nccl"):
         assert "needs one GPU per rank" in unavailable(MODES[name], SMALL)
+
+
+def test_a_spin_that_cannot_make_progress_is_refused() -> None:
+    import os
+
+    too_many = len(os.sched_getaffinity(0)) + 1
+    s = Settings(ranks=too_many, requests=10, warmup=0, idle_s=0.5, timeout_s=5.0)
+    assert "never yield" in unavailable(MODES["pause-spin"], s)
+    assert unavailable(MODES["shm-ring-yield"], s) is None  # it yields: slow, but it progresses

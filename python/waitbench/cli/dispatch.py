@@ -29,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "dispatch", help="request dispatch to a tensor-parallel group: latency per mode beside its idle cost",
         description="Rank 0 of N rank processes receives requests and hands each to every rank through each "
-                    "mode; each rank starts a forward kernel that stamps %%globaltimer. Reports arrival -> host "
+                    "mode; each rank starts a forward kernel that stamps %globaltimer. Reports arrival -> host "
                     "receive and -> kernel start per rank and for the last rank, idle host CPU and GPU cost, and "
                     "the highest rate each mode sustains. Without a GPU: host receive only.",
         epilog=f"modes:\n{modes}", formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -9,6 +9,7 @@ and the floor runs in this process, in C++, with no rank processes at all.
 from __future__ import annotations
 
 import importlib.util
+import os
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -16,10 +17,18 @@ from .harness import ModeResult, Settings, run_mode
 from .modes import Mode
 
 NO_GPU = "no CUDA GPU: host receive only, no forward kernel"
+NEVER_YIELD = ("PAUSE", "MWAITX", "UMWAIT")  # ring waits that keep their core until the request comes
 
 
 def unavailable(mode: Mode, settings: Settings) -> str | None:
-    """Why ``mode`` cannot run with ``settings`` on this machine, or None when it can."""
+    """Why ``mode`` cannot run with ``settings`` on this machine, or None when it can.
+
+    A mode whose waiters never give up their core needs a CPU for each rank: with fewer, the waiting
+    ranks take the cores rank 0 needs to send, and the run cannot make progress (it ends at its deadline).
+    """
+    cpus = len(os.sched_getaffinity(0))
+    if mode.wait in NEVER_YIELD and settings.ranks > cpus:
+        return f"{settings.ranks} ranks that never yield their core need {settings.ranks} CPUs; {cpus} allowed here"
     for need in mode.needs:
         if need == "gpu-per-rank" and settings.gpus < settings.ranks:
             return (f"needs one GPU per rank: {settings.ranks} ranks, {settings.gpus} GPU(s) in use"
