@@ -12,10 +12,10 @@ import pytest
 from waitbench import results
 from waitbench.dispatch.harness import ModeResult, Settings
 from waitbench.dispatch.modes import MODES
-from waitbench.dispatch.pareto import pareto_figure, pareto_front
 from waitbench.dispatch.ranks import ARRIVAL, COLUMNS, OFF_CPU, OUTCOME, PROC_CPU, RECV, WALL
 from waitbench.dispatch.records import dispatch_record
-from waitbench.dispatch.table import dispatch_table
+from waitbench.report.dispatch import dispatch_table
+from waitbench.report.dispatch_plot import pareto_figure, pareto_front
 from waitbench.report.render import FORMATS, print_rich, render_text
 
 SETTINGS = Settings(ranks=3, requests=1000, warmup=10, max_rate_requests=100, idle_s=1.0, timeout_s=5.0)
@@ -73,7 +73,7 @@ def test_table_renders_in_every_format(fmt: str) -> None:
     t = dispatch_table(recs)
     assert [c[0] for c in t.cells] == ["shm-ring-futex", "zmq"]
     assert not any("kernel" in c.header for c in t.columns)  # measured by no row: left out, a note says why
-    assert any("needs pyzmq" in n for n in t.notes)
+    assert any("needs pyzmq" in n for n in t.notes) and any("kernel start not measured" in n for n in t.notes)
     if fmt == "table":
         from rich.console import Console
 
@@ -96,3 +96,14 @@ def test_pareto_chart_is_written(tmp_path) -> None:
     out = tmp_path / "p.png"
     assert pareto_figure(recs, out) == ["host_cpu_pct"]
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_compare_judges_dispatch_latencies_and_leaves_out_modes_skipped_in_both() -> None:
+    from waitbench.report.compare import compare
+
+    a = [_record(_synthetic({0: 1.0, 1: 20.0})), _record(ModeResult(MODES["zmq"], {}, SETTINGS, "skipped", "x"))]
+    b = [_record(_synthetic({0: 1.0, 1: 80.0})), _record(ModeResult(MODES["zmq"], {}, SETTINGS, "skipped", "x"))]
+    rows = {r.metric: r for r in compare(a, b).rows}
+    assert {"dispatch_recv_p50_us", "dispatch_recv_p99_us", "host_cpu_pct"} <= set(rows)
+    assert rows["dispatch_recv_p50_us"].verdict == "WORSE"  # 20 us -> 80 us, each with a band of 0 (p50 == p99)
+    assert all("zmq" not in r.label for r in compare(a, b).rows)

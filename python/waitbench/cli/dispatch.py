@@ -139,7 +139,7 @@ def _telemetry(gpus: int) -> tuple[Any, float | None, str]:
 
 
 def _show(made: list[dict[str, Any]], args: argparse.Namespace) -> None:
-    from ..dispatch.table import dispatch_table
+    from ..report.dispatch import dispatch_table
     from ..report.render import print_rich, render_text
 
     if not made:
@@ -151,6 +151,6 @@ def _show(made: list[dict[str, Any]], args: argparse.Namespace) -> None:
     else:
         out_console.print(render_text([table], fmt), markup=False, highlight=False, soft_wrap=True)
     if args.chart is not None:
-        from ..dispatch.pareto import pareto_figure
+        from ..report.dispatch_plot import pareto_figure
 
         pareto_figure(made, args.chart)

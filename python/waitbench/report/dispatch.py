@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..report.render import NA, Column, TableData
+from .render import NA, Column, TableData
 
 _COLUMNS = [  # (header, long header, record key, justify, drop order on a narrow terminal: 1 goes first)
     ("mode", "mode", "strategy", "left", 0),
@@ -51,12 +51,9 @@ def dispatch_table(records: Sequence[dict[str, Any]]) -> TableData:
         raw.append({key: r.get(key) for _, _, key, _, _ in _COLUMNS})
         if r.get("status") != "ok" and r.get("status_detail"):
             notes.append(f"{r['strategy']}: {r['status']}: {r['status_detail']}")
-    crowded = sorted({(r["world_size"], r["extra"]["cpu_count"]) for r in rows if r.get("status") == "ok"
-                      and r.get("extra", {}).get("cpu_count") and r["world_size"] >= r["extra"]["cpu_count"]})
-    notes.extend(f"{n} ranks on {c} CPUs: a rank that spins takes a core rank 0 needs to send (the spinning "
-                 "modes' figures are the scheduler's)" for n, c in crowded)
-    reasons = {r["null_reasons"].get("dispatch_kernel_p50_us") for r in rows if r.get("status") == "ok"}
-    notes.extend(f"kernel start not measured: {x}" for x in sorted(x for x in reasons if x))
+    if rows and all(r.get("dispatch_kernel_p50_us") is None for r in rows):
+        notes.append("kernel start not measured in these records (a run without a GPU: host receive only; "
+                     "each record's null_reasons says why)")
     cpu = next((r.get("cpu_model") for r in rows if r.get("cpu_model")), None)
     subtitle = "latency from a request's arrival on rank 0" + (f"; CPU: {cpu}" if cpu else "")
     return TableData(kind="dispatch", title="Dispatch: request arrival on rank 0 -> every rank",

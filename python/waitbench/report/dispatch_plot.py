@@ -2,7 +2,8 @@
 """The dispatch Pareto chart: dispatch p99 against what a mode costs while idle (watts, host CPU).
 
 Why a Pareto front: no mode wins on both axes (a spin wakes fastest and burns a core); the front is
-the modes that no other beats on both, so a reader sees which trade-offs are worth having. The
+the modes that no other beats on both (among runs with the same number of ranks; dashed, one per
+rank count), so a reader sees which trade-offs are worth having. The
 latency axis is the forward kernel's start where a GPU measured it, else the host receive.
 Needs matplotlib (the ``report`` extra); drawn with the Agg backend.
 """
@@ -42,12 +43,16 @@ def pareto_figure(records: Sequence[dict[str, Any]], path: str | os.PathLike[str
     fig = Figure(figsize=(6 * max(len(panels), 1), 4.5))
     for n, (key, label) in enumerate(panels, start=1):
         ax = fig.add_subplot(1, len(panels), n)
-        pts = [(r[key], _latency(r)[0], r["strategy"]) for r in rows if r.get(key) is not None]
-        for x, y, name in pts:
-            ax.scatter([x], [y], s=30)
-            ax.annotate(name, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
-        front = [pts[i] for i in pareto_front([(x, y) for x, y, _ in pts])]
-        ax.plot([p[0] for p in front], [p[1] for p in front], linestyle="--", linewidth=1, label="Pareto front")
+        for size in sorted({r["world_size"] for r in rows if r.get(key) is not None}):
+            # one group per rank count: the front is drawn among modes with the same number of ranks
+            pts = [(r[key], _latency(r)[0], r["strategy"]) for r in rows
+                   if r.get(key) is not None and r["world_size"] == size]
+            dots = ax.scatter([p[0] for p in pts], [p[1] for p in pts], s=30, label=f"{size} rank(s)")
+            for x, y, name in pts:
+                ax.annotate(name, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+            front = [pts[i] for i in pareto_front([(x, y) for x, y, _ in pts])]
+            ax.plot([p[0] for p in front], [p[1] for p in front], linestyle="--", linewidth=1,
+                    color=dots.get_facecolor()[0])
         ax.set_xlabel(label)
         ax.set_ylabel(_latency(rows[0])[1] if rows else "dispatch p99 (us)")
         ax.set_yscale("log")
