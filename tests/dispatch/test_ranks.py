@@ -53,6 +53,8 @@ def test_every_request_reaches_every_rank(name: str) -> None:
     rec = dispatch_record(res, {"run_id": "t"}, cpu_model="", machine="test")
     assert rec["dispatch_requests"] == SMALL.requests and rec["dispatch_recv_p50_us"] > 0
     assert rec["host_cpu_pct"] is not None and rec["dispatch_max_rate_hz"] > 0
+    assert all(0 <= r["idle_cpu_pct"] <= 100 * 8 for r in rec["dispatch_per_rank"])  # a process, a few threads
+    assert rec["dispatch_per_rank"][0]["idle_cpu_pct"] < 50  # rank 0 sleeps until the next request
 
 
 @pytest.mark.parametrize("name", ["shm-ring-futex", "zmq"])

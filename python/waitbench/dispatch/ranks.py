@@ -110,7 +110,7 @@ def _serve(rank: int, plan: RankPlan, ring: Any, channel: Channel, forward: Any,
     start_ns = 0
     for k in range(1, len(plan.offsets_ns) + 1):
         row, seq = out[k - 1], k + 1
-        p0 = time.process_time_ns()
+        p0, t0 = time.process_time_ns(), time.monotonic_ns()
         if rank == 0:
             ring.wait_acks(seq - 1, 0, plan.timeout_s)  # every rank joined, or finished request k - 1
             if k == 1:
@@ -123,7 +123,8 @@ def _serve(rank: int, plan: RankPlan, ring: Any, channel: Channel, forward: Any,
             c0 = time.thread_time_ns()
             channel.send(seq, arrival)
             recv = time.monotonic_ns()
-            row[:OFF_CPU + 1] = (RELEASED, recv, arrival, time.thread_time_ns() - c0, recv - arrival, -1, 0)
+            # rank 0 waits for the acks and the next arrival, then sends: its wall is all of that
+            row[:OFF_CPU + 1] = (RELEASED, recv, arrival, time.thread_time_ns() - c0, recv - t0, -1, 0)
         else:
             got = channel.recv(seq)
             row[:OFF_CPU + 1] = got
