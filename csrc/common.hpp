@@ -6,33 +6,9 @@
 
 #include <cuda_runtime.h>
 
-#include <stdexcept>
-#include <string>
+#include "host_errors.hpp"
 
 namespace wb {
-
-// No device, no driver, or a driver older than the runtime: Python maps it to NoGpuError.
-struct NoDeviceError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
-// Any other failed CUDA call, with the call and the runtime's message: Python's CudaError.
-struct CudaError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
-// A wait that could not be set up or completed: used out of order, not ended within the time the
-// caller gave it, or a GPU answer that never came (not a bad argument: those are
-// std::invalid_argument, which pybind11 maps to ValueError). Python's WaitbenchError.
-struct WaitError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
-// A waiter whose own deadline (timeout_s) passed before it got where it had to (resident, for
-// arm()); it was aborted. Python's WaitExpired.
-struct WaitExpired : WaitError {
-  using WaitError::WaitError;
-};
 
 [[noreturn]] void throw_cuda(cudaError_t err, const char* call, const char* file, int line);
 

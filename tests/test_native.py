@@ -130,13 +130,16 @@ def test_each_type_stub_ships_beside_its_module_and_names_exactly_what_it_export
 
 
 def test_every_native_exception_maps_onto_a_waitbench_error() -> None:
-    """csrc/module.cpp raises waitbench.errors classes by name: each must exist and be a WaitbenchError."""
+    """csrc/bind_errors.cpp raises waitbench.errors classes by name: each must exist and be a WaitbenchError;
+    both modules install it."""
     import re
 
     import waitbench.errors as errors
 
-    source = (Path(__file__).resolve().parents[1] / "csrc" / "module.cpp").read_text()
-    names = re.findall(r'raise_as\("(\w+)"', source)
+    csrc = Path(__file__).resolve().parents[1] / "csrc"
+    for module in ("module.cpp", "host_module.cpp"):
+        assert "register_errors();" in (csrc / module).read_text(), module
+    names = re.findall(r'raise_as\("(\w+)"', (csrc / "bind_errors.cpp").read_text())
     assert names == ["NoGpuError", "CudaError", "WaitExpired", "WaitbenchError"]
     assert all(issubclass(getattr(errors, n), errors.WaitbenchError) for n in names)
 

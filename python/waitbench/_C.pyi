@@ -264,3 +264,14 @@ class AckProbe:
     def __init__(self, device: int) -> None: ...
     def fire(self, timeout_s: float) -> int:
         """Launch the ack kernel, spin until its ack is visible; the host time (now_ns) it was seen."""
+
+# ---- the dispatch benchmark's forward kernel (bind_forward.cpp; its ring is in waitbench._host) ----
+class ForwardStamp:
+    """A one-warp forward kernel that stamps %globaltimer as it starts."""
+
+    def __init__(self, device: int, capacity: int, work_ns: int = 0) -> None: ...
+    def launch(self, index: int) -> None: ...
+    def finish(self, index: int, timeout_s: float) -> int: ...
+
+def forward_floor(device: int, n: int, gap_ns: int, timeout_s: float) -> dict[str, npt.NDArray[np.int64]]:
+    """The floor with the forward: {'arrival_ns', 'recv_ns', 'kernel_gt_ns'}."""

@@ -26,12 +26,13 @@ from . import checks, jsonl
 from .errors import DuplicateRecordsWarning, ResultsError, invalid
 from .jsonl import INT_LIMIT, Appender, NotOurs, json_default  # noqa: F401  (json_default: re-exported for callers)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # What each version added. Version 2 made official the two fields added with research strategies
 # while files still said 1: a record that lacks them predates research strategies, so it measured
 # a built-in strategy in C++ (strategy_source 'builtin', host_wait_in_python False).
 SCHEMA_HISTORY = {1: "the first schema", 2: "strategy_source, host_wait_in_python",
-                  3: "protocol, message_bytes, side_call, side_call_ms, side_call_after_late_ms (waitbench nccl)"}
+                  3: "protocol, message_bytes, side_call, side_call_ms, side_call_after_late_ms (waitbench nccl)",
+                  4: "record_kind 'dispatch' and the dispatch_* fields, cpu_model (waitbench dispatch)"}
 
 
 @dataclass(frozen=True)
@@ -57,8 +58,8 @@ class Field:
 RUN_FIELDS = [
     Field("schema_version", "int", "results schema version (waitbench.results.SCHEMA_VERSION)", nullable=False),
     Field("record_kind", "str",
-          "'waiter' (waiter alone + wake-up), 'workload' (throughput beside a waiter), 'nccl', 'sweep'",
-          nullable=False),
+          "'waiter' (waiter alone + wake-up), 'workload' (throughput beside a waiter), 'nccl', 'sweep', "
+          "'dispatch'", nullable=False),
     Field("run_id", "str", "identifier shared by all records of one run"),
     Field("time_utc", "str", "ISO-8601 time the record was made"),
     Field("argv", "list", "command line of the process that made the record"),
@@ -167,6 +168,31 @@ WORKLOAD_FIELDS = [
     Field("victim_smem_bytes", "int", "shared memory per block of the workload's kernel"),
 ]
 
+# Dispatch of requests to a tensor-parallel group ('dispatch' records, waitbench dispatch). Latencies are
+# from a request's arrival on rank 0; "last" is the slowest rank of each request.
+_DISPATCH_STATS = ("p50", "p99", "p999")
+DISPATCH_FIELDS = [
+    Field("cpu_model", "str", "host CPU model (CPUID brand string)", since=4),
+    Field("dispatch_requests", "int", "measured requests each rank received (after warm-up)", since=4),
+    *[Field(f"dispatch_recv_{q}_us", "float", f"arrival -> a receiving rank's (>= 1) host receive, pooled: {q}",
+            since=4) for q in _DISPATCH_STATS],
+    *[Field(f"dispatch_last_recv_{q}_us", "float", f"arrival -> the last rank's host receive: {q}", since=4)
+      for q in _DISPATCH_STATS],
+    *[Field(f"dispatch_kernel_{q}_us", "float", f"arrival -> a rank's forward kernel start (%globaltimer on the host "
+            f"clock), every rank pooled: {q}", since=4) for q in _DISPATCH_STATS],
+    *[Field(f"dispatch_last_kernel_{q}_us", "float", f"arrival -> the last rank's forward kernel start: {q}", since=4)
+      for q in _DISPATCH_STATS],
+    Field("dispatch_launch_p50_us", "float", "a rank's host receive -> its kernel start (launch, and the GPU's "
+          "switch between the rank processes' contexts): median", since=4),
+    Field("dispatch_launch_p99_us", "float", "the same: 99th percentile", since=4),
+    Field("dispatch_off_cpu_ratio", "float", "share of waits in which the waiting thread left its core (woke through "
+          "the scheduler, and through an idle-state exit where that core went idle)", since=4),
+    Field("dispatch_max_rate_hz", "float", "requests per second in closed loop (each sent once the last finished)",
+          since=4),
+    Field("dispatch_per_rank", "list", "per rank: {rank, recv_*_us, kernel_*_us, idle_cpu_pct, off_cpu_ratio}",
+          since=4),
+]
+
 # Real collectives (>= 2 GPUs) and free-form extras.
 EXTRA_FIELDS = [
     Field("rank", "int", "rank in a real-collective run"),
@@ -190,13 +216,13 @@ EXTRA_FIELDS = [
 ]
 
 FIELDS: list[Field] = [*RUN_FIELDS, *SUBJECT_FIELDS, *SHAPE_FIELDS, *TELEMETRY_FIELDS, *WAKE_FIELDS, *WORKLOAD_FIELDS,
-                       *EXTRA_FIELDS]
+                       *DISPATCH_FIELDS, *EXTRA_FIELDS]
 FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in FIELDS)
 _FIELD_SET = frozenset(FIELD_NAMES)
 _KIND_TYPES: dict[str, tuple[type, ...]] = {
     "str": (str,), "int": (int,), "float": (int, float), "bool": (bool,), "dict": (dict,), "list": (list, tuple),
 }
-RECORD_KINDS = ("waiter", "workload", "nccl", "sweep")
+RECORD_KINDS = ("waiter", "workload", "nccl", "sweep", "dispatch")
 STATUSES = ("ok", "expired", "stalled", "aborted", "error", "skipped")
 # Keys whose None needs no reason: identity keys that simply do not apply to every record.
 

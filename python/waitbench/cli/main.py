@@ -26,7 +26,7 @@ from .common import EXIT_FAILURE, EXIT_USAGE, UsageError, err_console, fail
 
 # Subcommand modules, in --help order. Each defines ``register(subparsers) -> None`` which adds its
 # parser and sets ``handler`` (a function Namespace -> exit code) as a default.
-SUBCOMMANDS = ["run", "sweep", "strategies", "report", "compare", "diagnose", "nccl", "profiler"]
+SUBCOMMANDS = ["run", "sweep", "strategies", "report", "compare", "diagnose", "nccl", "dispatch", "profiler"]
 EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a command killed by SIGPIPE, as git and ls are
 
 

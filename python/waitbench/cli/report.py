@@ -118,7 +118,7 @@ def handle(args: argparse.Namespace) -> int:
         records += compact_all(load_reference())
     tables = report_tables.build_tables(records)
     if not tables:
-        raise ResultsError("the results hold no waiter, workload, sweep or nccl records to report")
+        raise ResultsError("the results hold no waiter, workload, sweep, nccl or dispatch records to report")
     planned = _plan_charts(args, records, inputs)
     emit(tables, fmt)
     from ..report import plots

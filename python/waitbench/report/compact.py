@@ -17,7 +17,8 @@ import sys
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-# Every field report/tables.py, report/pivot.py, report/plots.py, report/tradeoff.py and compare.py read.
+# Every field report/tables.py, report/pivot.py, report/plots.py, report/tradeoff.py, report/dispatch.py,
+# report/dispatch_plot.py and compare.py read.
 READ_FIELDS: tuple[str, ...] = (
     "schema_version", "record_kind", "run_id", "time_utc", "waitbench_version", "gpu_name", "gpu_sm_count",
     "driver_version", "strategy", "preset", "options", "workload", "status", "rank", "world_size", "collective",
@@ -26,6 +27,10 @@ READ_FIELDS: tuple[str, ...] = (
     "wake_observe_p999_us", "wake_rtt_p50_us", "wake_rtt_p99_us", "wake_rtt_p999_us", "wake_floor_rtt_p50_us",
     "tput_unit", "tput_solo", "tput_ratio", "tput_ratio_spread_pct", "tput_noisy", "stall_ms",
     "completion_after_late_us", "protocol", "message_bytes", "side_call", "side_call_ms",
+    "status_detail", "cpu_model", "dispatch_recv_p50_us", "dispatch_recv_p99_us", "dispatch_recv_p999_us",
+    "dispatch_last_recv_p99_us", "dispatch_kernel_p50_us", "dispatch_kernel_p99_us", "dispatch_kernel_p999_us",
+    "dispatch_last_kernel_p99_us",
+    "dispatch_off_cpu_ratio", "dispatch_max_rate_hz",
 )
 _INDEX = {name: i for i, name in enumerate(READ_FIELDS)}
 

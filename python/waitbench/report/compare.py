@@ -74,12 +74,12 @@ class Metric:
 # For a waiting GPU every cost is better lower: less reported busy (fewer false alarms), fewer SMs
 # held, less power and host CPU, a faster wake. Only what concurrent work gets is better higher.
 METRICS: tuple[Metric, ...] = (
-    Metric("nvml_util_pct", ("waiter", "nccl"), False, True, floor=NVML_UTIL_FLOOR_PCT),
-    Metric("gpm_sm_util_pct", ("waiter", "nccl"), False, True, floor=GPM_FLOOR_PCT),
-    Metric("gpm_sm_occupancy_pct", ("waiter", "nccl"), False, True, floor=GPM_FLOOR_PCT),
-    Metric("power_delta_w", ("waiter", "nccl"), False, False, floor=POWER_FLOOR_W,
+    Metric("nvml_util_pct", ("waiter", "nccl", "dispatch"), False, True, floor=NVML_UTIL_FLOOR_PCT),
+    Metric("gpm_sm_util_pct", ("waiter", "nccl", "dispatch"), False, True, floor=GPM_FLOOR_PCT),
+    Metric("gpm_sm_occupancy_pct", ("waiter", "nccl", "dispatch"), False, True, floor=GPM_FLOOR_PCT),
+    Metric("power_delta_w", ("waiter", "nccl", "dispatch"), False, False, floor=POWER_FLOOR_W,
            doc="relative change measured against A's board power (power_w), since the delta itself may be ~0"),
-    Metric("host_cpu_pct", ("waiter", "nccl"), False, True, floor=HOST_CPU_FLOOR_PCT),
+    Metric("host_cpu_pct", ("waiter", "nccl", "dispatch"), False, True, floor=HOST_CPU_FLOOR_PCT),
     Metric("wake_observe_p50_us", ("waiter",), False, False, _next_quantile("wake_observe_p99_us")),
     Metric("wake_observe_p99_us", ("waiter",), False, False, _next_quantile("wake_observe_p999_us")),
     Metric("wake_rtt_p50_us", ("waiter",), False, False, _next_quantile("wake_rtt_p99_us")),
@@ -89,6 +89,10 @@ METRICS: tuple[Metric, ...] = (
            doc="the ratio's recorded spread stands in for the solo run's own (not recorded)"),
     Metric("completion_after_late_us", ("nccl",), False, False),
     Metric("side_call_ms", ("nccl",), False, False, doc="how long a call made during the wait took (nccl --calls)"),
+    Metric("dispatch_recv_p50_us", ("dispatch",), False, False, _next_quantile("dispatch_recv_p99_us")),
+    Metric("dispatch_recv_p99_us", ("dispatch",), False, False, _next_quantile("dispatch_recv_p999_us")),
+    Metric("dispatch_kernel_p50_us", ("dispatch",), False, False, _next_quantile("dispatch_kernel_p99_us")),
+    Metric("dispatch_kernel_p99_us", ("dispatch",), False, False, _next_quantile("dispatch_kernel_p999_us")),
 )
 
 
@@ -226,8 +230,8 @@ def compare(records_a: Sequence[dict[str, Any]], records_b: Sequence[dict[str, A
             if kind not in m.kinds:
                 continue
             va, vb = _value(recs_a, m), _value(recs_b, m)
-            if va.status == "not measured" and vb.status == "not measured":
-                continue  # a metric neither run has (e.g. GPM before Hopper) is not a comparison
+            if {va.status, vb.status} <= {"not measured", "skipped"}:
+                continue  # a metric neither run has (GPM before Hopper, a mode skipped in both) is not a comparison
             change, pct, verdict, reason = judge(m, va, vb, threshold_pct)
             workload = " ".join(str(x) for x in (key[4], key[5], key[7]) if x is not None) or None
             result.rows.append(Comparison(label, workload, m.name, va, vb, change, pct, verdict, reason))

@@ -285,8 +285,8 @@ def _meta(info: pivot.RunInfo) -> dict[str, Any]:
             "time_utc": info.time_utc, "schema_version": info.schema_version}
 
 
-def build_tables(records: Sequence[dict[str, Any]], kinds: Sequence[str] = ("strategies", "sweep", "nccl")
-                 ) -> list[TableData]:
+def build_tables(records: Sequence[dict[str, Any]],
+                 kinds: Sequence[str] = ("strategies", "sweep", "nccl", "dispatch")) -> list[TableData]:
     """Every table of every run in ``records`` (runs in the order read), limited to ``kinds``."""
     tables: list[TableData] = []
     for run_id, recs in pivot.group_runs(records).items():
@@ -299,4 +299,8 @@ def build_tables(records: Sequence[dict[str, Any]], kinds: Sequence[str] = ("str
             tables.append(_sweep_table(info, sweep))
         if "nccl" in kinds and any(r["record_kind"] == "nccl" for r in recs):
             tables.append(_nccl_table(info, recs))
+        if "dispatch" in kinds and any(r["record_kind"] == "dispatch" for r in recs):
+            from .dispatch import dispatch_table
+
+            tables.append(dispatch_table(recs))
     return tables
