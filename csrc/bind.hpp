@@ -16,7 +16,7 @@ namespace wb {
 namespace py = pybind11;
 
 // waitbench._host
-void register_clock(py::module_& m);    // bind_clock.cpp: the host clock every timestamp is taken on
+void register_clock(py::module_& m);     // bind_clock.cpp: the host clock every timestamp is taken on
 void register_barrier(py::module_& m);   // bind_barrier.cpp: the cross-process barrier
 void register_dispatch(py::module_& m);  // bind_dispatch.cpp: the dispatch ring, CPU waits, hand-off floor
 

@@ -131,7 +131,8 @@ def test_each_type_stub_ships_beside_its_module_and_names_exactly_what_it_export
 
 def test_every_native_exception_maps_onto_a_waitbench_error() -> None:
     """csrc/bind_errors.cpp raises waitbench.errors classes by name: each must exist and be a WaitbenchError;
-    both modules install it."""
+    both modules install it.
+    """
     import re
 
     import waitbench.errors as errors
