@@ -1,12 +1,14 @@
 # SPDX-License-Identifier: Apache-2.0
 """Skips GPU tests, with the reason, where no usable CUDA GPU is present (CI), and multi-GPU tests
 where fewer than two are; puts tests/ on the path once, so every test imports the shared helpers
-the same way: ``from helpers.fake_nvml import FakeNvml``.
+the same way: ``from helpers.fake_nvml import FakeNvml``. Fixtures of the NCCL profiler plugin (built,
+loaded by the fake NCCL host, recording into a temporary folder) serve tests/profiler and tests/diagnose.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -38,3 +40,39 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip_gpu)
         if "multigpu" in item.keywords and count < 2:
             item.add_marker(skip_multi)
+
+
+@pytest.fixture(scope="session")
+def library() -> str:
+    from waitbench.errors import WaitbenchError
+    from waitbench.profiler.library import plugin_path
+
+    try:
+        return str(plugin_path())
+    except WaitbenchError as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.fixture
+def ring_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("WAITBENCH_PROFILER_DIR", str(tmp_path))
+    monkeypatch.setenv("WAITBENCH_PROFILER_JOB", "test")
+    for name in ("WAITBENCH_PROFILER_ENTRIES", "WAITBENCH_PROFILER_MASK"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path
+
+
+@pytest.fixture
+def make_host(library: str, ring_dir: Path) -> Iterator[type]:
+    from helpers.fake_nccl_host import TrackedHost
+
+    hosts: list[TrackedHost] = []
+
+    def make(abi: int = 6) -> TrackedHost:
+        hosts.append(TrackedHost(library, abi))
+        return hosts[-1]
+
+    yield make
+    for h in hosts:
+        for comm in list(h.comms):
+            comm.finalize()
