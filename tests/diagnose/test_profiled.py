@@ -76,7 +76,7 @@ def test_a_live_window_says_who_waited_on_whom_and_leaves_history_out(fake_gpus,
     assert sum(t.collectives for t in acc.ranks.values()) == 20  # the 3 AllReduces before the start are left out
     assert acc.pairs == {(COMM, 1, 0, "Broadcast"): [200 * MS, 10]}
     lines = refresh_lines(ref)
-    assert lines[-2:] == ["NCCL waits, job test (profiler rings; 20 rank-collectives ended in this window):",
+    assert lines[-2:] == ["NCCL waits of job test in this window (profiler rings: 20 records of 2 ranks):",
                           f"  {SENTENCE}"]
     data = refresh_to_json(ref)
     assert all(row["nccl_waits"] == data[0]["nccl_waits"] for row in data)
@@ -168,7 +168,7 @@ def test_a_recorded_profile_line_is_checked_and_shown_inert():
                        "pairs": [["0x1", 0, 1, "AllReduce", 4, 1]]}}
     w = JobWaits.from_line(line)
     assert all(inert(text) == text for text in w.lines())
-    assert w.lines()[0].startswith(f"NCCL waits, job {inert(hostile)} ")
+    assert w.lines()[0].startswith(f"NCCL waits of job {inert(hostile)} ")
     assert "  note: h\\x07 pid 7: 3 entries overwritten before they were read" in w.lines()[2]
     for bad, why in (({**line, "totals": {}}, "malformed wait totals"), ({**line, "rings": [{"pid": "x"}]}, "pids"),
                      ({**line, "job": 3}, "job id"), ({**line, "rings": [{"pid": 1, "lost": -1}]}, "not a count")):

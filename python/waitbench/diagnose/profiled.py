@@ -47,8 +47,9 @@ class JobWaits:
 
     def lines(self) -> list[str]:
         """The lines diagnose prints under the table, inert (the job id and notes come from other processes)."""
-        n = sum(t.collectives for t in self.accounting.ranks.values())
-        head = f"NCCL waits, job {self.job} (profiler rings; {n} rank-collectives ended in this window)"
+        acc = self.accounting
+        head = (f"NCCL waits of job {self.job} in this window (profiler rings: {acc.records} records of "
+                f"{len(acc.ranks)} ranks)")
         body = self.sentences() or ["no collective seen by two ranks of this host: nothing to compare"]
         return [inert(head + ":"), *(inert(f"  {s}") for s in body), *(inert(f"  note: {s}") for s in self.notes())]
 
