@@ -181,3 +181,18 @@ def test_replay_refuses_the_profiler_folder_and_a_missing_folder_is_one_line(tmp
     assert code == 2 and "--profiler-dir" in err
     code, _, err = run_cli(["diagnose", "--profiler-dir", str(tmp_path / "missing")])
     assert code == 2 and "--profiler-dir" in err and len(err.strip().splitlines()) == 1
+
+
+def test_the_docs_show_what_the_replay_of_the_profiled_recording_prints():
+    root = Path(__file__).resolve().parents[2]
+    code, out, err = run_cli(["diagnose", "--replay", str(root / "tests/data/diagnose/profiled-composed-2gpu.jsonl")])
+    assert code == 0, err
+    for doc in ("DIAGNOSE.md", "PROFILER.md"):
+        text = (root / "docs" / doc).read_text()
+        block = text[text.index("\nlate rank: GPU 0 waits"):]
+        block = block[:block.index("```")].strip()
+        assert block.count("\n") == 2 and block in out, doc
+    code, out, _ = run_cli(["diagnose", "--replay", str(root / "tests/data/diagnose/profiled-composed-2gpu.jsonl"),
+                            "--json"])
+    pairs = json.loads(out)[0]["nccl_waits"][0]["pairs"]
+    assert f'"pairs": {json.dumps(pairs)}' in (root / "docs" / "DIAGNOSE.md").read_text()
