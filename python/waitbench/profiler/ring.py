@@ -69,8 +69,7 @@ def _header(raw: bytes, path: Path) -> np.void:
 
 def _valid(raw_entries: np.ndarray, capacity: int, head: int, head_after: int,
            since: int, live: bool) -> tuple[np.ndarray, int, int]:
-    """(mask of entries holding a whole, current entry of ticket >= since, how many such tickets do not, the
-    ticket the next read starts at).
+    """(whole current entries of ticket >= since, how many such tickets are not, where the next read starts).
 
     ``live``: the writer runs, so an entry among the newest with its sequence word odd is being written: it
     and every later ticket are left to the next read, neither returned nor counted torn.
