@@ -1,14 +1,12 @@
 # SPDX-License-Identifier: Apache-2.0
 """Skips GPU tests, with the reason, where no usable CUDA GPU is present (CI), and multi-GPU tests
 where fewer than two are; puts tests/ on the path once, so every test imports the shared helpers
-the same way: ``from helpers.fake_nvml import FakeNvml``. Fixtures of the NCCL profiler plugin (built,
-loaded by the fake NCCL host, recording into a temporary folder) serve tests/profiler and tests/diagnose.
+the same way: ``from helpers.fake_nvml import FakeNvml``.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -42,6 +40,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip_multi)
 
 
+# Fixtures of the NCCL profiler plugin (built, loaded by the fake NCCL host, recording into a temporary folder),
+# for tests/profiler and tests/diagnose.
+
+
 @pytest.fixture(scope="session")
 def library() -> str:
     from waitbench.errors import WaitbenchError
@@ -63,7 +65,7 @@ def ring_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def make_host(library: str, ring_dir: Path) -> Iterator[type]:
+def make_host(library: str, ring_dir: Path):  # noqa: ANN201 (a generator fixture)
     from helpers.fake_nccl_host import TrackedHost
 
     hosts: list[TrackedHost] = []
