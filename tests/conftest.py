@@ -65,7 +65,7 @@ def ring_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def make_host(library: str, ring_dir: Path):  # noqa: ANN201 (a generator fixture)
+def make_host(library: str, ring_dir: Path):
     from helpers.fake_nccl_host import TrackedHost
 
     hosts: list[TrackedHost] = []
