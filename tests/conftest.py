@@ -52,3 +52,43 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip_gpu)
         if "multigpu" in item.keywords and count < 2:
             item.add_marker(skip_multi)
+
+
+# Fixtures of the NCCL profiler plugin (built, loaded by the fake NCCL host, recording into a temporary folder),
+# for tests/profiler and tests/diagnose.
+
+
+@pytest.fixture(scope="session")
+def library() -> str:
+    from waitbench.errors import WaitbenchError
+    from waitbench.profiler.library import plugin_path
+
+    try:
+        return str(plugin_path())
+    except WaitbenchError as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.fixture
+def ring_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("WAITBENCH_PROFILER_DIR", str(tmp_path))
+    monkeypatch.setenv("WAITBENCH_PROFILER_JOB", "test")
+    for name in ("WAITBENCH_PROFILER_ENTRIES", "WAITBENCH_PROFILER_MASK"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path
+
+
+@pytest.fixture
+def make_host(library: str, ring_dir: Path):
+    from helpers.fake_nccl_host import TrackedHost
+
+    hosts: list[TrackedHost] = []
+
+    def make(abi: int = 6) -> TrackedHost:
+        hosts.append(TrackedHost(library, abi))
+        return hosts[-1]
+
+    yield make
+    for h in hosts:
+        for comm in list(h.comms):
+            comm.finalize()

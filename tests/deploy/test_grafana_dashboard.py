@@ -1,11 +1,14 @@
 # SPDX-License-Identifier: Apache-2.0
-"""deploy/grafana/waitbench.json against a real scrape of the exporter serving a replayed recording.
+"""deploy/grafana/waitbench.json and the docs' rules against a real scrape of the exporter serving replayed recordings.
 
 Every PromQL query of the dashboard (panel targets and template variables) is parsed with promql-parser
 and checked by tests/helpers/promql_check.py: each waitbench metric exists in the scrape with every
 label the query matches, groups or joins on; each dcgm-exporter metric is one of its default counters
 and uses only the labels dcgm-exporter puts on a GPU series (the labels the exporter shares with it).
-The alert rules of docs/DIAGNOSE.md and docs/DEPLOY.md are checked the same way.
+The alert and recording rules of docs/DIAGNOSE.md, docs/DEPLOY.md and docs/PROFILER.md are checked the same
+way, in order, each recording rule's series (with the labels its expression leaves) available to the rules after
+it. The scrape serves the composed recording and a profiled one (tests/data/diagnose/make_profiled.py: a
+SYNTHETIC job's NCCL waits), so the waitbench_nccl_* series are in it too.
 """
 
 from __future__ import annotations
@@ -24,12 +27,13 @@ yaml = pytest.importorskip("yaml")
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 
 from helpers.composed_windows import COMPOSED_4GPU  # noqa: E402
-from helpers.promql_check import DCGM_PREFIX, check  # noqa: E402
+from helpers.promql_check import DCGM_PREFIX, check, result_labels  # noqa: E402
 from waitbench.diagnose import replay_refreshes  # noqa: E402
 from waitbench.diagnose.exporter import GPU_LABELS, MetricsStore, serve  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARD = ROOT / "deploy" / "grafana" / "waitbench.json"
+PROFILED = ROOT / "tests" / "data" / "diagnose" / "profiled-composed-2gpu.jsonl"
 # dcgm-exporter's default counters the dashboard may use (its etc/default-counters.csv).
 DCGM_DEFAULT_COUNTERS = {"DCGM_FI_DEV_POWER_USAGE", "DCGM_FI_DEV_GPU_UTIL", "DCGM_FI_DEV_MEM_COPY_UTIL",
                          "DCGM_FI_DEV_SM_CLOCK", "DCGM_FI_DEV_GPU_TEMP", "DCGM_FI_DEV_FB_USED"}
@@ -39,8 +43,9 @@ DCGM_DEFAULT_COUNTERS = {"DCGM_FI_DEV_POWER_USAGE", "DCGM_FI_DEV_GPU_UTIL", "DCG
 def series() -> dict[str, set[str]]:
     """Sample name -> label names, from one HTTP scrape of the exporter serving the composed recording."""
     store = MetricsStore()
-    for ref in replay_refreshes(COMPOSED_4GPU):
-        store.update(ref)
+    for path in (COMPOSED_4GPU, PROFILED):
+        for ref in replay_refreshes(path):
+            store.update(ref)
     endpoint = serve("127.0.0.1:0", store)
     try:
         with urllib.request.urlopen(endpoint.url, timeout=10) as resp:
@@ -100,19 +105,35 @@ def test_the_check_catches_a_missing_metric_a_missing_label_and_a_bad_join(serie
                      set(GPU_LABELS))
 
 
-def doc_alert_rules() -> list[tuple[str, str]]:
-    """(where, expr) of every alert or recording rule in the docs' YAML blocks."""
+def doc_rules() -> list[tuple[str, list[dict]]]:
+    """(where, its rules in order) of every rule group in the docs' YAML blocks."""
     out = []
-    for doc in ("DIAGNOSE.md", "DEPLOY.md"):
+    for doc in ("DIAGNOSE.md", "DEPLOY.md", "PROFILER.md"):
         text = (ROOT / "docs" / doc).read_text()
         for block in re.findall(r"```yaml\n(.*?)```", text, re.S):
             data = yaml.safe_load(block)
             groups = data.get("groups", []) if isinstance(data, dict) else []
-            out.extend((f"{doc} {rule.get('alert') or rule.get('record')}", rule["expr"]) for group in groups
-                       for rule in group["rules"])
+            out.extend((f"{doc} {group['name']}", group["rules"]) for group in groups)
     return out
 
 
-@pytest.mark.parametrize("where, expr", doc_alert_rules())
-def test_every_documented_alert_rule_matches_the_scrape(where, expr, series):
-    assert check(expr, series, set(GPU_LABELS)) == [], where
+def test_the_docs_have_the_nccl_wait_rules():
+    names = {rule.get("alert") or rule.get("record") for _, rules in doc_rules() for rule in rules}
+    assert {"waitbench:nccl_wait_share:rate5m", "NcclRankHoldsOthersUp", "NcclLateRankAcrossNodes"} <= names
+
+
+@pytest.mark.parametrize("where, rules", doc_rules())
+def test_every_documented_rule_matches_the_scrape(where, rules, series):
+    known = dict(series)
+    for rule in rules:
+        labels, problems = result_labels(rule["expr"], known, set(GPU_LABELS))
+        assert problems == [], (where, rule.get("alert") or rule.get("record"))
+        if "record" in rule:
+            known[rule["record"]] = labels
+
+
+def test_the_check_catches_an_nccl_rule_grouped_by_a_label_the_series_lack(series):
+    assert "waitbench_nccl_wait_seconds_total" in series
+    assert check("sum by (job_id, on_rank) (rate(waitbench_nccl_wait_seconds_total[5m]))", series, set(GPU_LABELS))
+    assert not check("sum by (profiler_job, on_rank) (rate(waitbench_nccl_wait_seconds_total[5m]))", series,
+                     set(GPU_LABELS))

@@ -10,9 +10,7 @@ and deliberately broken files (torn, binary, latin-1, a BOM, a JSON array, a fol
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import io
 import json
 import shutil
 import time
@@ -25,9 +23,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from helpers import synthetic_records as syn
+from helpers.cli_run import run_cli
 from helpers.composed_windows import COMPOSED_4GPU
 from waitbench.cli import diagnose as cli_diagnose
-from waitbench.cli.main import build_parser, main
+from waitbench.cli.main import build_parser
 from waitbench.results import ResultsWriter
 
 from .conftest import TALLY, fuzz_settings
@@ -137,16 +136,6 @@ def command_lines(draw: Any, d: Path) -> list[str]:
             argv.append(draw(st.sampled_from(choices)) if choices and draw(st.booleans())
                         else _value(draw, pools, KIND.get(flag, "list")))
     return argv
-
-
-def run_cli(argv: list[str]) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = main(argv)
-        except SystemExit as exc:  # argparse's own --help / errors
-            code = exc.code if isinstance(exc.code, int) else 2
-    return code, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture(scope="module")

@@ -183,6 +183,28 @@ class FakeNcclHost:
         return FakeComm(self, context.value, rank)
 
 
+class TrackedHost(FakeNcclHost):
+    """The fake host, remembering its communicators so the test's end finalizes any it left (the plugin's
+    globals live as long as the process, and its ring closes only when its last communicator is finalized).
+    """
+
+    def __init__(self, library: str, abi: int = 6) -> None:
+        super().__init__(library, abi)
+        self.comms: list[FakeComm] = []
+
+    def init(self, *args: object, **kwargs: object) -> FakeComm:
+        comm = super().init(*args, **kwargs)
+        self.comms.append(comm)
+        original = comm.finalize
+
+        def finalize() -> None:
+            self.comms.remove(comm)
+            original()
+
+        comm.finalize = finalize  # type: ignore[method-assign]
+        return comm
+
+
 def play(spec: dict) -> None:
     """Play one rank from a JSON spec: collectives with their channel times, then finalize or die."""
     host = FakeNcclHost(spec["library"], spec.get("abi", 6))

@@ -28,11 +28,16 @@ def substitute(expr: str) -> str:
 
 def check(expr: str, series: Mapping[str, set[str]], dcgm_labels: set[str]) -> list[str]:
     """Problems of ``expr`` against ``series`` (metric name -> its label names); empty if none."""
+    return result_labels(expr, series, dcgm_labels)[1]
+
+
+def result_labels(expr: str, series: Mapping[str, set[str]], dcgm_labels: set[str]) -> tuple[set[str], list[str]]:
+    """(the labels of ``expr``'s result, its problems): what a recording rule's series will carry."""
     import promql_parser
 
     problems: list[str] = []
-    _labels(promql_parser.parse(substitute(expr)), series, dcgm_labels, problems)
-    return problems
+    labels = _labels(promql_parser.parse(substitute(expr)), series, dcgm_labels, problems)
+    return labels or set(), problems
 
 
 def _labels(node, series, dcgm, problems) -> set[str] | None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers.fake_nccl_host import run_rank_process
+from helpers.fake_nccl_host import Collective, run_rank_process
 from waitbench.errors import ResultsError
 from waitbench.profiler import layout
 from waitbench.profiler.recording import load_sources, read_recording, write_recording
@@ -139,3 +139,25 @@ def test_the_report_notes_say_what_a_reader_of_the_figures_must_know(library, ri
     assert len(notes) == 2
     assert "the process is gone with 1 communicator(s) live (it died)" in notes[0]
     assert "4 entries overwritten before they were read" in notes[1]
+
+
+def test_a_live_entry_being_written_is_left_to_the_next_read_not_counted_torn(make_host, ring_dir):
+    host = make_host()
+    comm = host.init(0x51, rank=0, n_ranks=2)
+    for i in range(3):
+        comm.collective(Collective("AllReduce", [10 + i], [20 + i]))
+    path = ring_paths(ring_dir, "test")[0]
+    at = layout.ENTRIES_OFFSET + 1 * layout.ENTRY_BYTES  # ticket 1, as its writer leaves it between claim and end
+
+    def seq(value: int) -> None:
+        with open(path, "r+b") as fh:
+            fh.seek(at)
+            fh.write(value.to_bytes(8, "little"))
+
+    seq(2 * 1 + 1)
+    first = read_ring(path)
+    assert first.alive is True
+    assert [r["seq_number"] for r in first.records] == [0] and first.torn == 0 and first.next_ticket == 1
+    seq(2 * 1 + 2)  # the writer finished
+    second = read_ring(path, since=first.next_ticket)
+    assert [r["seq_number"] for r in second.records] == [1, 2] and second.torn == 0 and second.next_ticket == 3

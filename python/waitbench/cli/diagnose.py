@@ -7,6 +7,7 @@ import argparse
 import contextlib
 import itertools
 import json
+import os
 import signal
 import sys
 import textwrap
@@ -48,7 +49,13 @@ modelName, Hostname; a count of processes, never their names; 127.0.0.1 unless A
 ADDR that is not loopback, such as 0.0.0.0, also needs --serve-public; port 0 picks a free one;
 needs `pip install 'waitbench[exporter]'`), live or from --replay; docs/DIAGNOSE.md has a scrape
 config and alert rules, docs/DEPLOY.md a container, a DaemonSet, a systemd unit and a Grafana
-dashboard. Bad usage: one line, exit 2. No GPU or no NVML: one line, exit 1.
+dashboard.
+
+Jobs run with waitbench's NCCL profiler plugin (`waitbench profiler env`) leave rings in /dev/shm
+(--profiler-dir DIR elsewhere): each window reads what they gained and adds, per job, who waited
+on whom ("rank 1 waited 2.31 s on rank 0 in Broadcast, 97% of its kernel time"), in the notes,
+--json (nccl_waits), --record and --serve (waitbench_nccl_*); docs/PROFILER.md. Bad usage: one
+line, exit 2. No GPU or no NVML: one line, exit 1.
 """
 
 
@@ -70,6 +77,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--watch", action="store_true", help="keep watching: redraw after every window until Ctrl-C")
     p.add_argument("--record", default=None, metavar="FILE", help="append every window to FILE (JSON Lines)")
     p.add_argument("--replay", default=None, metavar="FILE", help="show windows recorded with --record; needs no GPU")
+    p.add_argument("--profiler-dir", default=None, metavar="DIR",
+                   help="folder of the NCCL profiler plugin's rings, read every window (default: /dev/shm)")
     p.add_argument("--serve", default=None, metavar="[ADDR:]PORT",
                    help="serve Prometheus metrics at http://ADDR:PORT/metrics (ADDR default 127.0.0.1)")
     p.add_argument("--serve-public", action="store_true",
@@ -86,13 +95,16 @@ def _validate(args: argparse.Namespace) -> None:
         checks.path("--replay", args.replay)
         live = [flag for flag, on in (("--record", args.record is not None), ("--gpus", args.gpus is not None),
                                       ("--seconds", args.seconds is not None), ("--probe", args.probe),
-                                      ("--probe-refresh", args.probe_refresh), ("--watch", args.watch)) if on]
+                                      ("--probe-refresh", args.probe_refresh), ("--watch", args.watch),
+                                      ("--profiler-dir", args.profiler_dir is not None)) if on]
         if live:
             raise UsageError(f"--replay shows a recording: it takes no {', '.join(live)}")
     if args.gpus is not None and not args.gpus.strip():  # an empty list is not "every GPU" (leave --gpus out)
         raise invalid("--gpus", args.gpus, "comma-separated nvidia-smi indices, UUIDs or PCI bus ids, or 'all'")
     if args.record is not None:
         RecordingWriter(args.record, argument="--record").close()  # checks the path; creates nothing
+    if args.profiler_dir is not None and not os.path.isdir(checks.path("--profiler-dir", args.profiler_dir)):
+        raise invalid("--profiler-dir", args.profiler_dir, "an existing folder (where the plugin writes its rings)")
     if args.seconds is not None:
         checks.number("--seconds", args.seconds, SECONDS_MIN, SECONDS_MAX,
                       valid=f"a number of seconds in [{SECONDS_MIN:g}, {SECONDS_MAX:g}]")
@@ -162,7 +174,7 @@ def _print_refresh(ref: Any, title: str) -> None:
 
 def _replay(args: argparse.Namespace, refreshes: Iterator[Any], store: Any) -> int:
     """Show a recording refresh by refresh as it is read (a JSON array streamed the same way)."""
-    from ..diagnose.render import rows_to_json
+    from ..diagnose.render import refresh_to_json
 
     if store is not None:
         while True:  # serve the recording until Ctrl-C / SIGTERM
@@ -170,7 +182,7 @@ def _replay(args: argparse.Namespace, refreshes: Iterator[Any], store: Any) -> i
     if args.json:
         first = True
         for ref in refreshes:
-            for row in rows_to_json(ref.rows):
+            for row in refresh_to_json(ref):
                 text = textwrap.indent(json.dumps(row, indent=2, default=str), "  ")
                 sys.stdout.write(("[\n" if first else ",\n") + text)
                 first = False
@@ -192,7 +204,8 @@ def _live(args: argparse.Namespace, store: Any) -> int:
     from ..diagnose.live import live_refreshes, parse_gpus
     from ..diagnose.probe.baseline import cache_dir
     from ..diagnose.probe.measure import PROBE_ALLOC_MAX_BYTES, PROBE_BUDGET_S
-    from ..diagnose.render import render_refresh, rows_to_json
+    from ..diagnose.render import refresh_to_json, render_refresh
+    from ..profiler.library import DEFAULT_DIR
 
     seconds = DEFAULT_SECONDS if args.seconds is None else args.seconds
     specs = parse_gpus(args.gpus)
@@ -211,13 +224,14 @@ def _live(args: argparse.Namespace, store: Any) -> int:
             err_console.print(f"watching {len(devices)} GPU(s), {how} ...", markup=False)
 
     source = live_refreshes(specs, seconds, ignore_gpm=args.ignore_gpm, probe=args.probe,
-                            probe_refresh=args.probe_refresh, record=args.record, on_start=on_start)
+                            probe_refresh=args.probe_refresh, record=args.record, on_start=on_start,
+                            profiler_dir=args.profiler_dir or DEFAULT_DIR)
     title = f"waitbench diagnose ({seconds:g} s window)"
     if not keep_going:
         ref = next(source)
         source.close()
         if args.json:
-            sys.stdout.write(json.dumps(rows_to_json(ref.rows), indent=2, default=str) + "\n")
+            sys.stdout.write(json.dumps(refresh_to_json(ref), indent=2, default=str) + "\n")
         else:
             _print_refresh(ref, title)
         return EXIT_OK
@@ -239,6 +253,6 @@ def _live(args: argparse.Namespace, store: Any) -> int:
         if store is not None:
             store.update(ref)
         if args.watch:
-            sys.stdout.write(json.dumps(rows_to_json(ref.rows), default=str) + "\n")
+            sys.stdout.write(json.dumps(refresh_to_json(ref), default=str) + "\n")
             sys.stdout.flush()
     return EXIT_OK

@@ -26,6 +26,7 @@ from typing import Any
 
 from .._version import __version__
 from ..errors import WaitbenchError
+from ..profiler.collector import WaitCounters
 from ..results import SCHEMA_VERSION
 from ..telemetry.gpm import GPM_METRICS
 from ..telemetry.nvml import nvml_bus_id
@@ -149,13 +150,14 @@ def build_labels() -> dict[str, str]:
 
 
 class MetricsStore:
-    """The latest judged window of every GPU, and the busy-waiting time accumulated per GPU (thread-safe)."""
+    """The latest judged window of every GPU, its busy-waiting time summed, and profiled jobs' NCCL waits."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._rows: dict[str, VerdictRow] = {}
         self._waiting_s: dict[str, float] = {}
         self.windows = 0
+        self.nccl = WaitCounters()
 
     def update(self, refresh: Refresh) -> None:
         """Keep the rows of ``refresh`` and add its busy-waiting time to each GPU's total."""
@@ -164,6 +166,8 @@ class MetricsStore:
                 self._rows[r.uuid] = r
                 self._waiting_s[r.uuid] = self._waiting_s.get(r.uuid, 0.0) + (
                     r.window_s if r.verdict == "busy-waiting" else 0.0)
+            for w in refresh.waits:
+                self.nccl.add(w.job, w.accounting, w.rings)
             self.windows += 1
 
     def snapshot(self) -> tuple[list[VerdictRow], dict[str, float], int]:
@@ -220,6 +224,7 @@ class DiagnoseCollector:
                                  labels=list(self.build))
         info.add_metric(list(self.build.values()), 1.0)
         yield info
+        yield from self.store.nccl.families(self.hostname)  # none unless a job ran with the profiler plugin
 
 
 class MetricsRender:

@@ -18,6 +18,7 @@ from collections.abc import Callable, Generator, Sequence
 from typing import Any
 
 from ..errors import invalid
+from ..profiler.library import DEFAULT_DIR
 from ..telemetry import nvml
 from ..telemetry.gpu_names import nvml_spec
 from ..telemetry.recording import RecordingWriter
@@ -25,6 +26,7 @@ from ..telemetry.sampler import DEFAULT_PERIOD_S, Sampler
 from ..telemetry.summary import WindowSummary
 from . import processes as procs
 from .probe.run import probe_rows
+from .profiled import ProfiledJobs
 from .refresh import Refresh, judge, warm_idle_windows
 from .rows import VerdictRow, verdict_rows
 
@@ -112,17 +114,28 @@ def live_refreshes(gpus: Sequence[int | str] | None = None, seconds: float = DEF
                    ignore_gpm: bool = False, probe: bool = False, probe_refresh: bool = False,
                    record: str | os.PathLike[str] | None = None,
                    on_start: Callable[[Sequence[Any]], None] | None = None,
-                   stop: threading.Event | None = None) -> Generator[Refresh, None, None]:
+                   stop: threading.Event | None = None,
+                   profiler_dir: str | os.PathLike[str] | None = DEFAULT_DIR) -> Generator[Refresh, None, None]:
     """Judged windows until stopped; with ``probe``, a probe per GPU after each window (never inside one).
 
     ``probe_refresh`` re-measures the idle baselines at the first window. ``record`` appends every
-    window, with its probe reading, as JSON Lines that ``replay_refreshes`` reads back.
+    window, with its probe reading and its jobs' NCCL waits, as JSON Lines that ``replay_refreshes`` reads
+    back. ``profiler_dir``: where the NCCL profiler plugin's rings are looked for (None: nowhere).
     """
     writer = RecordingWriter(record) if record is not None else None
+    jobs = ProfiledJobs(profiler_dir) if profiler_dir is not None else None
     driver = None
     written: dict[str, float | None] = {}  # the baselines already in the recording
+
+    def started(devices: Sequence[Any]) -> None:
+        if jobs is not None:
+            jobs.start()
+        if on_start is not None:
+            on_start(devices)
+
     try:
-        for n, summaries in enumerate(windows(gpus, seconds, on_start=on_start, stop=stop)):
+        for n, summaries in enumerate(windows(gpus, seconds, on_start=started, stop=stop)):
+            waits = jobs.window() if jobs is not None else []  # at the window's end, before any probe runs
             driver = driver or _driver()
             readings: dict[str, Any] = {}
             if probe or probe_refresh:
@@ -138,7 +151,11 @@ def live_refreshes(gpus: Sequence[int | str] | None = None, seconds: float = DEF
                 for s in summaries:
                     extra = {"probe": readings[s.uuid].to_dict()} if s.uuid in readings else {}
                     writer.window(s, label="diagnose", refresh=n, **extra)
-            yield judge(summaries, index=n, ignore_gpm=ignore_gpm, probes=readings, idle=idle)
+                for w in waits:
+                    writer.write("profile", refresh=n, **w.to_line())
+            ref = judge(summaries, index=n, ignore_gpm=ignore_gpm, probes=readings, idle=idle)
+            ref.waits = waits
+            yield ref
     finally:
         if writer is not None:
             writer.close()

@@ -8,8 +8,8 @@ replayed recording are judged by the same code.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from ..telemetry.summary import WindowSummary
 from .late_rank import LateRank, late_rank
@@ -17,14 +17,18 @@ from .probe import baseline as bl
 from .probe.judge import ProbeReading, apply_probe
 from .rows import HINTS, VerdictRow, verdict_rows
 
+if TYPE_CHECKING:
+    from .profiled import JobWaits
+
 
 @dataclass
 class Refresh:
-    """One window of every watched GPU, judged: the rows and the host's late-rank finding."""
+    """One window of every watched GPU, judged: the rows, the host's late-rank finding, its jobs' NCCL waits."""
 
     index: int
     rows: list[VerdictRow]
     late: LateRank | None
+    waits: list[JobWaits] = field(default_factory=list)  # from profiler rings (diagnose.profiled); none without
 
 
 def judge(summaries: Sequence[WindowSummary], *, index: int = 0, ignore_gpm: bool = False,

@@ -105,11 +105,11 @@ def render_notes(rows: Sequence[VerdictRow]) -> list[str]:
 
 
 def refresh_lines(refresh: Refresh) -> list[str]:
-    """The notes of one refresh, then the host's late-rank line where there is one."""
+    """The notes of one refresh, the host's late-rank line where there is one, then its jobs' NCCL waits."""
     lines = render_notes(refresh.rows)
     if refresh.late is not None:
         lines.append(inert(f"late rank: {refresh.late.message}"))
-    return lines
+    return lines + [line for w in refresh.waits for line in w.lines()]
 
 
 def render_refresh(refresh: Refresh, title: str | None = None) -> Any:
@@ -123,3 +123,16 @@ def render_refresh(refresh: Refresh, title: str | None = None) -> Any:
 def rows_to_json(rows: Sequence[VerdictRow]) -> list[dict[str, Any]]:
     """The rows as JSON-ready dicts (``diagnose --json``)."""
     return [r.to_dict() for r in rows]
+
+
+def refresh_to_json(refresh: Refresh) -> list[dict[str, Any]]:
+    """One refresh's rows as JSON-ready dicts, each with the host's ``nccl_waits`` where jobs ran profiled.
+
+    The same on every row, as ``late_rank``; absent without a profiler ring.
+    """
+    rows = rows_to_json(refresh.rows)
+    if refresh.waits:
+        waits = [w.to_dict() for w in refresh.waits]
+        for row in rows:
+            row["nccl_waits"] = waits
+    return rows

@@ -12,7 +12,8 @@ refresh, so two sessions appended to one file replay one after the other; window
 number (benchmarks/record_telemetry.py's scenarios, one GPU at different times) form one group,
 judged at the end of the file, each window labelled with its scenario and judged against its
 ``baseline_scenario`` window for power. ``baseline`` lines (the warm-idle power a live session was
-judged against) are the power baselines of the windows that follow them.
+judged against) are the power baselines of the windows that follow them; ``profile`` lines (the NCCL waits
+of a refresh, diagnose.profiled) join the refresh of their number.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 
 from ..telemetry.recording import iter_entries
 from ..telemetry.summary import WindowSummary
+from .profiled import JobWaits
 from .refresh import Refresh, judge, warm_idle_window
 
 Member = tuple[WindowSummary, dict[str, Any]]
@@ -35,8 +37,12 @@ def _recorded_window(s: WindowSummary, line: dict[str, Any]) -> WindowSummary:
                             note=note if isinstance(note, str) else None)
 
 
+def _profile(line: dict[str, Any]) -> tuple[Any, JobWaits]:
+    return line.get("refresh"), JobWaits.from_line(line)
+
+
 def _judged(members: list[Member], position: int, by_scenario: dict[tuple[str, Any], WindowSummary],
-            warm: dict[str, dict[str, Any]], ignore_gpm: bool) -> Refresh:
+            warm: dict[str, dict[str, Any]], ignore_gpm: bool, waits: dict[Any, list[JobWaits]]) -> Refresh:
     key = members[0][1].get("refresh")
     probes = {s.uuid: meta["probe"] for s, meta in members if isinstance(meta.get("probe"), dict)}
     idle = {s.uuid: _recorded_window(s, warm[s.uuid]) for s, _ in members if s.uuid in warm}
@@ -44,8 +50,10 @@ def _judged(members: list[Member], position: int, by_scenario: dict[tuple[str, A
                  if isinstance(meta.get("baseline_scenario"), str)
                  and (s.uuid, meta["baseline_scenario"]) in by_scenario})
     labels = [meta.get("scenario") if isinstance(meta.get("scenario"), str) else None for _, meta in members]
-    return judge([s for s, _ in members], index=key if isinstance(key, int) else position, ignore_gpm=ignore_gpm,
-                 probes=probes, idle=idle, labels=labels)
+    ref = judge([s for s, _ in members], index=key if isinstance(key, int) else position, ignore_gpm=ignore_gpm,
+                probes=probes, idle=idle, labels=labels)
+    ref.waits = waits.pop(key, []) if isinstance(key, int) else []
+    return ref
 
 
 def iter_refreshes(path: str | os.PathLike[str], *, ignore_gpm: bool = False) -> Iterator[Refresh]:
@@ -57,10 +65,14 @@ def iter_refreshes(path: str | os.PathLike[str], *, ignore_gpm: bool = False) ->
     warm: dict[str, dict[str, Any]] = {}  # the latest warm-idle baseline line of each GPU
     unnumbered: list[Member] = []
     current: list[Member] = []
+    waits: dict[Any, list[JobWaits]] = {}  # a refresh's profile lines follow its windows
     position = 0
-    for kind, item in iter_entries(path):
+    for kind, item in iter_entries(path, {"profile": _profile}):
         if kind == "baseline":
             warm[item["uuid"]] = item
+            continue
+        if kind == "profile":
+            waits.setdefault(item[0], []).append(item[1])
             continue
         summary, meta = item
         scenario = meta.get("scenario")
@@ -71,15 +83,15 @@ def iter_refreshes(path: str | os.PathLike[str], *, ignore_gpm: bool = False) ->
             unnumbered.append((summary, {**meta, "refresh": None}))
             continue
         if current and current[0][1].get("refresh") != key:
-            yield _judged(current, position, by_scenario, warm, ignore_gpm)
+            yield _judged(current, position, by_scenario, warm, ignore_gpm, waits)
             position += 1
             current = []
         current.append((summary, meta))
     if current:
-        yield _judged(current, position, by_scenario, warm, ignore_gpm)
+        yield _judged(current, position, by_scenario, warm, ignore_gpm, waits)
         position += 1
     if unnumbered:
-        yield _judged(unnumbered, position, by_scenario, warm, ignore_gpm)
+        yield _judged(unnumbered, position, by_scenario, warm, ignore_gpm, waits)
 
 
 def replay_refreshes(path: str | os.PathLike[str], *, ignore_gpm: bool = False) -> list[Refresh]:

@@ -81,6 +81,7 @@ class RankTotals:
     late_count: int = 0  # instances where it arrived last among its host's ranks
     least_kernel_count: int = 0  # clock-free: instances where its kernel time was the least of all ranks
     kernel_excess_ns: int = 0  # clock-free: sum of (own kernel time - least kernel time of the instance)
+    func: str | None = None  # the collective, for the totals of one (None: every collective of the rank)
 
     @property
     def wait_share(self) -> float | None:
@@ -92,7 +93,11 @@ class RankTotals:
         return {"comm_id": self.comm_id, "rank": self.rank, "collectives": self.collectives,
                 "kernel_s": self.kernel_ns / 1e9, "wait_s": self.wait_ns / 1e9, "wait_share": self.wait_share,
                 "late_count": self.late_count, "least_kernel_count": self.least_kernel_count,
-                "kernel_excess_s": self.kernel_excess_ns / 1e9}
+                "kernel_excess_s": self.kernel_excess_ns / 1e9, **({"func": self.func} if self.func else {})}
+
+
+TOTAL_FIELDS = ("collectives", "kernel_ns", "wait_ns", "shared_kernel_ns", "late_count", "least_kernel_count",
+                "kernel_excess_ns")
 
 
 @dataclass
@@ -105,13 +110,51 @@ class Accounting:
     matrices: dict[str, np.ndarray]
     # (comm_id, waiter, late rank, func) -> [wait ns, instances]
     pairs: dict[tuple[str, int, int, str], list[int]]
-    # (comm_id, rank, func) -> the rank's kernel ns in the instances it shared with host peers
-    func_kernel: dict[tuple[str, int, str], int]
+    # (comm_id, rank, func) -> the rank's totals of that collective alone
+    by_func: dict[tuple[str, int, str], RankTotals]
+    n_ranks: dict[str, int] = field(default_factory=dict)
     records: int = 0
     without_kernel: int = 0  # records with no GPU times (no KernelCh, incomplete)
     duplicates: int = 0
     clock_suspect: int = 0
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def func_kernel(self) -> dict[tuple[str, int, str], int]:
+        """(comm_id, rank, func) -> the rank's kernel ns in the instances of ``func`` it shared with host peers."""
+        return {k: t.shared_kernel_ns for k, t in self.by_func.items()}
+
+    def totals(self) -> dict[str, Any]:
+        """The sums without the instances, JSON-ready and small (ranks x collectives, not one entry per call).
+
+        What a recording keeps of a window, read back by :meth:`from_totals`.
+        """
+        return {"records": self.records, "without_kernel": self.without_kernel, "duplicates": self.duplicates,
+                "clock_suspect": self.clock_suspect, "n_ranks": dict(self.n_ranks),
+                "by_func": [[c, r, f, *(getattr(t, k) for k in TOTAL_FIELDS)]
+                            for (c, r, f), t in sorted(self.by_func.items())],
+                "pairs": [[c, w, late, f, wait, n] for (c, w, late, f), (wait, n) in sorted(self.pairs.items())]}
+
+    @classmethod
+    def from_totals(cls, d: dict[str, Any]) -> Accounting:
+        """The accounting of :meth:`totals` (its instances are not kept); ValueError for a malformed one."""
+        try:
+            acc = cls(instances=[], ranks={}, matrices={}, pairs={}, by_func={},
+                      n_ranks={str(c): int(n) for c, n in d["n_ranks"].items()},
+                      **{k: int(d[k]) for k in ("records", "without_kernel", "duplicates", "clock_suspect")})
+            for c, r, f, *values in d["by_func"]:
+                fields = dict(zip(TOTAL_FIELDS, map(int, values), strict=True))
+                acc.by_func[(str(c), int(r), str(f))] = RankTotals(str(c), int(r), func=str(f), **fields)
+                total = acc.ranks.setdefault((str(c), int(r)), RankTotals(str(c), int(r)))
+                for k, v in fields.items():
+                    setattr(total, k, getattr(total, k) + v)
+            for c, w, late, f, wait, n in d["pairs"]:
+                acc.pairs[(str(c), int(w), int(late), str(f))] = [int(wait), int(n)]
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ValueError(f"malformed wait totals ({exc!r:.80})") from None
+        _fill_matrices(acc)
+        acc.notes = _notes(acc)
+        return acc
 
     def slowest(self, n: int = 10) -> list[Instance]:
         """The ``n`` instances with the longest span (first arrival to last stop) among host peers."""
@@ -149,12 +192,12 @@ def _host_instance(key: Key, group: Sequence[dict[str, Any]]) -> Instance:
 
 def account(records: Iterable[dict[str, Any]]) -> Accounting:
     """Match ``records`` (of any rings, hosts and communicators) into instances and count every wait."""
-    acc = Accounting(instances=[], ranks={}, matrices={}, pairs=defaultdict(lambda: [0, 0]),
-                     func_kernel=defaultdict(int))
-    n_ranks: dict[str, int] = {}
+    acc = Accounting(instances=[], ranks={}, matrices={}, pairs=defaultdict(lambda: [0, 0]), by_func={})
+    n_ranks = acc.n_ranks
 
-    def totals(comm: str, rank: int) -> RankTotals:
-        return acc.ranks.setdefault((comm, rank), RankTotals(comm, rank))
+    def totals(comm: str, rank: int, func: str) -> tuple[RankTotals, RankTotals]:
+        return (acc.ranks.setdefault((comm, rank), RankTotals(comm, rank)),
+                acc.by_func.setdefault((comm, rank, func), RankTotals(comm, rank, func=func)))
 
     for key, by_rank in _dedupe(records, acc).items():
         comm, func = key[0], key[1]
@@ -163,12 +206,13 @@ def account(records: Iterable[dict[str, Any]]) -> Accounting:
         kernel = {r["rank"]: r["gpu_stop_ns"] - r["gpu_start_ns"] for r in rows}
         least = min(kernel.values())
         for rank, k in kernel.items():  # clock-free: each rank against its own clock
-            t = totals(comm, rank)
-            t.collectives += 1
-            t.kernel_ns += k
-            t.kernel_excess_ns += k - least
+            for t in totals(comm, rank, func):
+                t.collectives += 1
+                t.kernel_ns += k
+                t.kernel_excess_ns += k - least
         if len(kernel) > 1:
-            totals(comm, min(kernel, key=lambda r: (kernel[r], r))).least_kernel_count += 1
+            for t in totals(comm, min(kernel, key=lambda r: (kernel[r], r)), func):
+                t.least_kernel_count += 1
         by_host: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for r in rows:
             by_host[r["host"]].append(r)
@@ -178,28 +222,39 @@ def account(records: Iterable[dict[str, Any]]) -> Accounting:
             inst = _host_instance(key, group)
             acc.instances.append(inst)
             acc.clock_suspect += inst.clock_suspect
-            totals(comm, inst.late_rank).late_count += 1
+            for t in totals(comm, inst.late_rank, func):
+                t.late_count += 1
             for rank, w, a, s in zip(inst.ranks, inst.wait_ns, inst.arrival_ns, inst.stop_ns, strict=True):
-                t = totals(comm, rank)
-                t.wait_ns += w
-                t.shared_kernel_ns += s - a
-                acc.func_kernel[(comm, rank, func)] += s - a
+                for t in totals(comm, rank, func):
+                    t.wait_ns += w
+                    t.shared_kernel_ns += s - a
                 if rank != inst.late_rank:
                     pair = acc.pairs[(comm, rank, inst.late_rank, func)]
                     pair[0] += w
                     pair[1] += 1
-    for (comm, waiter, late, _), (wait, _) in acc.pairs.items():
-        m = acc.matrices.setdefault(comm, np.zeros((n_ranks[comm], n_ranks[comm])))
-        m[waiter, late] += wait / 1e9
-    acc.pairs, acc.func_kernel = dict(acc.pairs), dict(acc.func_kernel)
+    acc.pairs = dict(acc.pairs)
+    _fill_matrices(acc)
     acc.instances.sort(key=lambda i: (i.comm_id, min(i.arrival_ns)))
-    if acc.without_kernel:
-        acc.notes.append(f"{acc.without_kernel} of {acc.records} records have no kernel times (event mask without "
-                         "KernelCh, or written before their channels stopped): left out")
-    if acc.clock_suspect:
-        acc.notes.append(f"{acc.clock_suspect} instances have a rank that finished before the last arrival: "
-                         "the GPUs' clocks disagree there, so their waits are not exact")
-    if acc.duplicates:
-        acc.notes.append(f"{acc.duplicates} duplicate records (same communicator, collective, sequence number and "
-                         "rank) ignored")
+    acc.notes = _notes(acc)
     return acc
+
+
+def _fill_matrices(acc: Accounting) -> None:
+    for (comm, waiter, late, _), (wait, _) in acc.pairs.items():
+        n = max(acc.n_ranks.get(comm, 0), waiter + 1, late + 1)
+        m = acc.matrices.setdefault(comm, np.zeros((n, n)))
+        m[waiter, late] += wait / 1e9
+
+
+def _notes(acc: Accounting) -> list[str]:
+    notes = []
+    if acc.without_kernel:
+        notes.append(f"{acc.without_kernel} of {acc.records} records have no kernel times (event mask without "
+                     "KernelCh, or written before their channels stopped): left out")
+    if acc.clock_suspect:
+        notes.append(f"{acc.clock_suspect} instances have a rank that finished before the last arrival: "
+                     "the GPUs' clocks disagree there, so their waits are not exact")
+    if acc.duplicates:
+        notes.append(f"{acc.duplicates} duplicate records (same communicator, collective, sequence number and "
+                     "rank) ignored")
+    return notes

@@ -5,7 +5,9 @@ Why reading is careful: the writer never waits for the reader, so while a ring i
 be half-written, the oldest overwritten, and a process that died mid-write leaves a torn entry for good. An
 entry is kept only when its sequence word names the ticket the reader expects for that position and its
 checksum matches; the head is read before and after the copy, so an entry overwritten during the read is
-counted lost, not returned. Nothing here writes to the ring.
+counted lost, not returned. A writer claims its ticket (the head) before it writes the entry, so in a live ring
+the newest entries may be mid-write: the read stops at the first of those, and the next read starts there.
+Nothing here writes to the ring.
 """
 
 from __future__ import annotations
@@ -19,6 +21,10 @@ import numpy as np
 from ..errors import ResultsError
 from . import layout
 from .records import RingSnapshot, coll_records, ring_text
+
+# How far behind the head an entry of a live writer may still be mid-write: each of its threads writes one
+# entry at a time (the application's and NCCL's proxy thread), so an odd sequence word further back is torn.
+IN_FLIGHT_MAX = 64
 
 
 def ring_paths(directory: str | os.PathLike[str] = "/dev/shm", job: str | None = None) -> list[Path]:
@@ -62,8 +68,12 @@ def _header(raw: bytes, path: Path) -> np.void:
 
 
 def _valid(raw_entries: np.ndarray, capacity: int, head: int, head_after: int,
-           since: int) -> tuple[np.ndarray, int]:
-    """(mask of entries holding a whole, current entry of ticket >= since, how many such tickets do not)."""
+           since: int, live: bool) -> tuple[np.ndarray, int, int]:
+    """(whole current entries of ticket >= since, how many such tickets are not, where the next read starts).
+
+    ``live``: the writer runs, so an entry among the newest with its sequence word odd is being written: it
+    and every later ticket are left to the next read, neither returned nor counted torn.
+    """
     n = len(raw_entries)
     entries = raw_entries.view(layout.ENTRY).reshape(n)
     index = np.arange(n, dtype=np.int64)
@@ -74,7 +84,14 @@ def _valid(raw_entries: np.ndarray, capacity: int, head: int, head_after: int,
     whole = entries["seq"] == (2 * ticket + 2).astype(np.uint64)
     summed = layout.checksums(raw_entries) == entries["checksum"]
     ok = window & whole & summed
-    return ok, int(np.count_nonzero(window & ~ok))
+    next_ticket = head
+    if live:
+        writing = window & (entries["seq"] == (2 * ticket + 1).astype(np.uint64)) & (ticket >= head - IN_FLIGHT_MAX)
+        if writing.any():
+            next_ticket = int(ticket[writing].min())
+            window &= ticket < next_ticket
+            ok &= window
+    return ok, int(np.count_nonzero(window & ~ok)), next_ticket
 
 
 def read_ring(path: str | os.PathLike[str], since: int = 0) -> RingSnapshot:
@@ -97,20 +114,21 @@ def read_ring(path: str | os.PathLike[str], since: int = 0) -> RingSnapshot:
     n = len(body) // layout.ENTRY_BYTES
     raw_entries = np.frombuffer(body[:n * layout.ENTRY_BYTES], np.uint8).reshape(n, layout.ENTRY_BYTES)
     head_after = max(head, head_after)
-    ok, torn = _valid(raw_entries, capacity, head, head_after, since)
+    host, pid = ring_text(bytes(h["host"])), int(h["pid"])
+    alive = _alive(host, pid, int(h["proc_start_ticks"]))
+    ok, torn, next_ticket = _valid(raw_entries, capacity, head, head_after, since, live=alive is True)
     entries = raw_entries.view(layout.ENTRY).reshape(n)
     kept = entries[ok][np.argsort(entries["seq"][ok], kind="stable")]
     comms_n = min(int(h["n_comms"]), layout.MAX_COMMS)
     comms = np.frombuffer(raw, layout.COMM, count=comms_n, offset=layout.HEADER_BYTES)
-    host, pid = ring_text(bytes(h["host"])), int(h["pid"])
     return RingSnapshot(
         path=str(p), host=host, job=ring_text(bytes(h["job"])), pid=pid, capacity=capacity, written=head,
         lost=max(0, head_after - capacity - since), torn=torn, truncated=n < capacity,
         dropped_pool_full=int(h["dropped_pool_full"]), orphan_channels=int(h["orphan_channels"]),
         incomplete=int(h["incomplete"]), comms_live=int(h["comms_live"]), comms_untracked=int(h["comms_untracked"]),
-        alive=_alive(host, pid, int(h["proc_start_ticks"])), activation_mask=int(h["activation_mask"]),
+        alive=alive, activation_mask=int(h["activation_mask"]),
         created_realtime_ns=int(h["created_realtime_ns"]), created_monotonic_ns=int(h["created_monotonic_ns"]),
         comms=[{"comm_id": f"0x{int(c['comm_id']):016x}", "name": ring_text(bytes(c["name"])), "rank": int(c["rank"]),
                 "n_ranks": int(c["n_ranks"]), "n_nodes": int(c["n_nodes"]), "abi_version": int(c["abi_version"])}
                for c in comms],
-        records=coll_records(kept, host, pid), next_ticket=head)
+        records=coll_records(kept, host, pid), next_ticket=next_ticket)

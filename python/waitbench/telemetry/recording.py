@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -151,11 +151,13 @@ def _baseline(line: dict[str, Any]) -> dict[str, Any]:
     return line
 
 
-def iter_entries(path: str | os.PathLike[str]) -> Iterator[tuple[str, Any]]:
+def iter_entries(path: str | os.PathLike[str],
+                 extra: Mapping[str, Callable[[dict[str, Any]], Any]] | None = None) -> Iterator[tuple[str, Any]]:
     """Stream a recording's windows and warm-idle baselines in file order, one line at a time.
 
     Each entry is ``("window", (summary, the line's other fields))`` or ``("baseline", line)`` (diagnose
-    writes a GPU's baseline before the first window judged against it).
+    writes a GPU's baseline before the first window judged against it). ``extra`` maps other kinds of line
+    to the reader of each (ValueError for a malformed line): those come as ``(kind, what it returned)``.
 
     A window line whose summary does not parse is skipped and counted like any malformed line;
     ResultsError when the recording holds no window at all.
@@ -171,6 +173,8 @@ def iter_entries(path: str | os.PathLike[str]) -> Iterator[tuple[str, Any]]:
             return "window", _window(line)
         if line.get("kind") == "baseline":
             return "baseline", _baseline(line)
+        if extra and line.get("kind") in extra:
+            return line["kind"], extra[line["kind"]](line)
         return None
 
     found = False
