@@ -252,8 +252,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"profiler_delays: the grid takes about {estimate_s(a):.0f} s, over --max-s={a.max_s:g}: "
               "fewer cells, --cell-s or --max-reps", file=sys.stderr)
         return 2
-    import torch
-
+    try:
+        import torch
+    except ImportError:
+        print("profiler_delays: needs torch with CUDA (pip install torch) and 2 or more GPUs", file=sys.stderr)
+        return 2
     gpus = torch.cuda.device_count()
     world = a.ranks or gpus
     if gpus < 2 or world > gpus or a.late_rank >= world:
