@@ -57,7 +57,7 @@ def check_cell(calls: Sequence[dict[str, Any]], found: dict[tuple[str, int], Ins
     "call_ns": {rank: host time before the call}, "event_ns": {rank: CUDA-event time of the call}}``.
     An instance the plugin did not record counts against every target.
     """
-    late_ok, waits, errors, within, missing = 0, [], [], 0, 0
+    late_ok, injected, errors, within, missing = 0, [], [], 0, 0
     exp_sum = lo_sum = hi_sum = event_sum = wait_sum = kernel_sum = 0.0
     for c in calls:
         inst = found.get((c["func"], c["seq"]))
@@ -65,6 +65,7 @@ def check_cell(calls: Sequence[dict[str, Any]], found: dict[tuple[str, int], Ins
         event_ns = {int(r): v for r, v in c["event_ns"].items()}
         late = c["late_rank"]
         peers = [r for r in sorted(call_ns) if r != late]
+        injected.extend(call_ns[late] - call_ns[p] for p in peers)
         if inst is None:
             missing += 1
             errors.extend([float("inf")] * len(peers))
@@ -79,7 +80,6 @@ def check_cell(calls: Sequence[dict[str, Any]], found: dict[tuple[str, int], Ins
             got = inst.wait_ns[k]
             err = got - expected
             errors.append(err)
-            waits.append(got)
             tol = tolerance_ns(expected)
             within += abs(err) <= tol
             exp_sum += expected
@@ -100,7 +100,7 @@ def check_cell(calls: Sequence[dict[str, Any]], found: dict[tuple[str, int], Ins
     return {
         "instances": n, "missing": missing, "late_share": late_share,
         "late_verdict": _verdict(n > 0 and late_share >= LATE_SHARE_TARGET),
-        "expected_wait_mean_s": exp_sum / len(finite) / 1e9 if finite else None,
+        "injected_mean_s": sum(injected) / len(injected) / 1e9 if injected else None,  # host-side, every call
         "wait_abs_error_p50_s": None if not finite else _quantile(finite, 0.5) / 1e9,
         "wait_abs_error_max_s": None if not finite else max(finite) / 1e9,
         "wait_within_share": within_share,

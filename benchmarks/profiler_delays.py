@@ -20,6 +20,7 @@ verdicts from benchmarks/delay_checks.py, the scrapes' verdicts), ``exporter-<pr
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -27,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +67,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--max-reps", type=int, default=100, help="most instances per cell (default: 100)")
     p.add_argument("--max-s", type=float, default=480, help="refuse a grid estimated longer (default: 480 s)")
     p.add_argument("--timeout-s", type=float, default=60, help="deadline of every barrier wait (default: 60)")
+    p.add_argument("--backend", choices=("nccl", "gloo"), default="nccl",
+                   help="gloo: a CPU dry run of the job (no NCCL: the plugin records nothing, every cell misses)")
     p.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     if a.child:
@@ -130,36 +134,44 @@ def rank_main(rank: int, spec: dict[str, Any], barrier: Any) -> None:
     import torch.distributed as dist
 
     world, late, timeout = spec["world"], spec["late_rank"], spec["timeout_s"]
-    torch.cuda.set_device(rank)
-    dist.init_process_group("nccl", init_method=f"file://{spec['store']}", rank=rank, world_size=world,
-                            device_id=torch.device("cuda", rank))
+    cpu = spec["backend"] == "gloo"  # the CPU dry run: host clocks only
+    if not cpu:
+        torch.cuda.set_device(rank)
+    dist.init_process_group(spec["backend"], init_method=f"file://{spec['store']}", rank=rank, world_size=world,
+                            device_id=None if cpu else torch.device("cuda", rank))
     seq: dict[str, int] = {}
     calls: list[dict[str, Any]] = []
-    start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    dev = "cpu" if cpu else "cuda"
+    start, stop = (None, None) if cpu else (torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True))
     try:
         for coll in spec["collectives"]:
             for size in spec["sizes"]:
-                x = torch.ones(size // 4, dtype=torch.float32, device="cuda")
-                y = torch.empty(world * (size // 4), dtype=torch.float32, device="cuda") if coll == "all_gather" else x
-
+                x = torch.ones(size // 4, dtype=torch.float32, device=dev)
+                y = torch.empty(world * (size // 4), dtype=torch.float32, device=dev) if coll == "all_gather" else x
                 func = COLLECTIVES[coll]
                 for k, delay_ms in [(None, 0.0)] * WARMUP + [(d, d) for d in spec["delays_ms"]
                                                              for _ in range(spec["reps"][str(d)])]:
-                    torch.cuda.synchronize()
+                    if not cpu:
+                        torch.cuda.synchronize()
                     barrier.wait(timeout=timeout)
                     if rank == late and delay_ms:
                         time.sleep(delay_ms / 1000)
                     t = time.monotonic_ns()
-                    start.record()
-                    _call(dist, coll, x, y, late)
-                    stop.record()
-                    stop.synchronize()
+                    if cpu:
+                        _call(dist, coll, x, y, late)
+                        elapsed = time.monotonic_ns() - t
+                    else:
+                        start.record()
+                        _call(dist, coll, x, y, late)
+                        stop.record()
+                        stop.synchronize()
+                        elapsed = int(start.elapsed_time(stop) * 1e6)
                     n = seq.get(func, 0)
                     seq[func] = n + 1
                     if k is not None:
                         calls.append({"proto": spec["proto"], "collective": coll, "size": size, "delay_ms": delay_ms,
-                                      "func": func, "seq": n, "rank": rank, "call_ns": t,
-                                      "event_ns": int(start.elapsed_time(stop) * 1e6)})
+                                      "func": func, "seq": n, "rank": rank, "late_rank": late, "call_ns": t,
+                                      "event_ns": elapsed})
         Path(spec["calls"]).with_suffix(f".{rank}.json").write_text(json.dumps(calls))
     finally:
         dist.destroy_process_group()
@@ -179,7 +191,7 @@ def merge_calls(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per-rank call rows -> one call per instance, with each rank's host call time and CUDA-event time."""
     out: dict[tuple[str, int], dict[str, Any]] = {}
     for r in rows:
-        c = out.setdefault((r["func"], r["seq"]), {k: r[k] for k in (*AXES, "func", "seq")} | {
+        c = out.setdefault((r["func"], r["seq"]), {k: r[k] for k in (*AXES, "func", "seq", "late_rank")} | {
             "call_ns": {}, "event_ns": {}})
         c["call_ns"][str(r["rank"])] = r["call_ns"]
         c["event_ns"][str(r["rank"])] = r["event_ns"]
@@ -207,7 +219,7 @@ def run_job(a: argparse.Namespace, proto: str, world: int, ring_dir: str, job: s
     from waitbench.profiler.collector import ProfilerCollector
     from waitbench.profiler.library import env_vars
 
-    spec = {"world": world, "late_rank": a.late_rank, "timeout_s": a.timeout_s, "proto": proto,
+    spec = {"backend": a.backend, "world": world, "late_rank": a.late_rank, "timeout_s": a.timeout_s, "proto": proto,
             "collectives": a.collectives, "sizes": a.sizes, "delays_ms": a.delays_ms,
             "reps": {str(d): reps_for(d, a) for d in a.delays_ms}, "store": str(tmp / f"store-{proto}"),
             "calls": str(tmp / f"calls-{proto}")}
@@ -238,6 +250,15 @@ def run_job(a: argparse.Namespace, proto: str, world: int, ring_dir: str, job: s
     return merge_calls(rows), scrape
 
 
+@contextlib.contextmanager
+def _removed(folder: str) -> Iterator[None]:
+    """The ring folder, removed at the end however the jobs end (the recording keeps the rings)."""
+    try:
+        yield
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Check the arguments and the GPUs, run one job per protocol, judge the accounting, write the files."""
     try:
@@ -258,8 +279,8 @@ def main(argv: list[str] | None = None) -> int:
         print("profiler_delays: needs torch with CUDA (pip install torch) and 2 or more GPUs", file=sys.stderr)
         return 2
     gpus = torch.cuda.device_count()
-    world = a.ranks or gpus
-    if gpus < 2 or world > gpus or a.late_rank >= world:
+    world = a.ranks or (gpus if a.backend == "nccl" else 2)
+    if (a.backend == "nccl" and (gpus < 2 or world > gpus)) or a.late_rank >= world:
         print(f"profiler_delays: needs 2 or more GPUs (one per rank, late rank {a.late_rank} among them); "
               f"found {gpus}", file=sys.stderr)
         return 2
@@ -267,6 +288,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from waitbench.profiler.accounting import account
     from waitbench.profiler.recording import load_sources
+    from waitbench.profiler.ring import ring_paths
 
     a.out.mkdir(parents=True, exist_ok=True)
     print(f"profiler_delays: {world} ranks, about {estimate_s(a):.0f} s", flush=True)
@@ -274,23 +296,25 @@ def main(argv: list[str] | None = None) -> int:
     rows, scrapes, base = [], {}, time.strftime("delays-%H%M%S")
     recording = a.out / "profiler_delays.jsonl"
     recording.unlink(missing_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, _removed(ring_dir):
         for proto in a.protos:
             job = f"{base}-{proto}"
             calls, scrape = run_job(a, proto, world, ring_dir, job, Path(tmp))
-            subprocess.run([sys.executable, "-m", "waitbench", "profiler", "collect", "--dir", ring_dir, "--job", job,
-                            "--out", str(recording)], check=True, timeout=120)
-            acc = account(r for ring in load_sources([ring_dir], job=job) for r in ring.records)
+            if ring_paths(Path(ring_dir), job):  # none with gloo: nothing loads the plugin
+                subprocess.run([sys.executable, "-m", "waitbench", "profiler", "collect", "--dir", ring_dir, "--job",
+                                job, "--out", str(recording)], check=True, timeout=120)
+            acc = account(r for ring in load_sources([ring_dir], job=job) for r in ring.records) if ring_paths(
+                Path(ring_dir), job) else account([])
             rows += delay_checks.check_job(calls, acc, AXES)
             (a.out / f"exporter-{proto}.txt").write_text(scrape)
             late = late_in_scrape(scrape)
             shown = max(late, key=late.get) if late else None
             scrapes[proto] = {"late_total": late, "most_late_rank": shown,
                               "verdict": "PASS" if shown == str(a.late_rank) else "MISS"}
-    shutil.rmtree(ring_dir, ignore_errors=True)  # the recording keeps them
     result = {"settings": {k: v for k, v in vars(a).items() if k not in ("out", "child")} | {
-                  "world": world, "gpu_name": torch.cuda.get_device_name(0),
-                  "nccl_version": ".".join(map(str, torch.cuda.nccl.version())), "axes": AXES},
+                  "world": world, "axes": AXES,
+                  "gpu_name": torch.cuda.get_device_name(0) if a.backend == "nccl" else "none (gloo dry run)",
+                  "nccl_version": ".".join(map(str, torch.cuda.nccl.version())) if a.backend == "nccl" else None},
               "cells": rows, "overall": delay_checks.overall(rows), "exporter": scrapes}
     (a.out / "profiler_delays.json").write_text(json.dumps(result, indent=1, default=str))
     for r in rows:

@@ -56,14 +56,16 @@ def delays_table(d: Path) -> str:
               f"{o['cells']} cells missing a target: **{o['verdict']}**. Exporter scraped during each job: "
               + ", ".join(f"{p} {e['verdict']} (most late: rank {e['most_late_rank']})"
                           for p, e in data["exporter"].items()) + "."), "",
-             ("| NCCL_PROTO | collective | bytes/rank | delay ms | instances | late rank named | peers' wait error "
-              "p50 / max µs | within max(5%, 50 µs) | wait share (expected range) |"),
-             "|---|---|---:|---:|---:|---|---|---|---|"]
+             ("| NCCL_PROTO | collective | bytes/rank | delay ms | as injected (host) ms | instances | late rank named "
+              "| peers' wait error p50 / max µs | within max(5%, 50 µs) | wait share (expected range) |"),
+             "|---|---|---:|---:|---:|---:|---|---|---|---|"]
     for r in data["cells"]:
         lo, hi = r["wait_share_range"]
         err = (f"{_n(r['wait_abs_error_p50_s'] and r['wait_abs_error_p50_s'] * 1e6, '.1f')} / "
                f"{_n(r['wait_abs_error_max_s'] and r['wait_abs_error_max_s'] * 1e6, '.1f')}")
-        lines.append(f"| {r['proto']} | {r['collective']} | {r['size']} | {r['delay_ms']:g} | {r['instances']} | "
+        injected = _n(r["injected_mean_s"] and r["injected_mean_s"] * 1e3, ".3f")
+        lines.append(f"| {r['proto']} | {r['collective']} | {r['size']} | {r['delay_ms']:g} | {injected} | "
+                     f"{r['instances']} | "
                      f"{r['late_share']:.1%} {r['late_verdict']} | {err} | {r['wait_within_share']:.1%} "
                      f"{r['wait_verdict']} | {_n(r['wait_share'], '.3f')} ({_n(lo, '.3f')} .. {_n(hi, '.3f')}) "
                      f"{r['wait_share_verdict']} |")

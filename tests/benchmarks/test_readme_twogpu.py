@@ -53,7 +53,7 @@ def tree(tmp_path: Path) -> Path:
 def _cell(proto: str, delay: float, late_share: float) -> dict:
     verdict = "PASS" if late_share >= 0.99 else "MISS"
     return {"proto": proto, "collective": "all_reduce", "size": 8, "delay_ms": delay, "instances": 100, "missing": 0,
-            "late_share": late_share, "late_verdict": verdict, "expected_wait_mean_s": delay / 1e3,
+            "late_share": late_share, "late_verdict": verdict, "injected_mean_s": delay / 1e3 + 6e-5,
             "wait_abs_error_p50_s": 4e-6, "wait_abs_error_max_s": 2.1e-5, "wait_within_share": 1.0,
             "wait_verdict": "PASS", "wait_share": 0.98, "wait_share_expected": 0.979,
             "wait_share_range": [0.93, 1.0], "wait_share_verdict": "PASS"}
@@ -114,7 +114,7 @@ def test_with_results_the_tables_are_generated(measured):
     assert run(measured).returncode == 0
     got = sections((measured / "docs" / "RESULTS_H200.md").read_text())
     assert "**h100-x2**: FAKE GPU, NCCL 2.28.9, 2 ranks" in got["profiler-delays"]
-    assert "| LL | all_reduce | 8 | 1 | 100 | 100.0% PASS |" in got["profiler-delays"]
+    assert "| LL | all_reduce | 8 | 1 | 1.060 | 100 | 100.0% PASS |" in got["profiler-delays"]
     assert "90.0% MISS" in got["profiler-delays"] and "**MISS**" in got["profiler-delays"]
     assert "LL PASS (most late: rank 1)" in got["profiler-delays"]
     assert "20.50 (20.10 .. 21.00)" in got["profiler-overhead"] and "latency +1.2%" in got["profiler-overhead"]

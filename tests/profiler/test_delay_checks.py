@@ -8,6 +8,7 @@ late rank, a wait off by more than max(5%, 50 µs), and instances the plugin nev
 from __future__ import annotations
 
 import importlib.util
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -126,3 +127,36 @@ def test_without_two_gpus_it_refuses_in_one_line(tmp_path):
     got = subprocess.run([sys.executable, str(BENCH / "profiler_delays.py"), str(tmp_path)], capture_output=True,
                          text=True, timeout=120)
     assert got.returncode == 2 and got.stderr.count("\n") == 1 and "needs 2 or more GPUs" in got.stderr
+
+
+def test_the_cpu_dry_run_goes_through_the_job_and_misses_every_target(tmp_path):
+    """On gloo ranks: spawn, barriers, sleeps, merge, scrape, checks; nothing loads the plugin, so all MISS."""
+    pytest.importorskip("torch")
+    out = tmp_path / "out"
+    got = subprocess.run([sys.executable, str(BENCH / "profiler_delays.py"), str(out), "--backend", "gloo",
+                          "--protos", "Simple", "--collectives", "all_reduce,broadcast", "--sizes", "8",
+                          "--delays-ms", "20", "--min-reps", "3", "--max-reps", "3"],
+                         capture_output=True, text=True, timeout=240)
+    assert got.returncode == 1, got.stderr[-2000:]
+    data = json.loads((out / "profiler_delays.json").read_text())
+    assert [(r["collective"], r["instances"], r["missing"]) for r in data["cells"]] == [
+        ("all_reduce", 3, 3), ("broadcast", 3, 3)]
+    for r in data["cells"]:  # the host saw the sleep: at least the delay, less than a loaded machine's slack
+        assert 0.020 <= r["injected_mean_s"] < 0.120
+        assert r["late_verdict"] == r["wait_verdict"] == "MISS"
+    assert data["overall"]["verdict"] == "MISS" and data["exporter"]["Simple"]["verdict"] == "MISS"
+    assert "waitbench_nccl_wait_seconds_total" in (out / "exporter-Simple.txt").read_text()
+
+
+@pytest.mark.gpu
+@pytest.mark.multigpu
+def test_known_delays_are_found_on_two_gpus(tmp_path):
+    """The real job, one small cell: the plugin must name the late rank and its peers' waits."""
+    torch = pytest.importorskip("torch")
+    if torch.cuda.device_count() < 2:
+        pytest.skip("needs 2 GPUs")
+    got = subprocess.run([sys.executable, str(BENCH / "profiler_delays.py"), str(tmp_path), "--protos", "Simple",
+                          "--collectives", "all_reduce", "--sizes", "8", "--delays-ms", "10", "--min-reps", "20",
+                          "--max-reps", "20"], capture_output=True, text=True, timeout=300)
+    data = json.loads((tmp_path / "profiler_delays.json").read_text())
+    assert got.returncode == 0 and data["overall"]["verdict"] == "PASS", data["cells"]
