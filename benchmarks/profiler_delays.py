@@ -293,13 +293,18 @@ def main(argv: list[str] | None = None) -> int:
     a.out.mkdir(parents=True, exist_ok=True)
     print(f"profiler_delays: {world} ranks, about {estimate_s(a):.0f} s", flush=True)
     ring_dir = tempfile.mkdtemp(prefix="waitbench-delays-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
-    rows, scrapes, base = [], {}, time.strftime("delays-%H%M%S")
+    rows, scrapes, errors, base = [], {}, {}, time.strftime("delays-%H%M%S")
     recording = a.out / "profiler_delays.jsonl"
     recording.unlink(missing_ok=True)
     with tempfile.TemporaryDirectory() as tmp, _removed(ring_dir):
         for proto in a.protos:
             job = f"{base}-{proto}"
-            calls, scrape = run_job(a, proto, world, ring_dir, job, Path(tmp))
+            try:
+                calls, scrape = run_job(a, proto, world, ring_dir, job, Path(tmp))
+            except (RuntimeError, TimeoutError, OSError) as exc:  # e.g. NCCL refusing the protocol: the next one
+                errors[proto] = str(exc)
+                print(f"profiler_delays: {proto}: {exc}", file=sys.stderr)
+                continue
             if ring_paths(Path(ring_dir), job):  # none with gloo: nothing loads the plugin
                 subprocess.run([sys.executable, "-m", "waitbench", "profiler", "collect", "--dir", ring_dir, "--job",
                                 job, "--out", str(recording)], check=True, timeout=120)
@@ -315,7 +320,9 @@ def main(argv: list[str] | None = None) -> int:
                   "world": world, "axes": AXES,
                   "gpu_name": torch.cuda.get_device_name(0) if a.backend == "nccl" else "none (gloo dry run)",
                   "nccl_version": ".".join(map(str, torch.cuda.nccl.version())) if a.backend == "nccl" else None},
-              "cells": rows, "overall": delay_checks.overall(rows), "exporter": scrapes}
+              "cells": rows, "overall": delay_checks.overall(rows), "exporter": scrapes, "job_errors": errors}
+    if errors:
+        result["overall"]["verdict"] = "MISS"
     (a.out / "profiler_delays.json").write_text(json.dumps(result, indent=1, default=str))
     for r in rows:
         print(f"{r['proto']:6s} {r['collective']:10s} {r['size']:>10d} B {r['delay_ms']:>7g} ms: late "

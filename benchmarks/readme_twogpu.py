@@ -20,6 +20,7 @@ from typing import Any
 
 from waitbench import jsonl
 from waitbench.errors import ResultsError
+from waitbench.inert import inert
 from waitbench.profiler.accounting import account
 from waitbench.profiler.recording import load_sources
 from waitbench.profiler.render import tables as profiler_tables
@@ -55,7 +56,9 @@ def delays_table(d: Path) -> str:
               f"rank named in {o['late_share']:.2%} ({o['late_verdict']}), {o['cells_missing_a_target']} of "
               f"{o['cells']} cells missing a target: **{o['verdict']}**. Exporter scraped during each job: "
               + ", ".join(f"{p} {e['verdict']} (most late: rank {e['most_late_rank']})"
-                          for p, e in data["exporter"].items()) + "."), "",
+                          for p, e in data["exporter"].items()) + "."
+              + "".join(f" The {p} job failed: {inert(e)}." for p, e in data.get("job_errors", {}).items())),
+             "",
              ("| NCCL_PROTO | collective | bytes/rank | delay ms | as injected (host) ms | instances | late rank named "
               "| peers' wait error p50 / max µs | within max(5%, 50 µs) | wait share (expected range) |"),
              "|---|---|---:|---:|---:|---:|---|---|---|---|"]
