@@ -24,6 +24,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -33,6 +34,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import delay_checks  # beside this script
+
 SAFE_ENV = {"NCCL_NVLS_ENABLE": "0", "TORCH_SYMM_MEM_DISABLE_MULTICAST": "1", "NVSHMEM_DISABLE_NVLS": "1"}
 for _k, _v in SAFE_ENV.items():  # NVLink multicast stays off, in every child too
     os.environ.setdefault(_k, _v)
@@ -42,7 +45,8 @@ COLLECTIVES = {"all_reduce": "AllReduce", "broadcast": "Broadcast", "all_gather"
 PROTOS = ("LL", "LL128", "Simple")
 UNITS = {"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "": 1}
 WARMUP = 5
-JOB_START_S = 30  # a job's spawn, CUDA and NCCL init, generously
+JOB_START_S = 20  # a job's spawn, CUDA and NCCL init
+CALL_BYTES_PER_S = 10e9
 
 
 def _size(text: str) -> int:
@@ -105,9 +109,10 @@ def reps_for(delay_ms: float, a: argparse.Namespace) -> int:
     return max(a.min_reps, min(a.max_reps, round(a.cell_s * 1000 / delay_ms)))
 
 
-def estimate_s(a: argparse.Namespace) -> float:
-    """Seconds the grid takes: the sleeps, a guess of 1 ms per call besides, and each job's start."""
-    per = sum(reps_for(d, a) * (d / 1000 + 1e-3) for d in a.delays_ms) * len(a.collectives) * len(a.sizes)
+def estimate_s(a: argparse.Namespace, world: int) -> float:
+    """Seconds the grid takes: sleeps, calls (1 ms + bytes at an LL-like 10 GB/s, slow side), job starts."""
+    per = sum((reps_for(d, a) + WARMUP / len(a.delays_ms)) * (d / 1000 + 1e-3 + size * world / CALL_BYTES_PER_S)
+              for d in a.delays_ms for size in a.sizes) * len(a.collectives)
     return len(a.protos) * (per + JOB_START_S)
 
 
@@ -231,7 +236,7 @@ def run_job(a: argparse.Namespace, proto: str, world: int, ring_dir: str, job: s
     proc = subprocess.Popen([sys.executable, __file__, "--child", str(tmp / f"spec-{proto}.json"), "x"], env=env,
                             preexec_fn=_pdeathsig)
     scrape, url = "", f"http://127.0.0.1:{server.server_port}/metrics"
-    deadline = time.monotonic() + estimate_s(a) / len(a.protos) * 2 + 120
+    deadline = time.monotonic() + estimate_s(a, world) / len(a.protos) * 2 + 120
     try:
         while proc.poll() is None:
             if time.monotonic() > deadline:
@@ -248,6 +253,19 @@ def run_job(a: argparse.Namespace, proto: str, world: int, ring_dir: str, job: s
         raise RuntimeError(f"the {proto} job exited with {proc.returncode}")
     rows = [r for f in tmp.glob(f"calls-{proto}.*.json") for r in json.loads(f.read_text())]
     return merge_calls(rows), scrape
+
+
+def write_result(a: argparse.Namespace, world: int, rows: list, scrapes: dict, errors: dict, torch: Any) -> dict:
+    """The checks so far to OUTDIR/profiler_delays.json (after every protocol: a job cut short keeps the others)."""
+    result = {"settings": {k: v for k, v in vars(a).items() if k not in ("out", "child")} | {
+                  "world": world, "axes": AXES,
+                  "gpu_name": torch.cuda.get_device_name(0) if a.backend == "nccl" else "none (gloo dry run)",
+                  "nccl_version": ".".join(map(str, torch.cuda.nccl.version())) if a.backend == "nccl" else None},
+              "cells": rows, "overall": delay_checks.overall(rows), "exporter": scrapes, "job_errors": errors}
+    if errors:
+        result["overall"]["verdict"] = "MISS"
+    (a.out / "profiler_delays.json").write_text(json.dumps(result, indent=1, default=str))
+    return result
 
 
 @contextlib.contextmanager
@@ -269,10 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.child:
         child(a.child)
         return 0
-    if estimate_s(a) > a.max_s:
-        print(f"profiler_delays: the grid takes about {estimate_s(a):.0f} s, over --max-s={a.max_s:g}: "
-              "fewer cells, --cell-s or --max-reps", file=sys.stderr)
-        return 2
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # `timeout`: the folders are still removed
     try:
         import torch
     except ImportError:
@@ -284,14 +299,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"profiler_delays: needs 2 or more GPUs (one per rank, late rank {a.late_rank} among them); "
               f"found {gpus}", file=sys.stderr)
         return 2
-    import delay_checks
-
+    if estimate_s(a, world) > a.max_s:
+        print(f"profiler_delays: the grid takes about {estimate_s(a, world):.0f} s on {world} ranks, over "
+              f"--max-s={a.max_s:g}: fewer cells, --cell-s or --max-reps", file=sys.stderr)
+        return 2
     from waitbench.profiler.accounting import account
     from waitbench.profiler.recording import load_sources
     from waitbench.profiler.ring import ring_paths
 
     a.out.mkdir(parents=True, exist_ok=True)
-    print(f"profiler_delays: {world} ranks, about {estimate_s(a):.0f} s", flush=True)
+    print(f"profiler_delays: {world} ranks, about {estimate_s(a, world):.0f} s", flush=True)
     ring_dir = tempfile.mkdtemp(prefix="waitbench-delays-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
     rows, scrapes, errors, base = [], {}, {}, time.strftime("delays-%H%M%S")
     recording = a.out / "profiler_delays.jsonl"
@@ -316,14 +333,8 @@ def main(argv: list[str] | None = None) -> int:
             shown = max(late, key=late.get) if late else None
             scrapes[proto] = {"late_total": late, "most_late_rank": shown,
                               "verdict": "PASS" if shown == str(a.late_rank) else "MISS"}
-    result = {"settings": {k: v for k, v in vars(a).items() if k not in ("out", "child")} | {
-                  "world": world, "axes": AXES,
-                  "gpu_name": torch.cuda.get_device_name(0) if a.backend == "nccl" else "none (gloo dry run)",
-                  "nccl_version": ".".join(map(str, torch.cuda.nccl.version())) if a.backend == "nccl" else None},
-              "cells": rows, "overall": delay_checks.overall(rows), "exporter": scrapes, "job_errors": errors}
-    if errors:
-        result["overall"]["verdict"] = "MISS"
-    (a.out / "profiler_delays.json").write_text(json.dumps(result, indent=1, default=str))
+            write_result(a, world, rows, scrapes, errors, torch)
+    result = write_result(a, world, rows, scrapes, errors, torch)
     for r in rows:
         print(f"{r['proto']:6s} {r['collective']:10s} {r['size']:>10d} B {r['delay_ms']:>7g} ms: late "
               f"{r['late_share']:.0%} {r['late_verdict']}, wait err p50 {r['wait_abs_error_p50_s']} s "

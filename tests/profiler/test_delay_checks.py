@@ -110,7 +110,7 @@ def test_tolerance_is_the_larger_of_5_percent_and_50_us():
 
 @pytest.mark.parametrize("args", [["--protos", "LL,XX"], ["--sizes", "7"], ["--delays-ms", "0"],
                                   ["--ranks", "1"], ["--late-rank", "-1"], ["--min-reps", "9", "--max-reps", "3"],
-                                  ["--max-s", "10"]])
+                                  ["--max-s", "10", "--backend", "gloo"]])
 def test_bad_arguments_and_too_long_grids_exit_2_in_one_line(args, tmp_path):
     got = subprocess.run([sys.executable, str(BENCH / "profiler_delays.py"), str(tmp_path), *args],
                          capture_output=True, text=True, timeout=60)
