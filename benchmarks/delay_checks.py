@@ -119,6 +119,18 @@ def check_job(calls: Iterable[dict[str, Any]], acc: Accounting, axes: Sequence[s
     return [{**dict(zip(axes, key, strict=True)), **check_cell(group, found)} for key, group in cells.items()]
 
 
+def protocols_seen(records: Iterable[dict[str, Any]], proto: str) -> dict[str, Any]:
+    """Which protocols NCCL used in a job run under ``NCCL_PROTO=proto``: PASS if every record says ``proto``.
+
+    A job whose NCCL ignored the setting did not test what its cells say.
+    """
+    seen: dict[str, int] = defaultdict(int)
+    for r in records:
+        seen[str(r.get("proto"))] += 1
+    ok = bool(seen) and all(name.lower() == proto.lower() for name in seen)
+    return {"seen": dict(seen), "verdict": _verdict(ok)}
+
+
 def overall(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Every cell's verdicts together: the late-rank share over all instances, and the cells that missed."""
     n = sum(r["instances"] for r in rows)

@@ -255,14 +255,16 @@ def run_job(a: argparse.Namespace, proto: str, world: int, ring_dir: str, job: s
     return merge_calls(rows), scrape
 
 
-def write_result(a: argparse.Namespace, world: int, rows: list, scrapes: dict, errors: dict, torch: Any) -> dict:
+def write_result(a: argparse.Namespace, world: int, rows: list, scrapes: dict, errors: dict, protos: dict,
+                 torch: Any) -> dict:
     """The checks so far to OUTDIR/profiler_delays.json (after every protocol: a job cut short keeps the others)."""
     result = {"settings": {k: v for k, v in vars(a).items() if k not in ("out", "child")} | {
                   "world": world, "axes": AXES,
                   "gpu_name": torch.cuda.get_device_name(0) if a.backend == "nccl" else "none (gloo dry run)",
                   "nccl_version": ".".join(map(str, torch.cuda.nccl.version())) if a.backend == "nccl" else None},
-              "cells": rows, "overall": delay_checks.overall(rows), "exporter": scrapes, "job_errors": errors}
-    if errors:
+              "cells": rows, "overall": delay_checks.overall(rows), "exporter": scrapes, "job_errors": errors,
+              "protocols": protos}
+    if errors or any(v["verdict"] == "MISS" for v in protos.values()):
         result["overall"]["verdict"] = "MISS"
     (a.out / "profiler_delays.json").write_text(json.dumps(result, indent=1, default=str))
     return result
@@ -310,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     a.out.mkdir(parents=True, exist_ok=True)
     print(f"profiler_delays: {world} ranks, about {estimate_s(a, world):.0f} s", flush=True)
     ring_dir = tempfile.mkdtemp(prefix="waitbench-delays-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
-    rows, scrapes, errors, base = [], {}, {}, time.strftime("delays-%H%M%S")
+    rows, scrapes, errors, protos, base = [], {}, {}, {}, time.strftime("delays-%H%M%S")
     recording = a.out / "profiler_delays.jsonl"
     recording.unlink(missing_ok=True)
     with tempfile.TemporaryDirectory() as tmp, _removed(ring_dir):
@@ -325,16 +327,18 @@ def main(argv: list[str] | None = None) -> int:
             if ring_paths(Path(ring_dir), job):  # none with gloo: nothing loads the plugin
                 subprocess.run([sys.executable, "-m", "waitbench", "profiler", "collect", "--dir", ring_dir, "--job",
                                 job, "--out", str(recording)], check=True, timeout=120)
-            acc = account(r for ring in load_sources([ring_dir], job=job) for r in ring.records) if ring_paths(
-                Path(ring_dir), job) else account([])
+            recs = [r for ring in load_sources([ring_dir], job=job) for r in ring.records] if ring_paths(
+                Path(ring_dir), job) else []
+            acc = account(recs)
+            protos[proto] = delay_checks.protocols_seen(recs, proto)
             rows += delay_checks.check_job(calls, acc, AXES)
             (a.out / f"exporter-{proto}.txt").write_text(scrape)
             late = late_in_scrape(scrape)
             shown = max(late, key=late.get) if late else None
             scrapes[proto] = {"late_total": late, "most_late_rank": shown,
                               "verdict": "PASS" if shown == str(a.late_rank) else "MISS"}
-            write_result(a, world, rows, scrapes, errors, torch)
-    result = write_result(a, world, rows, scrapes, errors, torch)
+            write_result(a, world, rows, scrapes, errors, protos, torch)
+    result = write_result(a, world, rows, scrapes, errors, protos, torch)
     for r in rows:
         print(f"{r['proto']:6s} {r['collective']:10s} {r['size']:>10d} B {r['delay_ms']:>7g} ms: late "
               f"{r['late_share']:.0%} {r['late_verdict']}, wait err p50 {r['wait_abs_error_p50_s']} s "

@@ -57,7 +57,10 @@ def delays_table(d: Path) -> str:
               f"{o['cells']} cells missing a target: **{o['verdict']}**. Exporter scraped during each job: "
               + ", ".join(f"{p} {e['verdict']} (most late: rank {e['most_late_rank']})"
                           for p, e in data["exporter"].items()) + "."
-              + "".join(f" The {p} job failed: {inert(e)}." for p, e in data.get("job_errors", {}).items())),
+              + "".join(f" The {p} job failed: {inert(e)}." for p, e in data.get("job_errors", {}).items())
+              + "".join(f" Protocols NCCL used under NCCL_PROTO={p}: "
+                        + ", ".join(f"{inert(k)} ({n})" for k, n in v["seen"].items()) + f" {v['verdict']}."
+                        for p, v in data.get("protocols", {}).items())),
              "",
              ("| NCCL_PROTO | collective | bytes/rank | delay ms | as injected (host) ms | instances | late rank named "
               "| peers' wait error p50 / max µs | within max(5%, 50 µs) | wait share (expected range) |"),

@@ -85,7 +85,8 @@ def measured(tree: Path, monkeypatch) -> Path:
         "cells": cells, "overall": {"cells": 2, "instances": 200, "late_share": 0.95, "late_verdict": "MISS",
                                     "cells_missing_a_target": 1, "verdict": "MISS"},
         "exporter": {"LL": {"late_total": {"1": 99.0}, "most_late_rank": "1", "verdict": "PASS"}},
-        "job_errors": {"LL128": "the LL128 job exited with 1\x1b[31m"}}))
+        "job_errors": {"LL128": "the LL128 job exited with 1\x1b[31m"},
+        "protocols": {"LL": {"seen": {"LL": 400}, "verdict": "PASS"}}}))
     fig = {"median": 20.5, "min": 20.1, "max": 21.0}
     (d / "profiler_overhead.json").write_text(json.dumps({
         "figures": {"plain": {"small_us": fig, "large_gbps": fig}, "plugin": {"small_us": fig, "large_gbps": fig}},
@@ -118,6 +119,7 @@ def test_with_results_the_tables_are_generated(measured):
     assert "| LL | all_reduce | 8 | 1 | 1.060 | 100 | 100.0% PASS |" in got["profiler-delays"]
     assert "90.0% MISS" in got["profiler-delays"] and "**MISS**" in got["profiler-delays"]
     assert "LL PASS (most late: rank 1)" in got["profiler-delays"]
+    assert "Protocols NCCL used under NCCL_PROTO=LL: LL (400) PASS." in got["profiler-delays"]
     assert "The LL128 job failed: the LL128 job exited with 1\\x1b[31m." in got["profiler-delays"]  # shown inert
     assert "20.50 (20.10 .. 21.00)" in got["profiler-overhead"] and "latency +1.2%" in got["profiler-overhead"]
     none, fixed = got["profiler-seed"].split("with the host-barrier fix")

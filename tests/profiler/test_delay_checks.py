@@ -104,6 +104,14 @@ def test_instances_the_plugin_missed_count_against_the_targets(make_host, ring_d
     assert row["wait_within_share"] == pytest.approx(0.99) and row["wait_verdict"] == "PASS"
 
 
+def test_a_protocol_nccl_did_not_use_misses(make_host, ring_dir):
+    play(make_host, ring_dir, [1])  # the fake host's collectives say SIMPLE
+    recs = [r for p in ring_paths(ring_dir, "test") for r in read_ring(p).records]
+    assert checks.protocols_seen(recs, "Simple") == {"seen": {"SIMPLE": 12}, "verdict": "PASS"}
+    assert checks.protocols_seen(recs, "LL")["verdict"] == "MISS"
+    assert checks.protocols_seen([], "LL")["verdict"] == "MISS"
+
+
 def test_tolerance_is_the_larger_of_5_percent_and_50_us():
     assert checks.tolerance_ns(1 * MS) == 50_000 and checks.tolerance_ns(1000 * MS) == 50 * MS
 
