@@ -46,8 +46,16 @@ def _quantile(values: Sequence[float], q: float) -> float | None:
 
 
 def index(acc: Accounting) -> dict[tuple[str, int], Instance]:
-    """The accounting's instances by (collective, sequence number): one communicator per job."""
-    return {(i.func, i.seq_number): i for i in acc.instances}
+    """The accounting's instances by (collective, sequence number from its first recorded instance).
+
+    One communicator per job. The job counts each function's calls from 0 (its first call, a warm-up); NCCL's
+    own numbering is aligned on the first instance of that function the plugin recorded, so a numbering that
+    starts elsewhere still matches.
+    """
+    first: dict[str, int] = {}
+    for i in acc.instances:
+        first[i.func] = min(first.get(i.func, i.seq_number), i.seq_number)
+    return {(i.func, i.seq_number - first[i.func]): i for i in acc.instances}
 
 
 def check_cell(calls: Sequence[dict[str, Any]], found: dict[tuple[str, int], Instance]) -> dict[str, Any]:

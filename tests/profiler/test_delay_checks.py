@@ -112,6 +112,14 @@ def test_a_protocol_nccl_did_not_use_misses(make_host, ring_dir):
     assert checks.protocols_seen([], "LL")["verdict"] == "MISS"
 
 
+def test_nccl_numbering_from_elsewhere_is_aligned_on_the_first_instance(make_host, ring_dir):
+    calls, acc = play(make_host, ring_dir, [10])
+    for i in acc.instances:
+        i.seq_number += 7  # as if NCCL had counted 7 AllReduce before the job's first call
+    (row,) = checks.check_job(calls, acc, ("delay_ms",))
+    assert row["missing"] == 0 and row["late_verdict"] == row["wait_verdict"] == "PASS"
+
+
 def test_tolerance_is_the_larger_of_5_percent_and_50_us():
     assert checks.tolerance_ns(1 * MS) == 50_000 and checks.tolerance_ns(1000 * MS) == 50 * MS
 
