@@ -41,3 +41,8 @@ build() {  # the package with its plugin, for this GPU's architecture only (a sh
   cc=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader | head -1 | tr -d '.')
   step build env WAITBENCH_CUDA_ARCHITECTURES="${cc}-real" python3 -m pip install -q --no-build-isolation --no-deps .
 }
+
+pack() {  # pack OUT LABEL NAME PACK: OUT/benchmarks/results/LABEL as one archive PACK/LABEL-NAME.tgz
+  # (the device returns at most 8 files, 2 folders down: extract it in the checkout, tar xzf FILE -C CHECKOUT)
+  mkdir -p "$4" && tar czf "$4/$2-$3.tgz" -C "$1" "benchmarks/results/$2" && echo "packed $4/$2-$3.tgz"
+}

@@ -32,4 +32,4 @@ def test_fewer_than_two_gpus_exit_2_in_one_line(script, tmp_path):
 @pytest.mark.parametrize("script", ["two_gpu_profiler.sh", "two_gpu_dispatch.sh"])
 def test_without_an_output_folder_they_say_how_to_call_them(script):
     got = subprocess.run(["bash", str(ROOT / "benchmarks" / script)], capture_output=True, text=True, timeout=60)
-    assert got.returncode != 0 and f"usage: bash benchmarks/{script} OUT" in got.stderr
+    assert got.returncode != 0 and f"usage: bash benchmarks/{script} OUT [PACK]" in got.stderr
