@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # the section builders
 import readme_front  # noqa: E402  (beside this script)
 import readme_h200  # noqa: E402
 import readme_multigpu  # noqa: E402
+import readme_twogpu  # noqa: E402
 
 from waitbench import jsonl  # noqa: E402
 from waitbench.errors import ResultsError  # noqa: E402
@@ -179,7 +180,13 @@ DOCUMENTS = {
         "nccl-modes": ("h200-x2", readme_multigpu.modes_section),
         "nccl-calls": ("h200-x2", readme_multigpu.calls_section),
         "diagnose-sessions": ("h200-x2", readme_multigpu.sessions_section),
+        # the two-GPU scripts' folders (<gpu>-x<N>) are found by the builders, so their folder is the root
+        "profiler-delays": (".", readme_twogpu.delays_section),
+        "profiler-overhead": (".", readme_twogpu.overhead_section),
+        "profiler-seed": (".", readme_twogpu.seed_section),
+        "dispatch-nccl": (".", readme_twogpu.dispatch_section),
     },
+    "docs/DISPATCH.md": {"dispatch-nccl": (".", readme_twogpu.dispatch_section)},
     "docs/DIAGNOSE.md": {"confusion": ("h200-x2", readme_multigpu.confusion_section)},
     "docs/RESULTS_H100.md": {
         "results-h100": ("h100", lambda d: section([d])), "wake-h100": ("h100", wake_section),
