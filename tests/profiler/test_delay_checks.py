@@ -161,7 +161,9 @@ def test_the_cpu_dry_run_goes_through_the_job_and_misses_every_target(tmp_path):
         assert 0.020 <= r["injected_mean_s"] < 0.120
         assert r["late_verdict"] == r["wait_verdict"] == "MISS"
     assert data["overall"]["verdict"] == "MISS" and data["exporter"]["Simple"]["verdict"] == "MISS"
-    assert "waitbench_nccl_wait_seconds_total" in (out / "exporter-Simple.txt").read_text()
+    # The job was scraped while it ran; no ring (gloo loads no NCCL plugin), so the collector had no series yet.
+    assert (out / "exporter-Simple.txt").exists()
+    assert "waitbench_nccl_wait_seconds" not in (out / "exporter-Simple.txt").read_text()
 
 
 @pytest.mark.gpu
