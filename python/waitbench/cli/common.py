@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import errno
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
@@ -65,9 +65,6 @@ def fail(message: str, code: int = EXIT_USAGE) -> int:
     """Print one line on stderr and return the exit code (no traceback)."""
     err_console.print(inert(f"waitbench: {message}"), markup=False, soft_wrap=True)  # one line, controls escaped
     return code
-
-
-Handler = Callable[[argparse.Namespace], int]
 
 
 def add_measure_flags(p: argparse.ArgumentParser, default_workloads: Sequence[str], options_help: str) -> None:
