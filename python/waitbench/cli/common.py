@@ -39,6 +39,20 @@ class UsageError(Exception):
     """Bad input found after argument parsing: printed as one line, exit 2."""
 
 
+def add_format_flag(p: argparse.ArgumentParser, help: str = "output format (default: table)") -> None:
+    """--format, shared by every subcommand that prints tables: each renders as each of report.render.FORMATS."""
+    from ..report.render import FORMATS
+
+    p.add_argument("--format", choices=FORMATS, default=None, help=help)
+
+
+def output_format(args: argparse.Namespace) -> str:
+    """--format, with --json as its shorthand; contradicting them is a usage error."""
+    if args.json and args.format not in (None, "json"):
+        raise UsageError(f"--json contradicts --format {args.format}")
+    return "json" if args.json else (args.format or "table")
+
+
 def add_output_flags(p: argparse.ArgumentParser) -> None:
     """--quiet / --json, shared by every subcommand that prints results."""
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars or notes on stderr")

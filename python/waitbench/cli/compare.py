@@ -14,8 +14,8 @@ from typing import Any
 from .. import checks
 from ..inert import inert
 from ..report.compare import DEFAULT_THRESHOLD_PCT, MAX_THRESHOLD_PCT
-from .common import EXIT_FAILURE, add_output_flags, err_console
-from .report import emit, load_results, output_format
+from .common import EXIT_FAILURE, add_format_flag, add_output_flags, err_console, output_format
+from .report import emit, load_results
 
 ONLY_SHOWN = 6  # combinations named in the "only in A/B" note; the JSON output lists them all
 SCALED_MARK = "*"  # marks a relative change measured against something other than the value itself
@@ -23,8 +23,6 @@ SCALED_MARK = "*"  # marks a relative change measured against something other th
 
 def register(subparsers: Any) -> None:
     """Add the compare subcommand to the CLI."""
-    from ..report.render import FORMATS
-
     p = subparsers.add_parser(
         "compare", help="compare two runs metric by metric, against their recorded spreads",
         description="Compare results A (baseline) with B: per strategy, options and workload, each metric's change "
@@ -34,7 +32,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD_PCT, metavar="PCT",
                    help="changes within PCT percent (percentage points for metrics that are percentages) are SAME, "
                         f"0..{MAX_THRESHOLD_PCT:g} (default: %(default)s; 0: only the spreads decide)")
-    p.add_argument("--format", choices=FORMATS, default=None, help="output format (default: table)")
+    add_format_flag(p)
     p.add_argument("--fail-on-worse", action="store_true", help=f"exit {EXIT_FAILURE} when any metric is WORSE")
     add_output_flags(p)
     p.set_defaults(handler=handle)
