@@ -103,9 +103,9 @@ def calls_table(records: Sequence[dict[str, Any]]) -> TableData | None:
         cells.append([r["side_call"], str(r["rank"]), r["status"], _fmt(r["side_call_ms"], ".2f"), when,
                       _fmt(after, "+.2f")])
         raw.append({k: r[k] for k in ("side_call", "rank", "status", "side_call_ms", "side_call_after_late_ms")})
+    columns = _columns(("call", "rank", "status", "took ms", "returned", "after arrival ms"), 3)
     return TableData("nccl-calls", f"calls made {recs[0]['late_s']:g} s waits into a collective whose peer is late",
-                     _subtitle(recs), _columns(("call", "rank", "status", "took ms", "returned", "after arrival ms"), 3),
-                     cells, raw, [], {"late_s": recs[0]["late_s"]})
+                     _subtitle(recs), columns, cells, raw, [], {"late_s": recs[0]["late_s"]})
 
 
 def emulation_table(records: Sequence[dict[str, Any]]) -> TableData | None:
