@@ -51,7 +51,7 @@ from typing import Any
 import numpy as np
 
 from waitbench.barrier import DEFAULT_SPIN_US
-from waitbench.barrierbench import KINDS, NEEDS_TORCH, Settings, point_record, run_group
+from waitbench.barrierbench import KINDS, NEEDS_TORCH, PointSettings, point_record, run_group
 from waitbench.barrierbench.lifeline import interrupted_exit, stop_on_sigterm
 from waitbench.machine import host_identity, run_identity
 from waitbench.results import ResultsWriter
@@ -90,7 +90,7 @@ def _row(rec: dict[str, Any]) -> str:
             f"{num(rec['wait_host_cpu_pct']):>7} {num(rec['host_cpu_pct'], '.2f'):>7} {num(rec['nvml_util_pct']):>6}")
 
 
-def _measure(out: Path, ranks_list: list[int], cases: list[tuple[str, dict[str, Any]]], settings: Settings,
+def _measure(out: Path, ranks_list: list[int], cases: list[tuple[str, dict[str, Any]]], settings: PointSettings,
              sampler: Any, identity: dict[str, Any], machine: str, floor: float | None, no_telemetry: str,
              args: argparse.Namespace, run_id: str, records: list[dict[str, Any]], say: Any) -> bool:
     """Every point, written as it finishes (appended to ``records``); True if the GPU references failed."""
@@ -108,12 +108,11 @@ def _measure(out: Path, ranks_list: list[int], cases: list[tuple[str, dict[str, 
             if sampler is not None:
                 sampler.stop()
         if args.gpu:
-            from waitbench.runner import Session
-            from waitbench.runner import Settings as RunSettings
+            from waitbench.runner import Session, Settings
 
             say("references: " + ", ".join(name for name, _ in REFERENCES))
             try:
-                with Session(0, [], RunSettings(window_s=1.0, wake_trials=args.reference_trials), writer,
+                with Session(0, [], Settings(window_s=1.0, wake_trials=args.reference_trials), writer,
                              run_id=run_id) as session:
                     for name, opts in REFERENCES:
                         records.extend(session.measure(name, **opts))
@@ -176,7 +175,7 @@ def main() -> int:
               file=sys.stderr)
         kinds = [k for k in kinds if k not in NEEDS_TORCH]
     cases = _cases(kinds, spins)
-    settings = Settings(rounds=args.rounds, gap_us=args.gap_us, idle_s=args.idle_s, gpus=gpus)
+    settings = PointSettings(rounds=args.rounds, gap_us=args.gap_us, idle_s=args.idle_s, gpus=gpus)
     out = args.out_dir / "barrier.jsonl"
     t0 = time.monotonic()
     records: list[dict[str, Any]] = []

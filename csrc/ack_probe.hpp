@@ -5,7 +5,7 @@
 
 #include <cstdint>
 
-#include "flags.hpp"
+#include "cuda_resources.hpp"
 
 namespace wb {
 

@@ -5,7 +5,7 @@
 
 #include "bind.hpp"
 #include "common.hpp"
-#include "flags.hpp"
+#include "cuda_resources.hpp"
 #include "side_calls.hpp"
 #include "workloads.hpp"
 

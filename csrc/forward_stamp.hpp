@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "flags.hpp"
+#include "cuda_resources.hpp"
 
 namespace wb {
 

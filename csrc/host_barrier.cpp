@@ -3,19 +3,16 @@
 #include "host_barrier.hpp"
 
 #include <fcntl.h>
-#include <linux/futex.h>
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
-#include <climits>
 #include <cstdio>
 #include <cstring>
 #include <new>
@@ -24,6 +21,7 @@
 #include <utility>
 
 #include "clock.hpp"
+#include "futex.hpp"
 
 namespace wb {
 namespace {
@@ -95,19 +93,6 @@ bool alive(const ProcessId& id, uint64_t my_pidns) {
   }
   return !(::kill(id.pid, 0) == -1 && errno == ESRCH);
 }
-
-long futex(std::atomic<uint32_t>* word, int op, uint32_t val, const timespec* ts) {
-  // FUTEX_WAIT/FUTEX_WAKE, not the _PRIVATE forms: the word is shared between processes.
-  return ::syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), op, val, ts, nullptr, 0);
-}
-
-int futex_wait(std::atomic<uint32_t>* word, uint32_t expected, int64_t timeout_ns) {
-  timeout_ns = std::max<int64_t>(timeout_ns, 0);
-  const timespec ts{static_cast<time_t>(timeout_ns / 1000000000LL), static_cast<long>(timeout_ns % 1000000000LL)};
-  return futex(word, FUTEX_WAIT, expected, &ts) == 0 ? 0 : errno;
-}
-
-void futex_wake_all(std::atomic<uint32_t>* word) { futex(word, FUTEX_WAKE, INT_MAX, nullptr); }
 
 constexpr const char* kShmDir = "/dev/shm/";  // where shm_open keeps its names (glibc), and where we open them
 
@@ -416,7 +401,7 @@ bool SharedBarrier::break_barrier(int reason, uint32_t generation, int dead_rank
   }
   for (int w = 0; w < kMaskWords; ++w) l->missing[w].store(mask[w]);
   l->broken.store(static_cast<uint32_t>(reason));
-  futex_wake_all(&l->gen);
+  shared_futex_wake_all(&l->gen);
   return true;
 }
 
@@ -438,7 +423,7 @@ void SharedBarrier::reset() {
   if (!alive(creator, pidns_)) l->creator_closed.store(1);
   uint32_t why = settled_reason(l->broken);
   if (why != 0) l->broken.compare_exchange_strong(why, 0);
-  futex_wake_all(&l->gen);
+  shared_futex_wake_all(&l->gen);
 }
 
 SharedBarrier::Fault SharedBarrier::find_fault() const {
@@ -516,7 +501,7 @@ BarrierWaitResult SharedBarrier::wait(int64_t timeout_ns, int64_t spin_ns, const
     r.release_ns = r.wake_ns = now_ns();
     l->release_ns.store(r.release_ns);
     l->gen.fetch_add(1);
-    if (l->sleepers.load() > 0) futex_wake_all(&l->gen);
+    if (l->sleepers.load() > 0) shared_futex_wake_all(&l->gen);
     return finish(kBarrierReleased);
   }
 
@@ -555,7 +540,7 @@ BarrierWaitResult SharedBarrier::wait(int64_t timeout_ns, int64_t spin_ns, const
     }
     l->sleepers.fetch_add(1);
     if (!released() && l->broken.load() == 0 && !was_reset()) {
-      if (futex_wait(&l->gen, g0, std::min(deadline, next_check) - now) == EINTR) next_check = now;
+      if (shared_futex_wait(&l->gen, g0, std::min(deadline, next_check) - now) == EINTR) next_check = now;
     }
     l->sleepers.fetch_sub(1);
   }

@@ -3,9 +3,7 @@
 // C++; Python is never on a wake-up path.
 #include "host_waits.hpp"
 
-#include <linux/futex.h>
 #include <sched.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -14,6 +12,7 @@
 #include "clock.hpp"
 #include "common.hpp"
 #include "device_waits.hpp"
+#include "futex.hpp"
 #include "stream_waits.hpp"
 
 namespace wb {
@@ -23,15 +22,6 @@ namespace {
 // variable: back-to-back trials then find it awake on its CPU with warm caches (as a serving
 // loop's thread is), and arming costs no wake-up.
 constexpr int64_t kCommandSpinNs = 200000;
-
-void futex_wait(std::atomic<uint32_t>* word, uint32_t expected, int64_t timeout_ns) {
-  timespec ts{static_cast<time_t>(timeout_ns / 1000000000LL), static_cast<long>(timeout_ns % 1000000000LL)};
-  syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAIT_PRIVATE, expected, &ts, nullptr, 0);
-}
-
-void futex_wake_all(std::atomic<uint32_t>* word) {
-  syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAKE_PRIVATE, 0x7fffffff, nullptr, nullptr, 0);
-}
 
 }  // namespace
 
@@ -68,13 +58,14 @@ void HostWaitThread::start(uint32_t gen, int64_t timeout_ns) {
 void HostWaitThread::release(uint32_t gen) {
   release_word_.store(gen, std::memory_order_release);
   // Only a thread that may be asleep needs the system call (a pure spin never is).
-  if (mode_ == HostWaitMode::kBlock || (mode_ == HostWaitMode::kSpin && spin_ns_ >= 0)) futex_wake_all(&release_word_);
+  if (mode_ == HostWaitMode::kBlock || (mode_ == HostWaitMode::kSpin && spin_ns_ >= 0))
+    private_futex_wake_all(&release_word_);
 }
 
 void HostWaitThread::interrupt(uint32_t outcome) {
   uint32_t expected = kPending;
   interrupt_.compare_exchange_strong(expected, outcome, std::memory_order_acq_rel);
-  futex_wake_all(&release_word_);
+  private_futex_wake_all(&release_word_);
 }
 
 bool HostWaitThread::done(uint32_t gen, HostWaitDone* out) const {
@@ -120,7 +111,7 @@ uint32_t HostWaitThread::wait_for(uint32_t gen, int64_t deadline_ns, int64_t sta
       // The word may change between the check and the call; futex returns at once then.
       const uint32_t seen = release_word_.load(std::memory_order_acquire);
       if (static_cast<int32_t>(seen - gen) >= 0) return kReleased;
-      futex_wait(&release_word_, seen, std::min<int64_t>(deadline_ns - now, 100000000LL));
+      private_futex_wait(&release_word_, seen, std::min<int64_t>(deadline_ns - now, 100000000LL));
     } else if (mode_ == HostWaitMode::kYield) {
       sched_yield();
     } else {

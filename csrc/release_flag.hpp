@@ -9,7 +9,7 @@
 #include <memory>
 
 #include "common.hpp"
-#include "flags.hpp"
+#include "cuda_resources.hpp"
 #include "protocol.hpp"
 #include "stream_waits.hpp"
 

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "flags.hpp"
+#include "cuda_resources.hpp"
 #include "protocol.hpp"
 
 namespace wb {

@@ -7,8 +7,8 @@
 #include "clock.hpp"
 #include "common.hpp"
 #include "cpu_affinity.hpp"
+#include "cuda_resources.hpp"
 #include "device_waits.hpp"
-#include "flags.hpp"
 
 namespace wb {
 

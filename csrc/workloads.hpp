@@ -8,7 +8,7 @@
 #include <memory>
 #include <string>
 
-#include "flags.hpp"
+#include "cuda_resources.hpp"
 
 namespace wb {
 

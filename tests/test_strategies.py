@@ -123,3 +123,12 @@ def test_a_command_line_value_is_parsed_and_checked_by_its_option() -> None:
                                  (flag, "maybe", "verbose='maybe' is invalid: expected a bool")):
         with pytest.raises(ValueError, match=needle):
             option.parse(text)
+
+
+def test_the_package_attribute_is_the_function_and_the_module_keeps_its_names():
+    import waitbench
+    from waitbench.strategies import Option, Strategy
+
+    assert callable(waitbench.strategies) and not isinstance(waitbench.strategies, type(st))
+    assert all(isinstance(s, Strategy) for s in waitbench.strategies())
+    assert Option is st.Option

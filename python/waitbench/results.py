@@ -25,14 +25,16 @@ from typing import Any
 from . import checks, jsonl
 from .errors import DuplicateRecordsWarning, ResultsError, invalid
 from .jsonl import INT_LIMIT, Appender, NotOurs, json_default  # noqa: F401  (json_default: re-exported for callers)
+from .metrics import TELEMETRY_METRICS
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 # What each version added. Version 2 made official the two fields added with research strategies
 # while files still said 1: a record that lacks them predates research strategies, so it measured
 # a built-in strategy in C++ (strategy_source 'builtin', host_wait_in_python False).
 SCHEMA_HISTORY = {1: "the first schema", 2: "strategy_source, host_wait_in_python",
                   3: "protocol, message_bytes, side_call, side_call_ms, side_call_after_late_ms (waitbench nccl)",
-                  4: "record_kind 'dispatch' and the dispatch_* fields, cpu_model (waitbench dispatch)"}
+                  4: "record_kind 'dispatch' and the dispatch_* fields, cpu_model (waitbench dispatch)",
+                  5: "mem_clock_mhz (telemetry)"}
 
 
 @dataclass(frozen=True)
@@ -107,28 +109,8 @@ SHAPE_FIELDS = [
     Field("waiter_distinct_sms", "int", "number of distinct SMs holding a waiter block"),
 ]
 
-# Telemetry of the waiter alone (or of the window of a real collective).
-TELEMETRY_FIELDS = [
-    Field("window_s", "float", "length of the telemetry window"),
-    Field("nvml_util_pct", "float", "NVML utilization.gpu: share of time any kernel was resident, window mean"),
-    Field("nvml_mem_util_pct", "float", "NVML memory utilization, window mean"),
-    Field("gpm_sm_util_pct", "float", "GPM SM activity: share of SMs holding a resident warp"),
-    Field("gpm_sm_occupancy_pct", "float", "GPM SM occupancy: resident warps / max warps"),
-    Field("gpm_tensor_util_pct", "float", "GPM any-tensor pipe activity"),
-    Field("gpm_fp32_util_pct", "float", "GPM FP32 pipe activity"),
-    Field("gpm_fp16_util_pct", "float", "GPM FP16 pipe activity"),
-    Field("gpm_fp64_util_pct", "float", "GPM FP64 pipe activity"),
-    Field("gpm_int_util_pct", "float", "GPM integer pipe activity"),
-    Field("gpm_dram_bw_util_pct", "float", "GPM DRAM bandwidth utilization"),
-    Field("power_w", "float", "mean power from the energy counter over the window"),
-    Field("power_idle_w", "float", "same, over the idle baseline window of this run"),
-    Field("power_delta_w", "float", "power_w - power_idle_w"),
-    Field("sm_clock_mhz", "float", "SM clock during the window (NVML)"),
-    Field("host_cpu_pct", "float", "CPU time of the waiting thread per wall second, in percent of one core"),
-    Field("verdict", "str", "'idle', 'busy', 'busy-waiting', 'shared' or 'unknown' (waitbench.telemetry)"),
-    Field("verdict_reason", "str", "why the verdict was reached"),
-    Field("verdict_inputs", "dict", "the numbers and thresholds the verdict used (waitbench.telemetry.verdict)"),
-]
+# Telemetry of the waiter alone (or of the window of a real collective): declared in the metric table.
+TELEMETRY_FIELDS = [Field(m.name, m.kind, m.doc, since=m.since) for m in TELEMETRY_METRICS]
 
 # Wake-up latency of the waiter.
 WAKE_FIELDS = [

@@ -21,6 +21,11 @@ and the entry point names a module (importing it registers its strategies) or a 
 takes no argument and registers them. The group is loaded once, the first time the table is listed
 or a name is looked up that it does not hold. A plugin that fails to load costs one warning line
 and is skipped: the built-ins and the other plugins still work.
+
+Names: ``waitbench.strategies`` (the package's attribute) is the function :func:`strategies`, the
+public API; this module keeps its name, which the entry-point group shares. Reach the module's
+other names with ``from waitbench.strategies import Option`` (or ``importlib.import_module``);
+``import waitbench.strategies as x`` binds the function, as the attribute reads.
 """
 
 from __future__ import annotations

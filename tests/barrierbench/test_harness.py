@@ -9,12 +9,12 @@ import importlib.util
 
 import pytest
 
-from waitbench.barrierbench import STRATEGY, Settings, point_record, run_group
+from waitbench.barrierbench import STRATEGY, PointSettings, point_record, run_group
 from waitbench.machine import host_identity
 from waitbench.report import tables
 from waitbench.results import validate
 
-SETTINGS = Settings(rounds=40, warmup=5, gap_us=100.0, idle_s=0.05, timeout_s=20.0)
+SETTINGS = PointSettings(rounds=40, warmup=5, gap_us=100.0, idle_s=0.05, timeout_s=20.0)
 
 
 def _records(ranks: int, kinds: list) -> list[dict]:
@@ -58,7 +58,7 @@ def test_torch_barriers_run_between_processes() -> None:
 
 def test_bad_settings_and_kinds_are_value_errors() -> None:
     with pytest.raises(ValueError, match=r"rounds=0 is invalid"):
-        next(run_group(2, [("mp-barrier", {})], Settings(rounds=0)))
+        next(run_group(2, [("mp-barrier", {})], PointSettings(rounds=0)))
     with pytest.raises(ValueError, match=r"kind='nccl' is invalid: expected one of shm-futex"):
         next(run_group(2, [("nccl", {})], SETTINGS))
     with pytest.raises(ValueError, match=r"ranks=1 is invalid: expected an int in \[2, 256\]"):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from waitbench.barrierbench import Settings, point_record
+from waitbench.barrierbench import PointSettings, point_record
 from waitbench.barrierbench.harness import PointResult
 from waitbench.barrierbench.kinds import Point
 from waitbench.barrierbench.ranks import (
@@ -52,7 +52,7 @@ def synthetic_point(gpus: int) -> PointResult:
 
 
 def test_cpu_leg_record() -> None:
-    rec = point_record(synthetic_point(0), Settings(rounds=ROUNDS), host_identity(), machine="synthetic")
+    rec = point_record(synthetic_point(0), PointSettings(rounds=ROUNDS), host_identity(), machine="synthetic")
     validate(rec)
     assert rec["options"] == {"kind": "shm-futex", "ranks": 3, "spin_us": 0, "gap_us": 200.0, "timeout_s": 30.0}
     assert rec["wake_trials"] == ROUNDS and rec["extra"]["samples"] == 2 * ROUNDS
@@ -67,7 +67,7 @@ def test_cpu_leg_record() -> None:
 
 
 def test_gpu_leg_record_takes_the_acks_and_the_busiest_gpu_of_the_window() -> None:
-    rec = point_record(synthetic_point(2), Settings(rounds=ROUNDS, gpus=2), host_identity(), machine="synthetic",
+    rec = point_record(synthetic_point(2), PointSettings(rounds=ROUNDS, gpus=2), host_identity(), machine="synthetic",
                        floor_rtt_p50_us=8.5)
     validate(rec)
     assert (rec["wake_rtt_min_us"], rec["wake_rtt_p50_us"], rec["wake_rtt_max_us"]) == (20.0, 25.0, 30.0)

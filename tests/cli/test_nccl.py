@@ -85,3 +85,10 @@ def test_help_lists_every_mode(capsys):
     text = capsys.readouterr().out
     for name in mode_names():
         assert name in text
+
+
+def test_json_contradicting_format_is_one_line_exit_2(capsys):
+    rc = main(["nccl", "--backend", "gloo", "--json", "--format", "csv"])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--json contradicts --format csv" in err

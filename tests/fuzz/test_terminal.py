@@ -283,6 +283,7 @@ def test_nccl_tables_show_hostile_records_inert() -> None:
     from rich.console import Console
 
     from waitbench.nccl.tables import calls_table, emulation_table, episode_table
+    from waitbench.report.render import Fitted, render_text
     from waitbench.results import load_records
 
     folder = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "h200-x2"
@@ -295,12 +296,12 @@ def test_nccl_tables_show_hostile_records_inert() -> None:
     console = Console(file=buf, force_terminal=True, color_system="truecolor", width=400)
     shown = 0
     for make in (episode_table, calls_table, emulation_table):
-        t, notes = make(records)
+        t = make(records)
         if t is not None:
-            console.print(t)
+            console.print(Fitted(t))  # its notes come with it
+            for fmt in ("markdown", "csv"):
+                console.print(render_text([t], fmt), markup=False, soft_wrap=True)
             shown += 1
-        for note in notes:
-            console.print(note, markup=False, soft_wrap=True)
     text = re.sub(r"\x1b\[[0-9;]*m", "", buf.getvalue())
     assert shown >= 2
     assert_inert(text)

@@ -20,6 +20,7 @@ import pynvml
 
 FAKE_POWER_W = 100.0
 FAKE_UTIL_PERIOD_US = 50_000
+FAKE_MEM_CLOCK_MHZ = 2619  # an H100 SXM's HBM3 clock
 OTHER_PID = 999_999_993
 
 
@@ -67,7 +68,7 @@ class FakeNvml:
         return 1, [SimpleNamespace(timeStamp=t, sampleValue=SimpleNamespace(uiVal=value)) for t in stamps]
 
     def nvmlDeviceGetClockInfo(self, h: Any, kind: int) -> int:
-        return 1980
+        return FAKE_MEM_CLOCK_MHZ if kind == pynvml.NVML_CLOCK_MEM else 1980
 
     def nvmlDeviceGetTemperature(self, h: Any, sensor: int) -> int:
         return 40

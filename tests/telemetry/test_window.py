@@ -13,7 +13,7 @@ from typing import Any
 import pynvml
 import pytest
 
-from helpers.fake_nvml import FAKE_POWER_W, OTHER_PID, FakeNvml
+from helpers.fake_nvml import FAKE_MEM_CLOCK_MHZ, FAKE_POWER_W, OTHER_PID, FakeNvml
 from waitbench.telemetry import nvml
 from waitbench.telemetry.gpm import GPM_FIELDS, GpmReader
 from waitbench.telemetry.instrument import Periods
@@ -51,6 +51,8 @@ def test_window_summary_arithmetic(fake: FakeNvml):
     assert s.power_limit_w == 700.0
     assert s.nvml_util_pct == 100.0 and s.nvml_mem_util_pct == 0.0
     assert s.sm_clock_mhz == 1980 and s.temperature_c == 40
+    assert s.mem_clock_mhz == FAKE_MEM_CLOCK_MHZ and s.stats["mem_clock_mhz"]["n"] >= 2
+    assert s.record_fields()["mem_clock_mhz"] == FAKE_MEM_CLOCK_MHZ
     assert s.throttle_reasons == ["sw_power_cap"]
     assert [p["pid"] for p in s.processes] == [os.getpid(), OTHER_PID]
     assert [p["pid"] for p in s.other_processes()] == [OTHER_PID]

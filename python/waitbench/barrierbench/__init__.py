@@ -17,8 +17,8 @@ Ctrl-C to it.
 
 from __future__ import annotations
 
-from .harness import PointResult, Settings, run_group
+from .harness import PointResult, PointSettings, run_group
 from .kinds import KINDS, NEEDS_TORCH
 from .records import STRATEGY, point_record
 
-__all__ = ["KINDS", "NEEDS_TORCH", "STRATEGY", "PointResult", "Settings", "point_record", "run_group"]
+__all__ = ["KINDS", "NEEDS_TORCH", "STRATEGY", "PointResult", "PointSettings", "point_record", "run_group"]

@@ -37,7 +37,7 @@ COLLECT_S = 30.0  # how long the parent waits for a rank's samples after a point
 
 
 @dataclass(frozen=True)
-class Settings:
+class PointSettings:
     """How each point is measured."""
 
     rounds: int = 2000
@@ -69,7 +69,7 @@ class PointResult:
     idle_windows: dict[str, Any] | None = field(default=None)  # telemetry summaries by GPU UUID
 
 
-def run_group(ranks: int, kinds: Sequence[tuple[str, dict[str, Any]]], settings: Settings, *,
+def run_group(ranks: int, kinds: Sequence[tuple[str, dict[str, Any]]], settings: PointSettings, *,
               sampler: Any = None, progress: Callable[[str], None] | None = None) -> Iterator[PointResult]:
     """Measure every (kind, options) of ``kinds`` with ``ranks`` processes (this one + ranks - 1 spawned)."""
     if not isinstance(ranks, int) or not 2 <= ranks <= 256:
@@ -119,7 +119,7 @@ def run_group(ranks: int, kinds: Sequence[tuple[str, dict[str, Any]]], settings:
         maker.close(points)
 
 
-def _point(index: int, point: Point, maker: Maker, settings: Settings, posted: Any, results: Any,
+def _point(index: int, point: Point, maker: Maker, settings: PointSettings, posted: Any, results: Any,
            procs: list[Any], sampler: Any, step: int) -> tuple[PointResult, int]:
     n = settings.warmup + settings.rounds
     release = np.zeros(n, dtype=np.int64)

@@ -27,7 +27,7 @@ import numpy as np
 from .. import results
 from ..machine import now_utc
 from ..stats import percentiles_us
-from .harness import PointResult, Settings
+from .harness import PointResult, PointSettings
 from .kinds import WAITS_IN_PYTHON
 from .ranks import ACK, NATIVE_RELEASE, NATIVE_WAKE, PROCESS_CPU, THREAD_CPU, WAKE, WALL
 
@@ -41,7 +41,7 @@ def _pct(cpu: np.ndarray, wall: np.ndarray) -> float | None:
     return 100.0 * float(cpu.sum()) / total if total > 0 else None
 
 
-def point_record(res: PointResult, settings: Settings, identity: dict[str, Any], *, machine: str,
+def point_record(res: PointResult, settings: PointSettings, identity: dict[str, Any], *, machine: str,
                  floor_rtt_p50_us: float | None = None,
                  no_telemetry: str = "CPU leg: no GPU telemetry") -> dict[str, Any]:
     """The 'waiter' record of one point (``no_telemetry``: why telemetry fields are None without windows)."""

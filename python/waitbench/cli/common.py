@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import errno
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
@@ -39,6 +39,20 @@ class UsageError(Exception):
     """Bad input found after argument parsing: printed as one line, exit 2."""
 
 
+def add_format_flag(p: argparse.ArgumentParser, help: str = "output format (default: table)") -> None:
+    """--format, shared by every subcommand that prints tables: each renders as each of report.render.FORMATS."""
+    from ..report.render import FORMATS
+
+    p.add_argument("--format", choices=FORMATS, default=None, help=help)
+
+
+def output_format(args: argparse.Namespace) -> str:
+    """--format, with --json as its shorthand; contradicting them is a usage error."""
+    if args.json and args.format not in (None, "json"):
+        raise UsageError(f"--json contradicts --format {args.format}")
+    return "json" if args.json else (args.format or "table")
+
+
 def add_output_flags(p: argparse.ArgumentParser) -> None:
     """--quiet / --json, shared by every subcommand that prints results."""
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars or notes on stderr")
@@ -65,9 +79,6 @@ def fail(message: str, code: int = EXIT_USAGE) -> int:
     """Print one line on stderr and return the exit code (no traceback)."""
     err_console.print(inert(f"waitbench: {message}"), markup=False, soft_wrap=True)  # one line, controls escaped
     return code
-
-
-Handler = Callable[[argparse.Namespace], int]
 
 
 def add_measure_flags(p: argparse.ArgumentParser, default_workloads: Sequence[str], options_help: str) -> None:

@@ -22,10 +22,12 @@ from .common import (
     EXIT_FAILURE,
     EXIT_OK,
     EXIT_USAGE,
+    add_format_flag,
     add_output_flags,
     err_console,
     fail,
     out_console,
+    output_format,
 )
 from .common import console as common_console  # the CLI's broken-pipe rule; `console` is a local name below
 from .measuring import output_path
@@ -80,6 +82,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="also append every telemetry window (waiting and late ranks, idle baselines) to this "
                         "recording, for diagnose --replay and the verdict's tests")
     p.add_argument("--out", metavar="FILE", help="JSON Lines file to append to (default: results/<timestamp>.jsonl)")
+    add_format_flag(p, "format of the tables (default: table); --json prints the records instead")
     add_output_flags(p)
     p.set_defaults(handler=handle)
 
@@ -131,6 +134,7 @@ def _config(args: argparse.Namespace, modes: list[Any]) -> ScenarioConfig:
 def handle(args: argparse.Namespace) -> int:
     """Run every mode (spawned ranks, or this rank of a torchrun job) and print their tables."""
     modes = parse_modes(args.modes)
+    fmt = output_format(args)  # --json prints the records; --format, the tables in that format
     try:
         import torch  # noqa: F401
     except ImportError:
@@ -178,23 +182,20 @@ def handle(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(records))
     else:
-        show(records)
+        show(records, fmt)
     if not quiet:
         err_console.print(f"wrote {len(records)} records to {out}", markup=False)
     return EXIT_FAILURE if any(r["status"] == "error" for r in records) else EXIT_OK
 
 
-def show(records: list[dict[str, Any]]) -> None:
-    """Print the run's tables (episodes, side calls, emulation beside reality) and their notes."""
+def show(records: list[dict[str, Any]], fmt: str = "table") -> None:
+    """Print the run's tables (episodes, side calls, emulation beside reality), with their notes, in ``fmt``."""
     from ..nccl.tables import calls_table, emulation_table, episode_table
+    from ..report.render import print_rich, render_text
 
-    # Wider than 80 columns: cut cells would hide the numbers; a narrow terminal wraps lines instead.
-    console = common_console(width=max(out_console.width, TABLE_WIDTH))
-    notes: list[str] = []
-    for make in (episode_table, calls_table, emulation_table):
-        table, more = make(records)
-        notes += more
-        if table is not None:
-            console.print(table)
-    for note in notes:
-        out_console.print(note, markup=False, soft_wrap=True)
+    tables = [t for t in (make(records) for make in (episode_table, calls_table, emulation_table)) if t is not None]
+    if fmt == "table":
+        # Wider than 80 columns: cut cells would hide the numbers; a narrow terminal wraps lines instead.
+        print_rich(tables, common_console(width=max(out_console.width, TABLE_WIDTH)))
+    else:
+        sys.stdout.write(render_text(tables, fmt))

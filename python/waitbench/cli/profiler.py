@@ -13,8 +13,8 @@ import shlex
 from typing import Any
 
 from ..inert import inert
-from .common import add_output_flags, err_console, fail, out_console
-from .report import output_format, table_console
+from .common import add_output_flags, err_console, fail, out_console, output_format
+from .report import table_console
 
 
 def register(subparsers: Any) -> None:

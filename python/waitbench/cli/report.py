@@ -18,7 +18,7 @@ from typing import Any
 from ..errors import ResultsError
 from ..inert import inert
 from ..results import results_files, unique_records
-from .common import UsageError, add_output_flags, console, err_console, out_console
+from .common import UsageError, add_format_flag, add_output_flags, console, err_console, out_console, output_format
 
 TABLE_WIDTH = 120  # width of a table written to a file or pipe (a terminal uses its own width)
 
@@ -26,7 +26,6 @@ TABLE_WIDTH = 120  # width of a table written to a file or pipe (a terminal uses
 def register(subparsers: Any) -> None:
     """Add the report subcommand to the CLI."""
     from ..report.images import FORMATS as IMAGE_SUFFIXES
-    from ..report.render import FORMATS
 
     p = subparsers.add_parser(
         "report", help="tables and charts from results files (no GPU needed)",
@@ -36,7 +35,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("results", nargs="*", metavar="RESULTS", help="results files (.jsonl) or directories of them")
     p.add_argument("--reference", action="store_true",
                    help="include the H200 reference results shipped with waitbench")
-    p.add_argument("--format", choices=FORMATS, default=None, help="output format (default: table)")
+    add_format_flag(p)
     p.add_argument("--plot", metavar="FILE",
                    help="write the headline chart to FILE, in the format its suffix names: "
                         + ", ".join(IMAGE_SUFFIXES))
@@ -59,13 +58,6 @@ def load_results(paths: Sequence[str | Path], argument: str = "RESULTS") -> list
 
     compact = Compactor()
     return [compact(rec) for rec in unique_records(results_files(list(paths), argument), each_file=True)]
-
-
-def output_format(args: argparse.Namespace) -> str:
-    """--format, with --json as its shorthand; contradicting them is a usage error."""
-    if args.json and args.format not in (None, "json"):
-        raise UsageError(f"--json contradicts --format {args.format}")
-    return "json" if args.json else (args.format or "table")
 
 
 def table_console() -> Any:

@@ -26,6 +26,7 @@ from typing import Any
 
 from .._version import __version__
 from ..errors import WaitbenchError
+from ..metrics import GAUGED
 from ..profiler.collector import WaitCounters
 from ..results import SCHEMA_VERSION
 from ..telemetry.gpm import GPM_METRICS
@@ -68,6 +69,15 @@ def _gpm(field: str) -> Metric:
                                              f"(NVML GPM {m.nvml_name}; DCGM {m.dcgm})", value)
 
 
+def _table_value(attr: str, scale: float) -> Callable[[VerdictRow], float | None]:
+    """A gauge's value from the window summary behind the row (a metric table entry's ``window``)."""
+    def value(r: VerdictRow) -> float | None:
+        v = getattr(r.summary, attr, None) if r.summary else None
+        return None if v is None else v * scale
+
+    return value
+
+
 GAUGES: tuple[Metric, ...] = (
     Metric("waitbench_reported_utilization_ratio",
            "Share of the last window a kernel was resident, as NVML reports it, 0..1 (nvmlDeviceGetSamples "
@@ -84,6 +94,8 @@ GAUGES: tuple[Metric, ...] = (
            "Mean power over the last window from the energy counter (nvmlDeviceGetTotalEnergyConsumption delta / "
            "window; the rate of DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION; DCGM_FI_DEV_POWER_USAGE is a trailing average)",
            lambda r: r.power_w),
+    *(Metric(m.gauge.name, m.gauge.help, _table_value(m.window, m.gauge.scale))
+      for m in GAUGED if m.gauge and m.window),
     Metric("waitbench_busy_waiting",
            "1 when the last window's verdict is busy-waiting: a kernel resident (DCGM_FI_DEV_GPU_UTIL high) while no "
            "pipe (DCGM_FI_PROF_PIPE_*_ACTIVE), DRAM (DCGM_FI_PROF_DRAM_ACTIVE) or power shows work; else 0",

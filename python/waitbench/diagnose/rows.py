@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ..metrics import DIAGNOSED
 from ..telemetry.gpm import GPM_FIELDS, PIPE_FIELDS
 from ..telemetry.summary import WindowSummary
 from ..telemetry.verdict import classify
@@ -58,6 +59,7 @@ class VerdictRow:
     label: str | None = None  # a recorded window's scenario, shown on replay
     confidence: str = "high"  # how sure the verdict is: high (GPM, or a free probe), medium, low
     signals: tuple[str, ...] = ()  # the counters that decided it
+    metrics: dict[str, Any] = field(default_factory=dict)  # the metric table's diagnose entries, by name
 
     @property
     def busiest_pipe(self) -> tuple[str | None, float | None]:
@@ -70,7 +72,8 @@ class VerdictRow:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict: every field but the summary, whose null reasons it keeps."""
-        d = {k: v for k, v in self.__dict__.items() if k != "summary"}
+        d = {k: v for k, v in self.__dict__.items() if k not in ("summary", "metrics")}
+        d.update(self.metrics)
         d["null_reasons"] = dict(self.summary.null_reasons) if self.summary else {}
         return d
 
@@ -124,6 +127,7 @@ def verdict_rows(summaries: Iterable[WindowSummary], idle: dict[str, WindowSumma
             gpm_dram_bw_util_pct=s.gpm_dram_bw_util_pct, power_w=s.power_w,
             power_idle_w=v.inputs.get("power_idle_w"), power_delta_w=v.inputs.get("power_delta_w"),
             processes=list(s.processes), warnings=list(s.warnings), inputs=v.inputs, summary=s, holder=holder,
-            confidence=v.confidence, signals=tuple(v.signals)))
+            confidence=v.confidence, signals=tuple(v.signals),
+            metrics={m.name: getattr(s, m.window) for m in DIAGNOSED if m.window}))
     return rows
 

@@ -17,14 +17,16 @@ import sys
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from ..metrics import REPORTED
+
 # Every field report/tables.py, report/pivot.py, report/plots.py, report/tradeoff.py, report/dispatch.py,
-# report/dispatch_plot.py and compare.py read.
+# report/dispatch_plot.py and compare.py read: the telemetry ones are those the metric table marks ``report``.
 READ_FIELDS: tuple[str, ...] = (
     "schema_version", "record_kind", "run_id", "time_utc", "waitbench_version", "gpu_name", "gpu_sm_count",
     "driver_version", "strategy", "preset", "options", "workload", "status", "rank", "world_size", "collective",
-    "late_s", "waiter_blocks", "waiter_threads", "nvml_util_pct", "gpm_sm_util_pct", "gpm_sm_occupancy_pct",
-    "power_w", "power_delta_w", "host_cpu_pct", "verdict", "wake_observe_p50_us", "wake_observe_p99_us",
-    "wake_observe_p999_us", "wake_rtt_p50_us", "wake_rtt_p99_us", "wake_rtt_p999_us", "wake_floor_rtt_p50_us",
+    "late_s", "waiter_blocks", "waiter_threads", *(m.name for m in REPORTED), "wake_observe_p50_us",
+    "wake_observe_p99_us", "wake_observe_p999_us", "wake_rtt_p50_us", "wake_rtt_p99_us", "wake_rtt_p999_us",
+    "wake_floor_rtt_p50_us",
     "tput_unit", "tput_solo", "tput_ratio", "tput_ratio_spread_pct", "tput_noisy", "stall_ms",
     "completion_after_late_us", "protocol", "message_bytes", "side_call", "side_call_ms",
     "status_detail", "cpu_model", "dispatch_recv_p50_us", "dispatch_recv_p99_us", "dispatch_recv_p999_us",

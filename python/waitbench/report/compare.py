@@ -12,19 +12,24 @@ record no spread. Then, with d = |B - A| and half-widths hA, hB:
 - BETTER / WORSE when d > hA + hB (the bands are disjoint), by the metric's direction;
 - AMBIGUOUS when the bands overlap without containing the other value, or no spread is known.
 
-Pure functions on records: nothing here touches a GPU or a file.
+Pure functions on records: nothing here touches a GPU or a file. :func:`comparison_table` is the
+result as a ``TableData``, so ``compare`` renders in every format as every other table does.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import checks
 from ..errors import invalid
 from . import pivot
+
+if TYPE_CHECKING:
+    from .render import TableData
 
 SAME, BETTER, WORSE, AMBIGUOUS = "SAME", "BETTER", "WORSE", "AMBIGUOUS"
 VERDICTS = (SAME, BETTER, WORSE, AMBIGUOUS)
@@ -260,3 +265,54 @@ def to_dict(result: CompareResult) -> dict[str, Any]:
 def dumps(result: CompareResult) -> str:
     """The comparison as indented JSON (``compare --json``)."""
     return json.dumps(to_dict(result), indent=2) + "\n"
+
+
+ONLY_SHOWN = 6  # combinations named in the "only in A/B" note; the JSON output lists them all
+SCALED_MARK = "*"  # marks a relative change measured against something other than the value itself
+
+
+def _side(v: Any) -> str:
+    """Value ± half-width, rounded to the half-width's first significant digit (the convention for errors)."""
+    from .tables import fmt_num
+
+    if v is None or v.value is None:
+        return v.status if v is not None else "n/a"
+    if not v.half_width or abs(v.value) >= 10_000:
+        return fmt_num(v.value) + (f"±{fmt_num(v.half_width)}" if v.half_width else "")
+    digits = min(max(-math.floor(math.log10(v.half_width)), 0), 4)
+    return f"{v.value:.{digits}f}±{v.half_width:.{digits}f}"
+
+
+def comparison_table(result: CompareResult) -> TableData:
+    """The comparison as a TableData, so every output format renders it (``compare``'s table)."""
+    from .render import Column, TableData
+    from .tables import fmt_signed
+
+    columns = [Column("strategy", "strategy", "left", no_wrap=False, stack_order=1),
+               Column("workload", "workload", "left", stack_order=1), Column("metric", "metric", "left"),
+               Column("A", "A"), Column("B", "B"), Column("change", "change"), Column("verdict", "verdict", "left"),
+               Column("why", "why", "left", no_wrap=False, drop_order=2)]
+    cells = []
+    scaled = False
+    for r in result.rows:
+        m = metric(r.metric)
+        change = "" if r.change_pct is None else fmt_signed(r.change_pct) + (" pt" if m.points else "%")
+        if change and r.a is not None and r.a.scale:  # relative to A's board power, not to the delta itself
+            change += SCALED_MARK
+            scaled = True
+        cells.append([r.label, r.workload or "", r.metric, _side(r.a), _side(r.b), change,
+                      r.verdict, r.reason])
+    counts = " · ".join(f"{n} {v}" for v, n in result.counts().items() if n)  # a short line of its own: never cut
+    notes = [counts or "nothing to compare", (f"B against A; threshold {result.threshold_pct:g}% (points for _pct "
+             "metrics); ±: half-width from the recorded spread.")]
+    if scaled:
+        notes.append(f"{SCALED_MARK}: power_delta_w's change is relative to A's board power (power_w), as the delta "
+                     "over idle itself may be near 0.")
+    for side, names in (("A", result.only_a), ("B", result.only_b)):
+        if names:
+            more = f"; and {len(names) - ONLY_SHOWN} more" if len(names) > ONLY_SHOWN else ""
+            notes.append(f"only in {side} ({len(names)}): " + "; ".join(names[:ONLY_SHOWN]) + more)
+    raw = to_dict(result)["rows"]
+    return TableData("compare", "Comparison", "A vs B", columns, cells, raw, notes,
+                     {"run_id": None, "threshold_pct": result.threshold_pct},
+                     {"WORSE": "bold red", "BETTER": "bold green", "AMBIGUOUS": "yellow", "SAME": "dim"})

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..metrics import SUMMARIZED, TELEMETRY_METRICS
 from ..results import set_null
 from .gpm import GPM_FIELDS
 
@@ -23,7 +24,8 @@ if TYPE_CHECKING:
     from .verdict import Verdict
 
 # Series whose percentiles mean something (a distribution over the window); others get mean/max only.
-PERCENTILE_SERIES = ("nvml_util_pct", "power_instant_w", "power_energy_w", "sm_clock_mhz", *GPM_FIELDS)
+PERCENTILE_SERIES = ("nvml_util_pct", "power_instant_w", "power_energy_w", *GPM_FIELDS,
+                     *(m.name for m in SUMMARIZED if m.summarize == "mean"))
 
 
 @dataclass
@@ -59,6 +61,7 @@ class WindowSummary:
     power_instant_w: float | None = None  # mean of nvmlDeviceGetPowerUsage readings (a trailing average)
     power_limit_w: float | None = None
     sm_clock_mhz: float | None = None
+    mem_clock_mhz: float | None = None
     temperature_c: float | None = None  # maximum over the window
     throttle_reasons: list[str] = field(default_factory=list)  # every clock-event reason seen in the window
     processes: list[dict[str, Any]] = field(default_factory=list)  # compute processes seen at begin or end
@@ -109,12 +112,8 @@ class WindowSummary:
         return idle_w, (self.power_w - idle_w if self.power_w is not None and idle_w is not None else None)
 
     def record_fields(self) -> dict[str, Any]:
-        """The keys of ``waitbench.results.TELEMETRY_FIELDS`` this window fills by itself."""
-        return {
-            "window_s": self.window_s, "nvml_util_pct": self.nvml_util_pct, "nvml_mem_util_pct": self.nvml_mem_util_pct,
-            **{f: getattr(self, f) for f in _RECORD_GPM_FIELDS},
-            "power_w": self.power_w, "sm_clock_mhz": self.sm_clock_mhz, "host_cpu_pct": self.host_thread_cpu_pct,
-        }
+        """The record fields this window fills by itself: each metric of the table read from the window."""
+        return {m.name: getattr(self, m.window) for m in TELEMETRY_METRICS if m.window}
 
     def fill_record(self, rec: dict[str, Any], *, idle: WindowSummary | None = None,
                     verdict: Verdict | None = None) -> None:
@@ -125,7 +124,7 @@ class WindowSummary:
         value loses any reason the record held for it.
         """
         values = self.record_fields()
-        reasons = {k: self.null_reasons.get(k, "not measured") for k in values}
+        reasons = {m.name: self.null_reasons.get(m.window, "not measured") for m in TELEMETRY_METRICS if m.window}
         reasons["host_cpu_pct"] = self.null_reasons.get("host_thread_cpu_pct", "no host thread was named")
         values["power_idle_w"], values["power_delta_w"] = self.power_over_idle(idle)
         reasons["power_idle_w"] = "no idle baseline window" if idle is None else idle.null_reasons.get("power_w", "")
@@ -141,9 +140,6 @@ class WindowSummary:
                 rec[key] = value
                 rec["null_reasons"].pop(key, None)
 
-
-_RECORD_GPM_FIELDS = ("gpm_sm_util_pct", "gpm_sm_occupancy_pct", "gpm_tensor_util_pct", "gpm_fp32_util_pct",
-                      "gpm_fp16_util_pct", "gpm_fp64_util_pct", "gpm_int_util_pct", "gpm_dram_bw_util_pct")
 
 
 def series_stats(points: Sequence[Sequence[float]], *, percentiles: bool) -> dict[str, float]:

@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 from ..errors import NvmlError
+from ..metrics import SUMMARIZED
 from . import nvml
 from .gpm import GPM_FIELDS, GPM_MIN_INTERVAL_S, GpmReader, GpmSample
 from .instrument import Periods
@@ -119,7 +120,7 @@ class GpuWindow:
                 self._gpm_last = cur
 
     def poll_slow(self) -> None:
-        """Once a second: the driver's utilization buffer, SM clock, temperature, clock-event reasons."""
+        """Once a second: the driver's utilization buffer, SM and memory clocks, temperature, clock-event reasons."""
         h, now = self.dev.handle, time.monotonic()
         nv = nvml.pynvml()
         # Utilization (nvmlDeviceGetSamples, NVML_GPU_UTILIZATION_SAMPLES / _MEMORY_: percent of each
@@ -131,6 +132,9 @@ class GpuWindow:
         # SM clock (nvmlDeviceGetClockInfo NVML_CLOCK_SM, MHz, instantaneous; nvidia-smi clocks.sm).
         clock, why = nvml.optional("nvmlDeviceGetClockInfo", h, nv.NVML_CLOCK_SM)
         self._add("sm_clock_mhz", now, clock, why)
+        # Memory clock (nvmlDeviceGetClockInfo NVML_CLOCK_MEM, MHz, instantaneous; nvidia-smi clocks.mem).
+        clock, why = nvml.optional("nvmlDeviceGetClockInfo", h, nv.NVML_CLOCK_MEM)
+        self._add("mem_clock_mhz", now, clock, why)
         # Temperature (nvmlDeviceGetTemperature NVML_TEMPERATURE_GPU, C; nvidia-smi temperature.gpu).
         temp, why = nvml.optional("nvmlDeviceGetTemperature", h, nv.NVML_TEMPERATURE_GPU)
         self._add("temperature_c", now, temp, why)
@@ -194,8 +198,8 @@ class GpuWindow:
         self._summarize_util(s)
         self._summarize_gpm(s)
         self._summarize_power(s, t1)
-        for name, how in (("sm_clock_mhz", "mean"), ("temperature_c", "max"), ("pcie_tx_mib_s", "mean"),
-                          ("pcie_rx_mib_s", "mean")):
+        for name, how in (*((m.window, m.summarize) for m in SUMMARIZED), ("temperature_c", "max"),
+                          ("pcie_tx_mib_s", "mean"), ("pcie_rx_mib_s", "mean")):
             st = series_stats(self.series.get(name, []), percentiles=False)
             if st:
                 s.stats[name] = st

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Host-mapped words, device words, streams and events, each released by its destructor so that an
 // exception or Ctrl-C in Python never leaves a waiter without memory to read.
-#include "flags.hpp"
+#include "cuda_resources.hpp"
 
 #include <atomic>
 #include <cstring>
