@@ -27,6 +27,7 @@ import numpy as np
 from .. import results
 from ..machine import now_utc
 from ..stats import percentiles_us
+from ..telemetry.summary import fill_from_busiest
 from .harness import PointResult, PointSettings
 from .kinds import WAITS_IN_PYTHON
 from .ranks import ACK, NATIVE_RELEASE, NATIVE_WAKE, PROCESS_CPU, THREAD_CPU, WAKE, WALL
@@ -89,14 +90,8 @@ def point_record(res: PointResult, settings: PointSettings, identity: dict[str, 
 
 
 def _fill_telemetry(rec: dict[str, Any], windows: dict[str, Any] | None, no_telemetry: str) -> None:
-    host_cpu = rec["host_cpu_pct"]
-    names = [f.name for f in results.TELEMETRY_FIELDS if f.name != "host_cpu_pct"]
-    if not windows:
-        results.set_null(rec, no_telemetry, *names)
+    if not fill_from_busiest(rec, windows, no_telemetry):
         return
-    summaries = sorted(windows.values(), key=lambda s: -(s.nvml_util_pct or 0.0))
-    summaries[0].fill_record(rec)
-    rec["host_cpu_pct"] = host_cpu  # the ranks' own processes, not the parent's
     rec["extra"]["nvml_util_pct_per_gpu"] = {s.uuid: s.nvml_util_pct for s in windows.values()}
     results.set_null(rec, "no idle baseline window in a barrier run", "power_idle_w", "power_delta_w")
     results.set_null(rec, "the rank processes hold contexts on the GPU: a verdict would read 'shared' by design",

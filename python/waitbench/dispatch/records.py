@@ -26,6 +26,7 @@ import numpy as np
 from .. import results
 from ..machine import now_utc
 from ..stats import percentiles_us
+from ..telemetry.summary import fill_from_busiest
 from ..wake import _offset_at
 from .harness import ModeResult
 from .ranks import ARRIVAL, KERNEL_GT, OFF_CPU, PROC_CPU, RECV, WALL
@@ -158,16 +159,8 @@ def _idle_cpu_pct(res: ModeResult) -> dict[int, float | None]:
 
 
 def _fill_telemetry(rec: dict[str, Any], windows: dict[str, Any] | None, no_telemetry: str) -> None:
-    host_cpu, reason = rec["host_cpu_pct"], rec["null_reasons"].get("host_cpu_pct")
-    names = [f.name for f in results.TELEMETRY_FIELDS if f.name != "host_cpu_pct"]
-    if not windows:
-        results.set_null(rec, no_telemetry, *names)
+    if not fill_from_busiest(rec, windows, no_telemetry):
         return
-    summaries = sorted(windows.values(), key=lambda w: -(w.nvml_util_pct or 0.0))
-    summaries[0].fill_record(rec)
-    rec["host_cpu_pct"] = host_cpu  # the ranks' own processes, not the parent's
-    if reason:
-        rec["null_reasons"]["host_cpu_pct"] = reason
     rec["extra"]["nvml_util_pct_per_gpu"] = {w.uuid: w.nvml_util_pct for w in windows.values()}
     results.set_null(rec, "the rank processes hold contexts on the GPU: a verdict would read 'shared' by design",
                      "verdict", "verdict_reason", "verdict_inputs")

@@ -153,3 +153,22 @@ def series_stats(points: Sequence[Sequence[float]], *, percentiles: bool) -> dic
         p50, p95 = np.percentile(values, [50, 95])
         out.update(p50=float(p50), p95=float(p95))
     return out
+
+
+def fill_from_busiest(rec: dict[str, Any], windows: dict[str, WindowSummary] | None, no_telemetry: str) -> bool:
+    """Fill a record of several rank processes from the busiest GPU's window, keeping the ranks' own host CPU.
+
+    Why the busiest: such a record stands for the group, and a GPU that waits reads higher than one that
+    idles; ``host_cpu_pct`` stays what the ranks measured of their own processes (a window's is the
+    parent's). Without windows, every telemetry field is None with ``no_telemetry``; returns whether any.
+    """
+    host_cpu, reason = rec["host_cpu_pct"], rec["null_reasons"].get("host_cpu_pct")
+    if not windows:
+        set_null(rec, no_telemetry, *(m.name for m in TELEMETRY_METRICS if m.name != "host_cpu_pct"))
+        return False
+    max(windows.values(), key=lambda w: w.nvml_util_pct or 0.0).fill_record(rec)
+    rec["host_cpu_pct"] = host_cpu
+    rec["null_reasons"].pop("host_cpu_pct", None)
+    if reason:
+        rec["null_reasons"]["host_cpu_pct"] = reason
+    return True
