@@ -22,6 +22,7 @@
 
 #include "clock.hpp"
 #include "futex.hpp"
+#include "proc_stat.hpp"
 
 namespace wb {
 namespace {
@@ -44,30 +45,6 @@ struct ProcessId {
   uint64_t pidns = 0;        // inode of /proc/self/ns/pid: pids of other namespaces cannot be checked
 };
 
-// state (field 3) and start time (field 22) of /proc/<pid>/stat; false if it cannot be read.
-bool read_stat(int32_t pid, char* state, uint64_t* start_ticks) {
-  char path[64];
-  std::snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-  FILE* f = std::fopen(path, "re");
-  if (!f) return false;
-  char buf[1024];
-  const size_t n = std::fread(buf, 1, sizeof(buf) - 1, f);
-  std::fclose(f);
-  buf[n] = '\0';
-  const char* p = std::strrchr(buf, ')');  // comm may hold spaces and parentheses
-  if (!p) return false;
-  unsigned long long start = 0;
-  char st = 0;
-  // after ") ": state, then fields 4..21 skipped, then starttime (22)
-  if (std::sscanf(p + 2, "%c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu", &st,
-                  &start) != 2) {
-    return false;
-  }
-  *state = st;
-  *start_ticks = start;
-  return true;
-}
-
 uint64_t pid_namespace() {
   struct stat s{};
   return ::stat("/proc/self/ns/pid", &s) == 0 ? static_cast<uint64_t>(s.st_ino) : 0;
@@ -77,7 +54,7 @@ ProcessId self_id() {
   ProcessId id;
   id.pid = static_cast<int32_t>(::getpid());
   char state = 0;
-  read_stat(id.pid, &state, &id.start_ticks);
+  read_proc_stat(id.pid, &state, &id.start_ticks);
   id.pidns = pid_namespace();
   return id;
 }
@@ -88,7 +65,7 @@ bool alive(const ProcessId& id, uint64_t my_pidns) {
   if (id.pid <= 0 || id.pidns != my_pidns) return true;
   char state = 0;
   uint64_t start = 0;
-  if (read_stat(id.pid, &state, &start)) {
+  if (read_proc_stat(id.pid, &state, &start)) {
     return state != 'Z' && state != 'X' && (id.start_ticks == 0 || start == id.start_ticks);
   }
   return !(::kill(id.pid, 0) == -1 && errno == ESRCH);

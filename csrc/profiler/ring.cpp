@@ -12,24 +12,16 @@
 #include <cstdio>
 #include <cstring>
 
+#include "../proc_stat.hpp"
+
 namespace wbprof {
 namespace {
 
 // Field 22 (starttime) of /proc/self/stat; 0 if it cannot be read.
 uint64_t own_start_ticks() {
-  FILE* f = std::fopen("/proc/self/stat", "r");
-  if (!f) return 0;
-  char buf[1024];
-  size_t n = std::fread(buf, 1, sizeof(buf) - 1, f);
-  std::fclose(f);
-  buf[n] = '\0';
-  const char* p = std::strrchr(buf, ')');  // the command name may hold spaces and parentheses
-  unsigned long long start = 0;
-  if (!p || std::sscanf(p + 2, "%*c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu",
-                        &start) != 1) {
-    return 0;
-  }
-  return start;
+  char state = 0;
+  uint64_t start = 0;
+  return wb::read_proc_stat(static_cast<int32_t>(getpid()), &state, &start) ? start : 0;
 }
 
 int64_t clock_ns(clockid_t id) {
