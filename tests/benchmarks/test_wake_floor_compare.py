@@ -7,24 +7,11 @@ Inputs are SYNTHETIC round figures made up here, not measurements.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
+from helpers.benchmark_scripts import load_benchmark
 
-
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-cmp = _load("wake_floor_compare")
+cmp = load_benchmark("wake_floor_compare")
 
 
 def _rounds(floor_p50: float, wb_p50: float, wb_p99: float, n: int = 3) -> tuple[list[dict], list[dict]]:
@@ -35,7 +22,7 @@ def _rounds(floor_p50: float, wb_p50: float, wb_p99: float, n: int = 3) -> tuple
 
 
 def test_every_compared_case_is_one_wake_latency_runs() -> None:
-    wl = _load("wake_latency")
+    wl = load_benchmark("wake_latency")
     known = {wl._label(n, o) for n, o in wl.CASES} | {wl.FLOOR_LABEL}
     assert {label for _, label, _ in cmp.PATHS} <= known
 

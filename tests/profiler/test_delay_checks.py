@@ -7,33 +7,23 @@ late rank, a wait off by more than max(5%, 50 µs), and instances the plugin nev
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
+from helpers.benchmark_scripts import BENCH, load_benchmark
 from helpers.fake_nccl_host import Collective
 from waitbench.profiler.accounting import account
 from waitbench.profiler.ring import read_ring, ring_paths
 
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
 MS = 1_000_000
 LAUNCH = 7_000  # host call -> kernel start, every rank alike
 TRANSFER = 40_000
 
 
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-checks = _load("delay_checks")
+checks = load_benchmark("delay_checks")
 
 
 def play(make_host, ring_dir, delays_ms, late=1, n=3, reps=4, recorded_late=None, scale=1.0, skip=()):
